@@ -77,6 +77,20 @@ def resolve(ref: str) -> tuple[str, bool]:
     return ref, False
 
 
+CONFIG_PATTERNS = ["*.json", "*.txt", "*.model", "*.jinja"]
+
+
+def download_patterns(repo_files: list[str]) -> list[str]:
+    """Config and tokenizer files plus one copy of the weights: safetensors where the repo has them,
+    else PyTorch .bin files (some checkpoints ship only those). Never both, never other formats."""
+    top_level = [f for f in repo_files if "/" not in f]
+    if any(f.endswith(".safetensors") for f in top_level):
+        return CONFIG_PATTERNS + ["*.safetensors"]
+    if any(f.endswith(".bin") for f in top_level):
+        return CONFIG_PATTERNS + ["*.bin"]
+    return CONFIG_PATTERNS
+
+
 def download(repo_id: str, progress: Callable[[float, str], None] | None = None) -> Path:
     """Download a hub snapshot, reporting progress as (fraction, message)."""
     from huggingface_hub import snapshot_download
@@ -90,8 +104,10 @@ def download(repo_id: str, progress: Callable[[float, str], None] | None = None)
             return out
 
     try:
-        path = snapshot_download(repo_id, allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja"],
-                                 tqdm_class=_Report)
+        from huggingface_hub import HfApi
+
+        files = HfApi().list_repo_files(repo_id)
+        path = snapshot_download(repo_id, allow_patterns=download_patterns(files), tqdm_class=_Report)
     except Exception as exc:  # the hub client raises many types; one clear message for all
         raise ModelUnavailable(f"Could not download '{repo_id}': {type(exc).__name__}: {exc}") from exc
     if progress:

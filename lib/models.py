@@ -8,6 +8,7 @@ sessions: one lock guards its tokenizer and forward passes.
 
 from __future__ import annotations
 
+import inspect
 import threading
 from dataclasses import dataclass, field
 from typing import Callable, Protocol, Sequence
@@ -89,6 +90,8 @@ class HFCausalLM:
         self.texts = table.texts[: self.vocab_size] + [f"<unused {i}>" for i in range(max(0, pad))]
         self.raws = table.raws[: self.vocab_size] + [b""] * max(0, pad)
         self.ids = np.arange(self.vocab_size)
+        # Only the last position's logits are ever used: skip the output layer for the others where supported.
+        self.last_only = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
 
     @classmethod
     def load(cls, ref: str, progress: Callable[[float, str], None] | None = None) -> "HFCausalLM":
@@ -127,7 +130,7 @@ class HFCausalLM:
         if not ids:
             raise ValueError("an empty prompt has no next token")
         with self.lock, torch.inference_mode():
-            out = self.model(torch.tensor([list(ids)]))
+            out = self.model(torch.tensor([list(ids)]), **self.last_only)
         return out.logits[0, -1].double().numpy()  # (vocab,)
 
     def distribution_from_logits(self, logits: np.ndarray, notes: tuple[str, ...] = ()) -> Distribution:
@@ -158,12 +161,12 @@ class HFCausalLM:
         with self.lock, torch.inference_mode():
             for i in range(max_new_tokens):
                 if past is not None:
-                    out = self.model(torch.tensor([ids[-1:]]), past_key_values=past, use_cache=True)
+                    out = self.model(torch.tensor([ids[-1:]]), past_key_values=past, use_cache=True, **self.last_only)
                     cached += 1
                 else:
                     if len(ids) > window and not notes:
                         notes.append("The text outgrew the context, so the oldest tokens were dropped as it went on.")
-                    out = self.model(torch.tensor([ids[-window:]]), use_cache=use_cache)
+                    out = self.model(torch.tensor([ids[-window:]]), use_cache=use_cache, **self.last_only)
                     cached = min(len(ids), window)
                 past = out.past_key_values if use_cache and cached + 1 < self.context_length else None
                 logits = out.logits[0, -1].double().numpy()  # (vocab,)

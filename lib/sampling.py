@@ -96,8 +96,8 @@ def min_p(scores: np.ndarray, p: float, min_tokens_to_keep: int = 1) -> np.ndarr
     x = np.asarray(scores, dtype=np.float64)
     probs = _softmax(x)
     remove = probs < p * probs.max()
-    keep_top = np.argsort(-probs, kind="stable")[: min(min_tokens_to_keep, x.size)]
-    remove[keep_top] = False
+    if min_tokens_to_keep > 1:  # the top token always passes p * max <= max, so one needs no sort
+        remove[np.argsort(-probs, kind="stable")[: min(min_tokens_to_keep, x.size)]] = False
     return np.where(remove, NEG_INF, x)
 
 

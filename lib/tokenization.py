@@ -419,50 +419,77 @@ def _one_per_token(text: str, ids: Sequence[int], tbytes: Sequence[bytes], speci
     return out
 
 
+class _ByteGroups:
+    """Byte-level tokens gathered into Segments of whole UTF-8 characters; bytes that never become whole
+    are shown escaped and marked partial. `spell_all`: every segment's shown text, partial and special
+    ones too, advances the character position (when the text is spelled from the ids, not given)."""
+
+    def __init__(self, spell_all: bool):
+        self.spell_all = spell_all
+        self.out: list[Segment] = []
+        self.ids: list[int] = []
+        self.bytes: list[bytes] = []
+        self.char = 0
+
+    def add(self, tid: int, tb: bytes) -> None:
+        self.ids.append(tid)
+        self.bytes.append(tb)
+
+    def flush(self, force: bool = True) -> None:
+        """Emit the gathered tokens as one segment; unless forced, only once their bytes decode."""
+        if not self.ids:
+            return
+        data = b"".join(self.bytes)
+        decoded = _decodes(data)
+        if decoded is None and not force:
+            return
+        shown = decoded if decoded is not None else data.decode("utf-8", "backslashreplace")
+        width = len(shown) if decoded is not None or self.spell_all else 0
+        self.out.append(Segment(len(self.out), tuple(self.ids), shown, data, self.char, self.char + width,
+                                decoded is None, token_bytes=tuple(self.bytes)))
+        self.char += width
+        self.ids.clear()
+        self.bytes.clear()
+
+    def special(self, tid: int, tb: bytes) -> None:
+        self.flush()
+        shown = tb.decode("utf-8", "backslashreplace")
+        width = len(shown) if self.spell_all else 0
+        self.out.append(Segment(len(self.out), (tid,), shown, tb, self.char, self.char + width, special=True,
+                                token_bytes=(tb,)))
+        self.char += width
+
+    def full(self, limit: int | None) -> bool:
+        return limit is not None and len(self.out) >= limit
+
+    def place(self, ids: Sequence[int], tbytes: Sequence[bytes], special: set[int], limit: int | None):
+        """Yield the ordinary tokens for the caller to add and group; special tokens become segments of their
+        own on the way. Stops at `limit` segments; at the end, whatever is still gathered is flushed."""
+        for tid, tb in zip(ids, tbytes):
+            if self.full(limit):
+                return
+            if tid in special:
+                self.special(tid, tb)
+            else:
+                yield tid, tb
+        self.flush()
+
+
 def _group_by_graphemes(text: str, ids: Sequence[int], tbytes: Sequence[bytes], special: set[int],
                         limit: int | None) -> list[Segment]:
     """Byte-level tokens -> segments ending on grapheme boundaries of `text`."""
     ends = _grapheme_byte_ends(text)
     boundary = next(ends, None)
-    out: list[Segment] = []
-    acc_ids: list[int] = []
-    acc_bytes: list[bytes] = []
+    groups = _ByteGroups(spell_all=False)
     pos = 0
-    char = 0
-
-    def flush(force: bool = False) -> None:
-        nonlocal char
-        data = b"".join(acc_bytes)
-        decoded = _decodes(data)
-        if decoded is None and not force:
-            return
-        shown = decoded if decoded is not None else data.decode("utf-8", "backslashreplace")
-        width = len(decoded) if decoded is not None else 0
-        out.append(Segment(len(out), tuple(acc_ids), shown, data, char, char + width, decoded is None,
-                           token_bytes=tuple(acc_bytes)))
-        char += width
-        acc_ids.clear()
-        acc_bytes.clear()
-
-    for tid, tb in zip(ids, tbytes):
-        if limit is not None and len(out) >= limit:
-            break
-        if tid in special:
-            if acc_ids:
-                flush(force=True)
-            out.append(Segment(len(out), (tid,), tb.decode("utf-8", "backslashreplace"), tb, char, char,
-                               special=True, token_bytes=(tb,)))
-            continue
-        acc_ids.append(tid)
-        acc_bytes.append(tb)
+    for tid, tb in groups.place(ids, tbytes, special, limit):
+        groups.add(tid, tb)
         pos += len(tb)
         while boundary is not None and boundary < pos:
             boundary = next(ends, None)
-        if boundary == pos or len(acc_ids) >= MAX_GROUP:
-            flush()
-    if acc_ids and (limit is None or len(out) < limit):
-        flush(force=True)
-    return out
+        if boundary == pos or len(groups.ids) >= MAX_GROUP:
+            groups.flush(force=False)
+    return groups.out
 
 
 def _group_by_offsets(text: str, ids: Sequence[int], tokens: Sequence[str], tbytes: Sequence[bytes],
@@ -561,43 +588,18 @@ def _segments_from_ids(name: str, backend, ids: list[int], limit: int | None, no
     tbytes = backend.token_bytes(ids)
     out: list[Segment] = []
     if backend.byte_level:
-        acc_ids: list[int] = []
-        acc_bytes: list[bytes] = []
-        char = 0
-
-        def flush() -> None:
-            nonlocal char
-            data = b"".join(acc_bytes)
-            decoded = _decodes(data)
-            shown = decoded if decoded is not None else data.decode("utf-8", "backslashreplace")
-            out.append(Segment(len(out), tuple(acc_ids), shown, data, char, char + len(shown), decoded is None,
-                               token_bytes=tuple(acc_bytes)))
-            char += len(shown)
-            acc_ids.clear()
-            acc_bytes.clear()
-
-        for tid, tb in zip(ids, tbytes):
-            if limit is not None and len(out) >= limit:
-                break
-            if tid in special:
-                if acc_ids:
-                    flush()
-                text = tb.decode("utf-8", "backslashreplace")
-                out.append(Segment(len(out), (tid,), text, tb, char, char + len(text), special=True, token_bytes=(tb,)))
-                char += len(text)
-                continue
-            if acc_ids:
+        groups = _ByteGroups(spell_all=True)
+        for tid, tb in groups.place(ids, tbytes, special, limit):
+            if groups.ids:
                 try:
-                    b"".join(acc_bytes + [tb]).decode("utf-8")
+                    b"".join(groups.bytes + [tb]).decode("utf-8")
                 except UnicodeDecodeError as err:
                     if err.reason != "unexpected end of data":  # can never become whole: show what we have
-                        flush()
-            acc_ids.append(tid)
-            acc_bytes.append(tb)
-            if _decodes(b"".join(acc_bytes)) is not None or len(acc_ids) >= MAX_GROUP:
-                flush()
-        if acc_ids and (limit is None or len(out) < limit):
-            flush()
+                        groups.flush()
+            groups.add(tid, tb)
+            if _decodes(b"".join(groups.bytes)) is not None or len(groups.ids) >= MAX_GROUP:
+                groups.flush()
+        out = groups.out
         text = "".join(s.text for s in out) if limit is None else \
             b"".join(tbytes).decode("utf-8", "backslashreplace")
     else:

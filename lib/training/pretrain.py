@@ -73,13 +73,15 @@ def evaluate_perplexity(model, ids: list[int], n_ctx: int, batch_size: int = 16)
     return math.exp(nll / count)
 
 
-def train_model(ids: list[int], config: dict, train: dict, log=print):
+def train_model(ids: list[int], config: dict, train: dict, log=print, device: str = "cpu"):
+    """AdamW with warmup and cosine decay; batches are drawn on the CPU from the seed, so a GPU run sees
+    the same batches. Returns the model on the CPU."""
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(train["seed"])
     model = GPT2LMHeadModel(GPT2Config(**config, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-                                       bos_token_id=0, eos_token_id=0))
+                                       bos_token_id=0, eos_token_id=0)).to(device)
     data = torch.tensor(ids, dtype=torch.long)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
@@ -95,7 +97,7 @@ def train_model(ids: list[int], config: dict, train: dict, log=print):
         for group in opt.param_groups:
             group["lr"] = max(lr, train["lr"] * 0.02)
         starts = torch.randint(0, len(data) - T - 1, (B,), generator=gen)
-        x = torch.stack([data[s : s + T] for s in starts])  # (B, T)
+        x = torch.stack([data[s : s + T] for s in starts]).to(device)  # (B, T)
         loss = model(x, labels=x).loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -104,7 +106,7 @@ def train_model(ids: list[int], config: dict, train: dict, log=print):
         losses.append(loss.item())
         if step % 100 == 0 or step == steps - 1:
             log(f"step {step:5d}/{steps}  loss {loss.item():.3f}  lr {lr:.2e}  {time.time() - t0:7.1f}s")
-    return model, losses, time.time() - t0
+    return model.to("cpu"), losses, time.time() - t0
 
 
 SAMPLE_PROMPTS = ["She opened the door and", "It was a dark and stormy night,", "The weather today is",
@@ -157,6 +159,8 @@ def write_card(out: Path, metrics: dict, samples: dict[str, str]) -> None:
         f"- {m['train']['steps']} steps of AdamW, batch {m['train']['batch_size']} × {m['train']['seq_len']} tokens, "
         f"peak learning rate {m['train']['lr']}, cosine decay, seed {m['train']['seed']}.",
         f"- Wall time: {m['train_seconds'] / 60:.1f} minutes on {m['hardware']}.",
+        "- Add `--device cuda` to train on a GPU. Batches are drawn on the CPU from the same seed, so a GPU run sees "
+        "the same data; its arithmetic differs slightly, so its weights are close but not bit-identical.",
         "",
         "## Held-out perplexity (same validation chapters, same tokenizer)",
         "| model | perplexity |",
@@ -189,6 +193,7 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, default=Path("assets/pocket-lm"))
     parser.add_argument("--steps", type=int, default=TRAIN["steps"])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="cpu (the default and the bundled model's), or cuda")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     train_cfg = {**TRAIN, "steps": args.steps}
@@ -198,17 +203,16 @@ def main(argv=None) -> None:
     train_ids, valid_ids = encode_corpus(tokenizer, corpus.train), encode_corpus(tokenizer, corpus.valid)
     print(f"train {len(train_ids):,} tokens, valid {len(valid_ids):,} tokens", flush=True)
 
-    model, losses, seconds = train_model(train_ids, CONFIG, train_cfg, log=lambda s: print(s, flush=True))
+    model, losses, seconds = train_model(train_ids, CONFIG, train_cfg, log=lambda s: print(s, flush=True),
+                                         device=args.device)
     command = "python -m lib.training.pretrain " + shlex.join(sys.argv[1:] if argv is None else argv)
     finish(model, tokenizer, corpus, train_ids, valid_ids, train_cfg, seconds, sum(losses[-50:]) / 50, args.out,
-           args.threads, command)
+           args.threads, command, args.device)
 
 
 def finish(model, tokenizer, corpus, train_ids, valid_ids, train_cfg, seconds, final_loss, out: Path, threads: int,
-           command: str) -> dict:
+           command: str, device: str = "cpu") -> dict:
     """Trim positions, save in transformers format, measure against the n-gram baselines, write the card."""
-    import torch
-
     from lib.training.ngram import bigram_perplexity, unigram_perplexity
 
     model = trim_positions(model, train_cfg["seq_len"])
@@ -224,12 +228,20 @@ def finish(model, tokenizer, corpus, train_ids, valid_ids, train_cfg, seconds, f
         weights_mb=(out / "model.safetensors").stat().st_size / 1e6,
         valid_ppl=valid_ppl, unigram_ppl=unigram_perplexity(train_ids, valid_ids, CONFIG["vocab_size"]),
         bigram_ppl=bigram, bigram_lambda=lam, train_seconds=seconds, final_train_loss=final_loss,
-        hardware=f"{platform.machine()} CPU, {threads} threads, torch {torch.__version__}", command=command,
+        hardware=_hardware(device, threads), command=command,
     )
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     write_card(out, metrics, sample_continuations(model, tokenizer))
     print(json.dumps({k: metrics[k] for k in ("valid_ppl", "unigram_ppl", "bigram_ppl", "train_seconds")}))
     return metrics
+
+
+def _hardware(device: str, threads: int) -> str:
+    import torch
+
+    if device.startswith("cuda"):
+        return f"{torch.cuda.get_device_name(torch.device(device))}, torch {torch.__version__}"
+    return f"{platform.machine()} CPU, {threads} thread{'s' if threads != 1 else ''}, torch {torch.__version__}"
 
 
 if __name__ == "__main__":

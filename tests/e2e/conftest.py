@@ -48,13 +48,18 @@ def start_server(extra_env: dict[str, str] | None = None) -> tuple[subprocess.Po
     raise RuntimeError(f"streamlit did not start; log:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="session")
-def app_url():
+def serve():
+    """A fixture body: a server of our own for the fixture's scope, stopped afterwards."""
     need_shared()
     proc, url, _ = start_server()
     yield url
     proc.terminate()
     proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    yield from serve()
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,7 @@
 
 import pytest
 
-from tests.conftest import need_shared
-from tests.e2e.conftest import no_exception, open_page, screenshot, start_server, wait_idle
+from tests.e2e.conftest import no_exception, open_page, screenshot, serve, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -14,11 +13,7 @@ TITLES = {"tokenizer": "Tokenizer", "next-token": "Next-token distribution", "sa
 @pytest.fixture(scope="module")
 def fresh_app():
     """A server of our own: the first session of a process is the one legacy page discovery would take."""
-    need_shared()
-    proc, url, _ = start_server()
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    yield from serve()
 
 
 def sidebar_text(page) -> str:

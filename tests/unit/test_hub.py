@@ -87,3 +87,40 @@ def test_download_failure_is_one_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(hub.ModelUnavailable, match="Could not download"):
         hub.download("fake-org/definitely-not-cached")
+
+
+def _fetched(files: list[str]) -> set[str]:
+    from fnmatch import fnmatch
+
+    patterns = hub.download_patterns(files)
+    return {f for f in files if any(fnmatch(f, p) for p in patterns)}
+
+
+def test_download_takes_safetensors_and_skips_duplicate_weight_formats():
+    files = ["config.json", "tokenizer.json", "model.safetensors", "pytorch_model.bin", "tf_model.h5",
+             "flax_model.msgpack", "onnx/model.onnx", "README.md", ".gitattributes"]
+    assert _fetched(files) == {"config.json", "tokenizer.json", "model.safetensors"}
+
+
+def test_download_falls_back_to_pytorch_bin_when_a_repo_has_no_safetensors():
+    files = ["config.json", "tokenizer_config.json", "pytorch_model-00001-of-00002.bin",
+             "pytorch_model-00002-of-00002.bin", "pytorch_model.bin.index.json", "tf_model.h5"]
+    assert _fetched(files) == {"config.json", "tokenizer_config.json", "pytorch_model-00001-of-00002.bin",
+                               "pytorch_model-00002-of-00002.bin", "pytorch_model.bin.index.json"}
+
+
+def test_a_checkpoint_saved_as_pytorch_bin_loads(tmp_path, gpt2_tokenizer):
+    """What the .bin fallback downloads must also load through the model layer."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from lib.models import HFCausalLM
+
+    import torch
+
+    model = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, n_positions=32))
+    model.config.save_pretrained(tmp_path)
+    torch.save(model.state_dict(), tmp_path / "pytorch_model.bin")  # the older checkpoint format
+    gpt2_tokenizer.save_pretrained(tmp_path)
+    assert (tmp_path / "pytorch_model.bin").exists() and not (tmp_path / "model.safetensors").exists()
+    lm = HFCausalLM.load(str(tmp_path))
+    assert lm.distribution(lm.encode("hi")).probs.sum() == pytest.approx(1.0)

@@ -2,8 +2,6 @@ import numpy as np
 import pytest
 import torch
 
-from lib.models import Prompt
-
 
 def test_distribution_sums_to_one_over_full_vocab(tiny_gpt2):
     dist = tiny_gpt2.distribution(tiny_gpt2.encode("Hello there, general"))

@@ -2,7 +2,6 @@
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
@@ -65,3 +64,31 @@ def test_loads_through_the_app_model_layer_offline():
     dist = lm.distribution(lm.encode("She opened the door and"))
     assert dist.complete and abs(dist.probs.sum() - 1) < 1e-9
     assert len(dist.ids) == lm.tokenizer.vocab_size or len(dist.ids) >= 4096
+
+
+def test_training_cli_writes_a_loadable_model_and_its_card(tmp_path):
+    """The model card's command, on two novels and three steps: the same code path as the full run."""
+    need_shared()
+    import math
+    import shutil
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from lib.training.pretrain import main
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for book in ("emma.txt", "frankenstein.txt"):
+        shutil.copy(ASSETS / "corpora" / "novels" / book, corpus / book)
+    out = tmp_path / "model"
+    main(["--corpus", str(corpus), "--out", str(out), "--steps", "3", "--threads", "1"])
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["books"] == ["emma.txt", "frankenstein.txt"] and metrics["train"]["steps"] == 3
+    assert math.isfinite(metrics["valid_ppl"]) and metrics["valid_ppl"] > metrics["bigram_ppl"]  # 3 steps: untrained
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert f"--out {out} --steps 3" in card and "CPU, 1 thread," in card
+    model = AutoModelForCausalLM.from_pretrained(out, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(out, local_files_only=True)
+    assert model.config.n_positions == 128 and model.transformer.wpe.weight.shape[0] == 128
+    assert tokenizer.decode(tokenizer("She opened the door")["input_ids"]) == "She opened the door"
