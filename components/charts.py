@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-import numpy as np
 import plotly.graph_objects as go
 
 from lib.distribution import TokenRow
@@ -67,62 +66,3 @@ def distribution_chart(rows: Sequence[TokenRow], rest_mass: float, *, log_scale:
     return go.Figure(dict(data=[bar], layout=base_layout(
         120 + 42 * len(labels), title=dict(text=title), showlegend=False, xaxis=xaxis,
         yaxis=dict(autorange="reversed", tickfont=MONO_TICKS))))
-
-
-def reshaped_chart(labels: Sequence[str], before: Sequence[float], after: Sequence[float],
-                   rest_before: float, rest_after: float) -> go.Figure:
-    """Original vs reshaped probability per token; removed tokens stay visible at 0, greyed and hatched."""
-    labels = list(labels) + ["everything else"]
-    before = [float(p) for p in before] + [float(rest_before)]
-    after = [float(p) for p in after] + [float(rest_after)]
-    removed = [a == 0 for a in after]
-    bars = [
-        dict(type="bar", y=labels, x=before, orientation="h", name="model",
-             marker=dict(color="#93c5fd", pattern=dict(shape="/")), text=[f"{p:.1%}" for p in before],
-             textposition="outside", cliponaxis=False),
-        dict(type="bar", y=labels, x=after, orientation="h", name="after knobs",
-             marker=dict(color=["#d1d5db" if r else BAR for r in removed]),
-             text=["removed" if r else f"{p:.1%}" for r, p in zip(removed, after)], textposition="outside",
-             cliponaxis=False),
-    ]
-    return go.Figure(dict(data=bars, layout=base_layout(
-        140 + 58 * len(labels), barmode="group", legend=TOP_LEGEND, xaxis=PERCENT_AXIS,
-        yaxis=dict(autorange="reversed", tickfont=MONO_TICKS))))
-
-
-def log_spaced_ranks(n: int, points: int = 200) -> np.ndarray:
-    """0-based ranks spread evenly on a log axis: all of the first ones, then ever sparser, always the last."""
-    return np.unique(np.concatenate([np.geomspace(1, n, points).astype(int) - 1, [n - 1]]))
-
-
-def cumulative_chart(sorted_probs: Sequence[float], top_p: float | None) -> go.Figure:
-    """Cumulative probability of the tokens ranked by probability, with the top-p line.
-    On the log rank axis about 200 points draw the same curve as thousands."""
-    cum = np.cumsum(np.asarray(sorted_probs, dtype=np.float64))
-    ranks = log_spaced_ranks(len(cum))
-    line = dict(type="scatter", x=(ranks + 1).tolist(), y=cum[ranks].tolist(), mode="lines+markers",
-                name="cumulative", line=dict(width=4, color=BAR),
-                hovertemplate="top %{x} tokens hold %{y:.1%}<extra></extra>")
-    shapes, notes = [], []
-    if top_p is not None:
-        shapes.append(dict(type="line", xref="paper", x0=0, x1=1, y0=top_p, y1=top_p,
-                           line=dict(dash="dash", width=3, color=HIGHLIGHT)))
-        notes.append(dict(xref="paper", x=1, y=top_p, text=f"top-p = {top_p:.2f}", showarrow=False,
-                          xanchor="right", yanchor="bottom", font=dict(size=20)))
-    return go.Figure(dict(data=[line], layout=base_layout(
-        420, showlegend=False, shapes=shapes, annotations=notes,
-        xaxis=dict(title=dict(text="tokens, most likely first", font=dict(size=20)), type="log",
-                   tickfont=dict(size=18)),
-        yaxis=dict(title=dict(text="cumulative probability"), tickformat=".0%", range=[0, 1.05]))))
-
-
-def histogram_chart(labels: Sequence[str], expected: Sequence[float], observed: Sequence[float], n: int) -> go.Figure:
-    bars = [
-        dict(type="bar", x=list(labels), y=[float(p) for p in expected], name="probability after knobs",
-             marker=dict(color="#93c5fd", pattern=dict(shape="/"))),
-        dict(type="bar", x=list(labels), y=[float(p) for p in observed], name=f"share of {n:,} draws",
-             marker=dict(color=BAR)),
-    ]
-    return go.Figure(dict(data=bars, layout=base_layout(
-        460, barmode="group", legend=TOP_LEGEND, yaxis=dict(title=dict(text="share"), tickformat=".0%"),
-        xaxis=dict(tickfont=dict(size=18, family="monospace")))))

@@ -89,12 +89,19 @@ class Distribution:
         return entropy_nats(self.probs)
 
     def order(self, n: int | None = None) -> np.ndarray:
-        """Indices by descending probability (stable for ties), first n only."""
-        lp = self.logprobs
-        if n is not None and n < len(lp):
-            part = np.argpartition(-lp, n)[:n]
-            return part[np.lexsort((part, -lp[part]))]
-        return np.lexsort((np.arange(len(lp)), -lp))
+        """Indices by descending probability (stable for ties), first n only. Remembered per n: a page
+        asks again on every widget move."""
+        orders = self.__dict__.setdefault("_orders", {})
+        if n not in orders:
+            lp = self.logprobs
+            if n is not None and n < len(lp):
+                part = np.argpartition(-lp, n)[:n]
+                found = part[np.lexsort((part, -lp[part]))]
+            else:
+                found = np.lexsort((np.arange(len(lp)), -lp))
+            found.setflags(write=False)
+            orders[n] = found
+        return orders[n]
 
     def top_rows(self, n: int) -> list[TokenRow]:
         lp = self.logprobs

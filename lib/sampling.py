@@ -31,6 +31,12 @@ def _torch_sort_ascending(x: np.ndarray) -> np.ndarray:
     return torch.sort(torch.from_numpy(x), descending=False).indices.numpy()
 
 
+def _tie_is_split(sorted_values: np.ndarray, remove_sorted: np.ndarray) -> bool:
+    """True when equal values sit on both sides of the keep/remove line: then which of them survive
+    depends on the sort's order within ties."""
+    return bool(np.any((remove_sorted[:-1] != remove_sorted[1:]) & (sorted_values[:-1] == sorted_values[1:])))
+
+
 def _check_keep(min_tokens_to_keep: int) -> None:
     if not isinstance(min_tokens_to_keep, (int, np.integer)) or min_tokens_to_keep < 1:
         raise ValueError(f"min_tokens_to_keep has to be a positive integer, but is {min_tokens_to_keep}")
@@ -72,6 +78,39 @@ def top_k(scores: np.ndarray, k: int, min_tokens_to_keep: int = 1) -> np.ndarray
     return np.where(x < kth, NEG_INF, x)
 
 
+def _survivors(x: np.ndarray) -> np.ndarray | None:
+    """Indices of the finite scores when an earlier knob cut the rest to -inf, else None. Top-p and
+    typical-p then work on these few alone: the -inf tokens have probability 0 and stay removed."""
+    finite = np.isfinite(x)
+    if finite.all() or not finite.any():
+        return None
+    return np.flatnonzero(finite)
+
+
+def _remove_where(x: np.ndarray, survivors: np.ndarray | None, removed: np.ndarray) -> np.ndarray:
+    """Scores with the removed tokens set to -inf; `removed` indexes `survivors` when it is given."""
+    if survivors is None:
+        return np.where(removed, NEG_INF, x)
+    out = x.copy()
+    out[survivors[removed]] = NEG_INF
+    return out
+
+
+def _top_p_removed(x: np.ndarray, p: float, min_tokens_to_keep: int, exact_ties: bool) -> np.ndarray | None:
+    order = np.argsort(x)
+    sorted_values = x[order]  # the same values, position by position, as torch.sort gives
+    cum = np.cumsum(_softmax(sorted_values))
+    remove_sorted = cum <= (1 - p)
+    remove_sorted[-min_tokens_to_keep:] = False
+    if _tie_is_split(sorted_values, remove_sorted):
+        if not exact_ties:
+            return None
+        order = _torch_sort_ascending(x)  # transformers' own tie order decides which tied tokens go
+    removed = np.empty_like(remove_sorted)
+    removed[order] = remove_sorted
+    return removed
+
+
 def top_p(scores: np.ndarray, p: float, min_tokens_to_keep: int = 1) -> np.ndarray:
     """Nucleus: drop the low tail whose ascending cumulative probability is <= 1 - p."""
     p = float(p)
@@ -79,13 +118,13 @@ def top_p(scores: np.ndarray, p: float, min_tokens_to_keep: int = 1) -> np.ndarr
         raise ValueError(f"top_p has to be a float > 0 and < 1, but is {p}")
     _check_keep(min_tokens_to_keep)
     x = np.asarray(scores, dtype=np.float64)
-    order = _torch_sort_ascending(x)
-    cum = np.cumsum(_softmax(x[order]))
-    remove_sorted = cum <= (1 - p)
-    remove_sorted[-min_tokens_to_keep:] = False
-    remove = np.empty_like(remove_sorted)
-    remove[order] = remove_sorted
-    return np.where(remove, NEG_INF, x)
+    survivors = _survivors(x)
+    if survivors is not None:
+        # Tie order within the survivors alone can differ from a sort of the whole vector; if ties are split, redo.
+        removed = _top_p_removed(x[survivors], p, min_tokens_to_keep, exact_ties=False)
+        if removed is not None:
+            return _remove_where(x, survivors, removed)
+    return _remove_where(x, None, _top_p_removed(x, p, min_tokens_to_keep, exact_ties=True))
 
 
 def min_p(scores: np.ndarray, p: float, min_tokens_to_keep: int = 1) -> np.ndarray:
@@ -94,11 +133,30 @@ def min_p(scores: np.ndarray, p: float, min_tokens_to_keep: int = 1) -> np.ndarr
         raise ValueError(f"min_p has to be a float in the [0, 1] interval, but is {p}")
     _check_keep(min_tokens_to_keep)
     x = np.asarray(scores, dtype=np.float64)
-    probs = _softmax(x)
+    survivors = _survivors(x)
+    probs = _softmax(x if survivors is None else x[survivors])
     remove = probs < p * probs.max()
     if min_tokens_to_keep > 1:  # the top token always passes p * max <= max, so one needs no sort
-        remove[np.argsort(-probs, kind="stable")[: min(min_tokens_to_keep, x.size)]] = False
-    return np.where(remove, NEG_INF, x)
+        remove[np.argsort(-probs, kind="stable")[: min(min_tokens_to_keep, probs.size)]] = False
+    return _remove_where(x, survivors, remove)
+
+
+def _typical_removed(x: np.ndarray, mass: float, min_tokens_to_keep: int) -> np.ndarray:
+    normalized = log_softmax(x)
+    p = np.exp(normalized)
+    with np.errstate(invalid="ignore"):  # -inf * 0 is nan; nansum drops it, as torch does
+        ent = -np.nansum(normalized * p)
+    shifted = np.abs(-normalized - ent)
+    # The cut is a threshold on `shifted`, so with one token kept at least, the order within ties can't change it.
+    order = np.argsort(shifted) if min_tokens_to_keep == 1 else _torch_sort_ascending(shifted)
+    sorted_shifted = shifted[order]
+    cum = np.cumsum(_softmax(x[order]))
+    last = min(int((cum < mass).sum()), x.size - 1)
+    remove_sorted = sorted_shifted > sorted_shifted[last]
+    remove_sorted[:min_tokens_to_keep] = False
+    removed = np.empty_like(remove_sorted)
+    removed[order] = remove_sorted
+    return removed
 
 
 def typical_p(scores: np.ndarray, mass: float, min_tokens_to_keep: int = 1) -> np.ndarray:
@@ -108,20 +166,10 @@ def typical_p(scores: np.ndarray, mass: float, min_tokens_to_keep: int = 1) -> n
         raise ValueError(f"typical_p has to be a float > 0 and < 1, but is {mass}")
     _check_keep(min_tokens_to_keep)
     x = np.asarray(scores, dtype=np.float64)
-    normalized = log_softmax(x)
-    p = np.exp(normalized)
-    with np.errstate(invalid="ignore"):  # -inf * 0 is nan; nansum drops it, as torch does
-        ent = -np.nansum(normalized * p)
-    shifted = np.abs(-normalized - ent)
-    order = _torch_sort_ascending(shifted)
-    sorted_shifted = shifted[order]
-    cum = np.cumsum(_softmax(x[order]))
-    last = min(int((cum < mass).sum()), x.size - 1)
-    remove_sorted = sorted_shifted > sorted_shifted[last]
-    remove_sorted[:min_tokens_to_keep] = False
-    remove = np.empty_like(remove_sorted)
-    remove[order] = remove_sorted
-    return np.where(remove, NEG_INF, x)
+    survivors = _survivors(x) if min_tokens_to_keep == 1 else None
+    if survivors is not None:
+        return _remove_where(x, survivors, _typical_removed(x[survivors], mass, 1))
+    return _remove_where(x, None, _typical_removed(x, mass, min_tokens_to_keep))
 
 
 @dataclass(frozen=True)
@@ -203,7 +251,17 @@ def apply_knobs(scores: np.ndarray, knobs: Knobs, context_ids: Sequence[int] = (
         elif name == "typical_p":
             x = typical_p(x, knobs.typical_p)
         stages.append(Stage(name, x, int(np.isfinite(x).sum())))
-    return Reshaped(tuple(stages), _softmax(x))
+    return Reshaped(tuple(stages), _probabilities(x))
+
+
+def _probabilities(x: np.ndarray) -> np.ndarray:
+    """Softmax over the whole vocabulary; after a cut only the survivors need exponentiating."""
+    survivors = _survivors(x)
+    if survivors is None:
+        return _softmax(x)
+    probs = np.zeros(x.size)
+    probs[survivors] = _softmax(x[survivors])
+    return probs
 
 
 def summary(probs: np.ndarray, original: np.ndarray) -> dict[str, float]:
@@ -217,4 +275,5 @@ def summary(probs: np.ndarray, original: np.ndarray) -> dict[str, float]:
 def sample(probs: np.ndarray, rng: np.random.Generator, n: int = 1) -> np.ndarray:
     """Draw n token indices from a probability vector."""
     p = np.asarray(probs, dtype=np.float64)
-    return rng.choice(p.size, size=n, p=p / p.sum())
+    possible = np.flatnonzero(p)  # the same draws as over the whole vector: zero-probability steps add nothing
+    return possible[rng.choice(possible.size, size=n, p=p[possible] / p.sum())]

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from components.charts import cumulative_chart, histogram_chart, reshaped_chart
+from components.html_charts import cumulative_svg, paired_bars
 from components.knob_controls import EXPLAIN, knob_controls, knobs_to_query
 from components.loaders import distribution, generate
 from components.model_picker import chosen_model
@@ -36,6 +36,11 @@ if not dist.complete:
             f"remaining {1 - dist.known_mass:.1%} of probability is treated as unknown.")
 
 
+original = dist.probs  # what every knob move compares against, computed once per prompt
+before_stats = summary(original, original)
+top = dist.order(min(len(original), 2000))
+
+
 @st.fragment
 def knobs_panel():
     controls, charts = st.columns([1, 2])
@@ -48,10 +53,9 @@ def knobs_panel():
         knobs_to_query(knobs)
         st.caption("transformers' generate() applies its own default top-k = 50 when sampling unless you pass "
                    "top_k=0; here every knob starts off.")
-    original = dist.probs
     result = apply_knobs(dist.scores if dist.complete else dist.logprobs, knobs, prompt.ids)
     after = result.probs * (dist.known_mass if not dist.complete else 1.0)
-    before_stats, after_stats = summary(original, original), summary(after, original)
+    after_stats = summary(after, original)
     with charts:
         st.markdown("**Order applied (as in generate()):** " + " → ".join(
             f"{LABELS.get(s.name, 'Model')} ({s.survivors:,} tokens)" for s in result.stages))
@@ -64,20 +68,19 @@ def knobs_panel():
         n = st.slider("Tokens shown", 3, 30, 10, key="sk_n")
         order = dist.order(n)
         labels = [row.label for row in dist.top_rows(n)]
-        st.plotly_chart(reshaped_chart(labels, original[order], after[order],
-                                       max(0.0, dist.known_mass - original[order].sum()),
-                                       max(0.0, after.sum() - after[order].sum())),
-                        width="stretch", key="sk_reshaped")
-        top = dist.order(min(len(original), 2000))
-        st.plotly_chart(cumulative_chart(original[top], knobs.top_p if knobs.top_p < 1 else None),
-                        width="stretch", key="sk_cumulative")
+        before = [*original[order], max(0.0, dist.known_mass - original[order].sum())]
+        reshaped = [*after[order], max(0.0, after.sum() - after[order].sum())]
+        st.html(paired_bars([*labels, "everything else"], before, reshaped, "model", "after knobs",
+                            removed=[p == 0 for p in reshaped]))
+        st.markdown(cumulative_svg(original[top], knobs.top_p if knobs.top_p < 1 else None), unsafe_allow_html=True)
     st.subheader("Draw samples")
     c1, c2 = st.columns(2)
     draws = c1.select_slider("Samples", [10, 100, 1000, 10000], value=1000, key="sk_draws")
     seed = int(c2.number_input("Seed", 0, 2**31 - 1, 0, key="sk_seed"))
     picks = sample(result.probs, np.random.default_rng(seed), draws)
     freq = np.bincount(picks, minlength=len(original)) / draws
-    st.plotly_chart(histogram_chart(labels, result.probs[order], freq[order], draws), width="stretch", key="sk_hist")
+    st.html(paired_bars(labels, result.probs[order], freq[order], "probability after knobs",
+                        f"share of {draws:,} draws"))
     st.session_state.sk_knobs = knobs
 
 

@@ -15,7 +15,8 @@ def metric(page, label):
 
 
 def reshaped_texts(page):
-    return page.locator("[data-testid=stPlotlyChart]").first.locator("text.bartext").evaluate_all("els => els.map(e => e.textContent)")
+    """The printed values of the first bar chart (model vs after knobs)."""
+    return page.locator(".llmx-pb").first.locator(".llmx-pb-value").all_inner_texts()
 
 
 def test_top_k_link_then_temperature_slider(page, app_url):
@@ -23,6 +24,8 @@ def test_top_k_link_then_temperature_slider(page, app_url):
     no_exception(page)
     assert metric(page, "Tokens kept") == "3"
     before = reshaped_texts(page)
+    assert before.count("removed") == 8  # 10 tokens shown + the rest, 3 kept
+    assert page.locator("svg[aria-label^=cumulative] polyline").count() == 1
     screenshot(page, "sampling")
 
     thumb = page.locator("[data-testid=stSlider]").filter(has_text="Temperature").locator("input[type=range]")

@@ -155,3 +155,32 @@ def test_sampling_frequencies_follow_the_probabilities():
     draws = sampling.sample(probs, np.random.default_rng(0), 20000)
     freq = np.bincount(draws, minlength=4) / 20000
     np.testing.assert_allclose(freq, probs, atol=0.02)
+
+
+# After an earlier cut most scores are -inf; top-p and typical-p then sort only the rest. Many ties, so
+# equal scores often sit on both sides of the cut, where transformers' own tie order must decide.
+cut_scores_st = st.lists(st.sampled_from([-np.inf, -np.inf, -3.0, 0.0, 0.5, 0.5, 2.0, 2.0]), min_size=1,
+                         max_size=300).filter(lambda xs: any(np.isfinite(xs))).map(np.array)
+
+
+@SETTINGS
+@given(cut_scores_st, st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.25, 0.5, 0.75, 0.9, 1.0])))
+def test_top_p_after_a_cut_with_ties(scores, p):
+    same(sampling.top_p(scores, p), oracle([TopPLogitsWarper(p)], scores))
+
+
+@SETTINGS
+@given(cut_scores_st, st.floats(0.01, 0.99))
+def test_typical_p_after_a_cut_with_ties(scores, mass):
+    same(sampling.typical_p(scores, mass), oracle([TypicalLogitsWarper(mass)], scores))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_every_knob_on_a_gpt2_sized_vocabulary_with_ties(seed):
+    """50,257 logits rounded to a coarse grid, so thousands of tokens tie."""
+    rng = np.random.default_rng(seed)
+    scores = np.round(rng.standard_normal(50257) * 3, 0 if seed % 2 else 1)
+    context = list(rng.integers(0, 50257, 30))
+    for knobs in (Knobs(top_p=0.9), Knobs(typical_p=0.9), Knobs(temperature=0.7, top_k=40, top_p=0.8),
+                  Knobs(temperature=1.3, top_p=0.95, min_p=0.02, typical_p=0.9, repetition_penalty=1.2)):
+        same(apply_knobs(scores, knobs, context).final_scores, transformers_chain(knobs, scores, context))
