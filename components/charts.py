@@ -1,7 +1,7 @@
 """Plotly charts sized for a projector: large fonts, labels on the bars, no meaning carried by colour alone.
 
-Each chart is written as one figure spec and validated once by `go.Figure(spec)`: building it through
-add_bar/update_* calls re-validates at every step and costs several times more on a knob move.
+Each chart is written as one figure spec. Plotly's property validation costs several milliseconds per
+chart on every widget move, so `figure` skips it; the unit tests validate every spec instead.
 """
 
 from __future__ import annotations
@@ -21,6 +21,11 @@ MONO_TICKS = dict(size=20, family="monospace")
 PERCENT_AXIS = dict(title=dict(text="probability", font=dict(size=20)), tickformat=".0%", rangemode="tozero",
                     tickfont=dict(size=18))
 TOP_LEGEND = dict(orientation="h", y=1.02, yanchor="bottom", x=0)
+
+
+def figure(spec: dict) -> go.Figure:
+    """A figure from a spec this module wrote (tests/unit/test_charts.py validates each kind)."""
+    return go.Figure(spec, _validate=False)
 
 
 def base_layout(height: int, **kwargs) -> dict:
@@ -63,6 +68,6 @@ def distribution_chart(rows: Sequence[TokenRow], rest_mass: float, *, log_scale:
         xaxis = {k: v for k, v in xaxis.items() if v is not None}
     else:
         xaxis = PERCENT_AXIS
-    return go.Figure(dict(data=[bar], layout=base_layout(
+    return figure(dict(data=[bar], layout=base_layout(
         120 + 42 * len(labels), title=dict(text=title), showlegend=False, xaxis=xaxis,
         yaxis=dict(autorange="reversed", tickfont=MONO_TICKS))))

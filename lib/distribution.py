@@ -86,6 +86,10 @@ class Distribution:
 
     def entropy(self) -> float:
         """Exact for complete distributions; for partial ones, the entropy of the known tokens only."""
+        return self._entropy
+
+    @cached_property
+    def _entropy(self) -> float:
         return entropy_nats(self.probs)
 
     def order(self, n: int | None = None) -> np.ndarray:

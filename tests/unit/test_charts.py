@@ -1,0 +1,43 @@
+"""The Plotly chart specs: valid for Plotly (the app skips validation for speed), and showing the right bars."""
+
+import math
+
+import plotly.graph_objects as go
+import pytest
+
+from components.charts import HIGHLIGHT, REST, distribution_chart, figure
+from lib.distribution import TokenRow
+
+
+def rows(probs):
+    out, cum = [], 0.0
+    for rank, p in enumerate(probs, start=1):
+        cum += p
+        out.append(TokenRow(rank, 100 + rank, f"t{rank}", b"", f"tok{rank}", math.log(p), p, cum))
+    return out
+
+
+def validated(fig: go.Figure) -> dict:
+    """What the app's figure would be if Plotly checked every property: raises on anything invalid."""
+    return go.Figure(fig.to_dict()).to_dict()
+
+
+def test_validation_catches_a_bad_spec():
+    with pytest.raises(ValueError):
+        validated(figure({"data": [{"type": "bar", "not_a_property": 1}]}))
+
+
+@pytest.mark.parametrize("log_scale", [False, True])
+def test_distribution_chart_is_valid_and_lists_tokens_then_the_rest(log_scale):
+    fig = distribution_chart(rows([0.5, 0.2, 0.1]), 0.2, log_scale=log_scale, highlight_rank=2, title="T")
+    bar = validated(fig)["data"][0]
+    assert list(bar["y"]) == ["1. tok1", "2. tok2", "3. tok3", "everything else"]
+    assert list(bar["x"]) == pytest.approx([0.5, 0.2, 0.1, 0.2])
+    assert bar["marker"]["color"][1] == HIGHLIGHT and bar["marker"]["color"][3] == REST
+    assert bar["text"][0] == ("log p -0.69" if log_scale else "50.0%")
+    assert fig.layout.xaxis.type == ("log" if log_scale else None)
+
+
+def test_highlight_by_token_id_and_no_rest_bar_when_nothing_is_left():
+    bar = validated(distribution_chart(rows([0.7, 0.3]), 0.0, highlight_id=101))["data"][0]
+    assert list(bar["y"]) == ["1. tok1", "2. tok2"] and bar["marker"]["color"][0] == HIGHLIGHT
