@@ -20,7 +20,6 @@ REST = "#9ca3af"
 MONO_TICKS = dict(size=20, family="monospace")
 PERCENT_AXIS = dict(title=dict(text="probability", font=dict(size=20)), tickformat=".0%", rangemode="tozero",
                     tickfont=dict(size=18))
-TOP_LEGEND = dict(orientation="h", y=1.02, yanchor="bottom", x=0)
 
 
 def figure(spec: dict) -> go.Figure:
@@ -62,12 +61,9 @@ def distribution_chart(rows: Sequence[TokenRow], rest_mass: float, *, log_scale:
     bar = dict(type="bar", x=values, y=labels, orientation="h", text=texts, textposition="outside",
                marker=dict(color=colours, pattern=dict(shape=patterns)), hovertext=hover, hoverinfo="text",
                cliponaxis=False)
-    if log_scale:
-        xaxis = dict(PERCENT_AXIS, type="log", tickformat=None, rangemode=None,
-                     title=dict(text="probability, log axis (text: natural-log probability)", font=dict(size=20)))
-        xaxis = {k: v for k, v in xaxis.items() if v is not None}
-    else:
-        xaxis = PERCENT_AXIS
+    xaxis = PERCENT_AXIS if not log_scale else dict(
+        type="log", tickfont=dict(size=18),
+        title=dict(text="probability, log axis (text: natural-log probability)", font=dict(size=20)))
     return figure(dict(data=[bar], layout=base_layout(
         120 + 42 * len(labels), title=dict(text=title), showlegend=False, xaxis=xaxis,
         yaxis=dict(autorange="reversed", tickfont=MONO_TICKS))))

@@ -12,12 +12,9 @@ from typing import Sequence
 
 import numpy as np
 
+from components.charts import BAR, HIGHLIGHT
 from components.html import esc
 
-BAR = "#2563eb"
-LIGHT = "#93c5fd"
-REMOVED = "#d1d5db"
-HIGHLIGHT = "#f59e0b"
 CSS = """<style>
 .llmx-pb{font-size:1.1rem;color:#111827}
 .llmx-pb-legend{display:flex;gap:1.4rem;margin:.2rem 0 .5rem}
@@ -66,17 +63,17 @@ def cumulative_svg(sorted_probs: Sequence[float], top_p: float | None, points: i
     plot_w, plot_h = width - left - right, height - top - bottom
     last = max(n, 2)
 
-    def x(rank: int) -> float:  # rank is 1-based
-        return left + plot_w * math.log10(rank) / math.log10(last)
+    def x(rank):  # 1-based rank(s) -> SVG x
+        return left + plot_w * np.log10(rank) / math.log10(last)
 
-    def y(p: float) -> float:
-        return top + plot_h * (1 - min(p, 1.05) / 1.05)
+    def y(p):  # probability(ies) -> SVG y
+        return top + plot_h * (1 - np.minimum(p, 1.05) / 1.05)
 
-    cum = np.cumsum(np.asarray(sorted_probs, dtype=np.float64))
-    ranks = np.unique(np.concatenate([np.geomspace(1, last, points).round(), [n]]).clip(1, n).astype(int)) if n else []
-    xs = left + plot_w * np.log10(ranks) / math.log10(last) if n else []
-    ys = top + plot_h * (1 - np.minimum(cum[np.asarray(ranks, dtype=int) - 1], 1.05) / 1.05) if n else []
-    line = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(list(xs), list(ys)))
+    line = ""
+    if n:
+        cum = np.cumsum(np.asarray(sorted_probs, dtype=np.float64))
+        ranks = np.unique(np.concatenate([np.geomspace(1, last, points).round(), [n]]).clip(1, n).astype(int))
+        line = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(x(ranks).tolist(), y(cum[ranks - 1]).tolist()))
     parts = [f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" style="font-size:26px;max-width:{width}px"'
              f' aria-label="cumulative probability of the most likely tokens">']
     for p in (0, 0.25, 0.5, 0.75, 1.0):
