@@ -23,7 +23,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
+from lib import api_http
+from lib.api_http import Refused, short_reason
 from lib.distribution import Distribution, TokenRow, token_label
+from lib.hosting import ApiPolicy, api_policy
 from lib.models import Generation, Prompt, Step
 from lib.sampling import Knobs
 
@@ -40,6 +43,10 @@ DEFAULT_RETRY_AFTER = 20.0       # seconds to wait after a 429 that gives no Ret
 MAX_RETRY_AFTER = 600.0
 NETWORK_COOLDOWN = 5.0           # after a timeout or connection failure, wait this long before trying again
 ENDPOINTS = ("chat", "completions")
+MAX_MODELS = 1000                # options in the model picker; the rest are reported, not listed
+MAX_LIST_BYTES = 2_000_000       # a /v1/models answer larger than this is refused
+MAX_REPLY_BYTES = 4_000_000      # a completion answer larger than this is refused
+FATAL_REFUSALS = ("not_allowed", "private_address", "redirect")  # the same request is refused the same way
 
 
 class ApiError(RuntimeError):
@@ -210,7 +217,7 @@ class OpenAIBackend:
                  endpoint: str | None = None, timeout: float = 20.0, connect_timeout: float = 5.0,
                  context_length: int | None = None, max_alternatives: int | None = None,
                  limiter: RateLimiter | None = None, cache_size: int = 32,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, policy: ApiPolicy | None = None):
         from openai import OpenAI, Omit, Timeout
 
         model = (model or "").strip()
@@ -236,6 +243,7 @@ class OpenAIBackend:
         self._blocking_error: ApiError | None = None
         self._fatal: ApiError | None = None
         self._has_key = bool(api_key)
+        self.models_total = 0  # how many models the last /v1/models listed, before the MAX_MODELS cut
         token = api_key or NO_KEY
         # Explicit headers so nothing from the host's environment (OPENAI_ORG_ID, OPENAI_PROJECT_ID,
         # OPENAI_CUSTOM_HEADERS) rides along with a user's key.
@@ -243,7 +251,8 @@ class OpenAIBackend:
                               timeout=Timeout(timeout, connect=connect_timeout), organization=None, project=None,
                               admin_api_key="", webhook_secret="",
                               default_headers={"Authorization": f"Bearer {token}", "OpenAI-Organization": Omit(),
-                                               "OpenAI-Project": Omit()})
+                                               "OpenAI-Project": Omit()},
+                              http_client=api_http.client(self.base_url, api_policy() if policy is None else policy))
 
     # -- safety --------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -260,10 +269,10 @@ class OpenAIBackend:
     def close(self) -> None:
         self._client.close()
 
-    def _redact(self, text: str) -> str:
+    def _redact(self, text: str, placeholder: str = "[your key]") -> str:
         key = self._client.api_key
         if self._has_key and key and len(key) >= 4:
-            text = text.replace(key, "[your key]")
+            text = text.replace(key, placeholder)
         return text
 
     # -- NextTokenModel ------------------------------------------------------------------
@@ -294,14 +303,20 @@ class OpenAIBackend:
 
     # -- model list ------------------------------------------------------------------------
     def list_models(self) -> list[ModelInfo]:
-        """Models from GET /v1/models (vLLM's max_model_len as the context length when present)."""
-        page = self._call(lambda: self._client.models.list())
+        """Models from GET /v1/models (vLLM's max_model_len as the context length when present), at most
+        MAX_MODELS of them (`models_total` says how many were listed)."""
+        page = self._call(lambda: self._client.models.list(), MAX_LIST_BYTES)
         found = []
-        for m in page.data:
-            extra = m.model_extra or {}
-            ctx = extra.get("max_model_len") or extra.get("context_length") or extra.get("context_window")
-            found.append(ModelInfo(m.id, int(ctx) if isinstance(ctx, (int, float)) and ctx > 0 else None))
-        return sorted(found, key=lambda info: info.id)
+        try:
+            for m in page.data:
+                extra = m.model_extra or {}
+                ctx = extra.get("max_model_len") or extra.get("context_length") or extra.get("context_window")
+                found.append(ModelInfo(_sanitise(str(m.id))[:200],
+                                       int(ctx) if isinstance(ctx, (int, float)) and 0 < ctx < 1e9 else None))
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise self._bad_reply() from exc
+        self.models_total = len(found)
+        return sorted(found, key=lambda info: info.id)[:MAX_MODELS]
 
     # -- requests ------------------------------------------------------------------------
     def _cached(self, key: tuple, compute: Callable[[], Any]) -> Any:
@@ -326,8 +341,12 @@ class OpenAIBackend:
         while len(self._results) > self._cache_size:
             self._results.popitem(last=False)
 
-    def _call(self, request: Callable[[], Any]) -> Any:
-        """One request, no retries. Raises ApiError; remembers what must not be retried."""
+    def _bad_reply(self) -> ApiError:
+        return ApiError(f"{self.host} sent a reply that is not in the OpenAI format.", None, None, "bad_response")
+
+    def _call(self, request: Callable[[], Any], max_bytes: int = MAX_REPLY_BYTES) -> Any:
+        """One request, no retries, within `self.timeout` in all and at most `max_bytes` read. Raises ApiError;
+        remembers what must not be retried."""
         import openai
 
         if self._fatal is not None:
@@ -343,7 +362,13 @@ class OpenAIBackend:
         if self.limiter is not None:
             self.limiter.acquire()
         try:
-            return request()
+            with api_http.budget(self.timeout, max_bytes):
+                return request()
+        except Refused as exc:
+            err = ApiError(exc.message, None, None, exc.kind)
+            if exc.kind in FATAL_REFUSALS:
+                self._fatal = err
+            raise err from None
         except openai.APITimeoutError:
             err = ApiError(f"{self.host} did not answer within {self.timeout:g} s. The server may be busy or "
                            "the model still loading; try again shortly.", None, NETWORK_COOLDOWN, "timeout")
@@ -361,9 +386,9 @@ class OpenAIBackend:
             elif err.kind == "rate_limit":
                 self._block(err, err.retry_after or DEFAULT_RETRY_AFTER)
             raise err from None
-        except openai.APIResponseValidationError:
-            raise ApiError(f"{self.host} sent a reply that is not in the OpenAI format.", None, None,
-                           "bad_response") from None
+        except (openai.APIResponseValidationError, ValueError, AttributeError, TypeError):
+            # JSON that does not parse, or parses into the wrong shapes: the SDK raises these as they come
+            raise self._bad_reply() from None
         except openai.OpenAIError as exc:  # anything else from the SDK, without a traceback
             raise ApiError(self._redact(f"The request failed: {exc}"), None, None, "error") from None
 
@@ -373,8 +398,10 @@ class OpenAIBackend:
 
     def _status_error(self, exc) -> ApiError:
         status = exc.status_code
-        body = exc.body if isinstance(exc.body, dict) else {}
-        detail = self._redact(str(body.get("message") or exc.message or ""))[:400]
+        body = exc.body.get("error", exc.body) if isinstance(exc.body, dict) else {}
+        body = body if isinstance(body, dict) else {}
+        raw = body.get("message") or (exc.body if isinstance(exc.body, str) else "")
+        detail = short_reason(self._redact(str(raw), "KEYHIDDEN")).replace("KEYHIDDEN", "[your key]") or "no reason given."
         code = str(body.get("code") or body.get("type") or "")
         if status == 401:
             return ApiError(f"{self.host} rejected the API key (401). Check the key in the sidebar. "
@@ -400,6 +427,12 @@ class OpenAIBackend:
     # -- chat and legacy completions -------------------------------------------------------
     def _request(self, text: str, max_tokens: int, n_alt: int, sampling: dict[str, Any]):
         """One request; returns per-position (chosen item, top items) as (token, bytes, logprob) tuples."""
+        try:
+            return self._parsed_request(text, max_tokens, n_alt, sampling)
+        except (AttributeError, TypeError, ValueError, IndexError, KeyError) as exc:  # JSON of the wrong shape
+            raise self._bad_reply() from exc
+
+    def _parsed_request(self, text: str, max_tokens: int, n_alt: int, sampling: dict[str, Any]):
         if self.endpoint == "chat":
             limit = {"max_completion_tokens" if self.openai else "max_tokens": max_tokens}
             reply = self._call(lambda: self._client.chat.completions.create(
