@@ -22,8 +22,9 @@ def _load_hf(model_id: str) -> HFCausalLM:
 
 
 def get_model(model_id: str) -> NextTokenModel:
-    """A shared, loaded model. Raises hub.ModelUnavailable with a readable message."""
-    return _load_hf(model_id)
+    """A shared, loaded model, one per canonical name (`assets//pocket-lm` is `pocket-lm`). Raises
+    hub.ModelUnavailable with a readable message."""
+    return _load_hf(hub.canonical(model_id))
 
 
 def get_model_or_fallback(model_id: str) -> tuple[NextTokenModel, str | None]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib import scale
+from lib import hub, scale
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -20,4 +20,4 @@ def _masked_lm(ref: str) -> scale.MaskedLM:
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def fill_mask(ref: str, text: str, top_k: int = 5) -> list[scale.MaskGuess]:
-    return _masked_lm(ref).fill(text, top_k)
+    return _masked_lm(hub.canonical(ref)).fill(text, top_k)  # one model per folder, however spelled

@@ -1,5 +1,8 @@
 """Where models come from: the bundled folder, a local folder, the local hub cache, or the hub.
 
+In hosted mode (lib/hosting.py) folders on the server's disk are never models: only bundled names
+and hub ids. In every mode each model has one cache identity (`canonical`), however its folder is spelled.
+
 Offline is normal. The network is probed once per process (about 1.5 s at worst), and when it is
 down every load uses local files only, so a missing model fails in milliseconds, not after the
 hub client's retries.
@@ -14,11 +17,14 @@ import socket
 from pathlib import Path
 from typing import Callable
 
+from lib.hosting import hosted
+
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 BUNDLED = {"pocket-lm": ASSETS / "pocket-lm", "pocket-lm-sft": ASSETS / "pocket-lm-sft",
            "pocket-lm-dpo": ASSETS / "pocket-lm-dpo"}
 HUB_HOST = "huggingface.co"
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95})?")
+MAX_REF = 240  # longer references are refused before they reach the file system (names over 255 bytes raise OSError)
 
 
 class ModelUnavailable(RuntimeError):
@@ -47,27 +53,61 @@ def cached_snapshot(repo_id: str) -> Path | None:
     return Path(found).parent if isinstance(found, str) else None
 
 
+def check_ref(ref: str) -> str:
+    """The stripped reference; ModelUnavailable for an empty, over-long or unprintable one."""
+    ref = (ref or "").strip()
+    if not ref:
+        raise ModelUnavailable("No model was named.")
+    if len(ref) > MAX_REF or not ref.isprintable():
+        raise ModelUnavailable(f"That model name is not valid ({len(ref):,} characters). A hub id looks like "
+                               "'org/name', e.g. 'openai-community/gpt2'.")
+    return ref
+
+
+def local_folder(ref: str) -> Path | None:
+    """The folder a reference names on this machine; None when it names none, and always in hosted mode."""
+    if hosted() or ref in BUNDLED:
+        return None
+    try:
+        path = Path(ref).expanduser()
+        return path.resolve() if path.is_dir() else None
+    except (OSError, RuntimeError, ValueError):  # too long, a symlink loop, a NUL byte: not a folder
+        return None
+
+
+def canonical(ref: str) -> str:
+    """One name per model for caches: a bundled name for its own folder however spelled, an absolute path for
+    other folders, else the stripped hub id. Raises ModelUnavailable for names that can't be valid."""
+    ref = check_ref(ref)
+    folder = local_folder(ref)
+    if folder is None:
+        return ref
+    for name, path in BUNDLED.items():
+        if folder == path.resolve():
+            return name
+    return str(folder)
+
+
 def resolve(ref: str) -> tuple[str, bool]:
     """Map a model reference to (path-or-hub-id, local_files_only).
 
     Raises ModelUnavailable quickly when the model is neither local nor reachable.
     """
-    ref = ref.strip()
-    if not ref:
-        raise ModelUnavailable("No model was named.")
+    ref = check_ref(ref)
     if ref in BUNDLED:
         path = BUNDLED[ref]
         if not (path / "config.json").exists():
-            raise ModelUnavailable(f"The bundled model '{ref}' is missing from {path}. "
+            raise ModelUnavailable(f"The bundled model '{ref}' is missing from assets/{ref}. "
                                    "Re-clone the project or retrain it with `python -m lib.training.pretrain`.")
         return str(path), True
-    if Path(ref).expanduser().is_dir():
-        path = Path(ref).expanduser()
+    path = local_folder(ref)
+    if path is not None:
         if not (path / "config.json").exists():
             raise ModelUnavailable(f"The folder '{ref}' has no config.json, so it is not a transformers model.")
         return str(path), True
     if not _HUB_ID.fullmatch(ref):
-        raise ModelUnavailable(f"'{ref}' is neither a folder on this machine nor a valid hub id like 'org/name'.")
+        what = "a model this class server offers" if hosted() else "a folder on this machine"
+        raise ModelUnavailable(f"'{ref}' is neither {what} nor a valid hub id like 'org/name'.")
     if cached_snapshot(ref) is not None:
         return ref, not network_available()
     if not network_available():

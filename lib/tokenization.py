@@ -299,10 +299,10 @@ def _load_transformers(ref: str, local: Path | None = None, hub_id: str | None =
             raise hub.ModelUnavailable(f"The bundled {ref} is not in {hub.BUNDLED[ref]} yet (it appears once its "
                                        "training finishes). The tiktoken tokenizers work meanwhile.")
         target, local_only = str(hub.BUNDLED[ref]), True
-    elif Path(ref).expanduser().is_dir():
-        if not _tokenizer_folder(Path(ref).expanduser()):
+    elif (folder := hub.local_folder(hub.check_ref(ref))) is not None:  # never in hosted mode
+        if not _tokenizer_folder(folder):
             raise hub.ModelUnavailable(f"The folder '{ref}' holds no tokenizer files.")
-        target, local_only = str(Path(ref).expanduser()), True
+        target, local_only = str(folder), True
     else:
         repo = hub_id or ref
         if not re.fullmatch(r"[\w.\-]+(/[\w.\-]+)?", repo):
