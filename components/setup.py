@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -15,6 +16,29 @@ def configure_environment() -> None:
         os.environ["TIKTOKEN_CACHE_DIR"] = str(SHARED_TIKTOKEN)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    guard_cache_clearing()
+
+
+def guard_cache_clearing() -> None:
+    """Hosted mode: ignore the protocol's clear-cache message, which any session can send and which clears the
+    caches of every session (Streamlit's AppSession._handle_clear_cache_request). Local mode keeps it."""
+    from streamlit.runtime.app_session import AppSession
+
+    from lib.hosting import hosted
+
+    current = AppSession._handle_clear_cache_request
+    original = getattr(current, "original", current)
+    if not hosted():
+        AppSession._handle_clear_cache_request = original
+        return
+    if current is not original:
+        return
+
+    def ignore_clear_cache(self) -> None:
+        logging.getLogger(__name__).warning("Ignored a clear-cache request from session %s (hosted mode).", self.id)
+
+    ignore_clear_cache.original = original
+    AppSession._handle_clear_cache_request = ignore_clear_cache
 
 
 def route_through_app(from_router: bool = False) -> None:
