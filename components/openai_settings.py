@@ -3,7 +3,8 @@
 A user's key lives only in this session's st.session_state: never in a URL, os.environ, a module
 global or an st.cache_* object. The host's own key (st.secrets or env OPENAI_API_KEY) is used only
 when the host sets LLMX_ALLOW_SERVER_KEY=1, only with the host's base URL, and rate-limited per session;
-it is never shown.
+it is never shown. In hosted mode (lib/hosting.py) base URLs are limited to the hosts the host allowed;
+the HTTP layer (lib/api_http.py) enforces it on every connection, this module only says so early.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from typing import Any, Iterator
 import streamlit as st
 
 from components.state import as_bool, from_query
-from lib.openai_backend import (ENDPOINTS, OPENAI_BASE_URL, ApiError, DeployerKey, OpenAIBackend, RateLimiter,
+from lib.api_http import Refused, check_base_url
+from lib.hosting import ApiPolicy, api_policy
+from lib.openai_backend import (ENDPOINTS, MAX_MODELS, OPENAI_BASE_URL, ApiError, DeployerKey, OpenAIBackend, RateLimiter,
                                 default_base_url, default_endpoint, deployer_key, is_openai, logprob_capable,
                                 normalise_base_url)
 
-SECRET_NAMES = ("LLMX_ALLOW_SERVER_KEY", "OPENAI_API_KEY", "LLMX_API_BASE_URL", "LLMX_SERVER_KEY_PER_MINUTE")
+SECRET_NAMES = ("LLMX_ALLOW_SERVER_KEY", "OPENAI_API_KEY", "LLMX_API_BASE_URL", "LLMX_SERVER_KEY_PER_MINUTE",
+                "LLMX_HOSTED", "LLMX_ALLOWED_API_HOSTS", "LLMX_ALLOWED_API_NETWORKS")
 OTHER = "Other (type a name)…"
 ENDPOINT_LABELS = {"chat": "Chat (instruction-tuned model)", "completions": "Completions (base model)"}
 S = "api_"  # session_state prefix
@@ -39,6 +43,20 @@ def _secrets() -> dict[str, Any]:
 
 def host_key() -> DeployerKey | None:
     return deployer_key(os.environ, _secrets())
+
+
+def policy() -> ApiPolicy:
+    """Where this server's API requests may go (everywhere unless hosted mode is on)."""
+    return api_policy(os.environ, _secrets())
+
+
+def _allowed(base_url: str, rules: ApiPolicy) -> str | None:
+    """None when the policy allows the base URL's host, else the reason it does not."""
+    try:
+        check_base_url(rules, base_url)
+    except Refused as exc:
+        return exc.message
+    return None
 
 
 def _keep(name: str, default: Any) -> str:
@@ -66,12 +84,14 @@ def _set_query(**params: str | None) -> None:
             st.query_params[name] = value
 
 
-def _models(conn: "Connection") -> tuple[list[str], dict[str, int], str | None]:
-    """Model ids from /v1/models, fetched once per (server, key) in this session."""
+def _models(conn: "Connection") -> tuple[list[str], dict[str, int], str | None, int]:
+    """Model ids from /v1/models (at most MAX_MODELS of them, and how many the server listed), fetched once
+    per (server, key) in this session."""
     cached = st.session_state.get(S + "models")
     if cached and cached[0] == conn.signature:
-        return cached[1], cached[2], cached[3]
-    lister = OpenAIBackend("models", api_key=conn.key, base_url=conn.base_url, timeout=10.0, limiter=conn.limiter)
+        return cached[1:]
+    lister = OpenAIBackend("models", api_key=conn.key, base_url=conn.base_url, timeout=10.0, limiter=conn.limiter,
+                           policy=conn.policy)
     try:
         found = lister.list_models()
         if lister.openai:
@@ -81,8 +101,8 @@ def _models(conn: "Connection") -> tuple[list[str], dict[str, int], str | None]:
         ids, ctx, error = [], {}, exc.message
     finally:
         lister.close()
-    st.session_state[S + "models"] = (conn.signature, ids, ctx, error)
-    return ids, ctx, error
+    st.session_state[S + "models"] = (conn.signature, ids, ctx, error, lister.models_total)
+    return ids, ctx, error, lister.models_total
 
 
 @dataclass(frozen=True, repr=False)
@@ -93,6 +113,7 @@ class Connection:
     key: str
     use_host: bool
     limiter: RateLimiter | None
+    policy: ApiPolicy = ApiPolicy()
 
     @property
     def signature(self) -> tuple:
@@ -123,10 +144,16 @@ def connection_sidebar(toggle: bool = True) -> Connection | None:
                                 args=("key", True), autocomplete="off",
                                 help="Kept only in this browser session's memory on the server: never saved, "
                                      "logged, put in the link or shared with anyone else. Local servers need none.")
+        rules = policy()
+        if rules.hosted:
+            st.caption(f"This class server connects only to: {rules.describe()}.")
         try:
             base_url = normalise_base_url(base_raw)
         except ValueError as exc:
             st.error(str(exc))
+            return None
+        if refusal := _allowed(base_url, rules):
+            st.error(refusal)
             return None
         api_key = api_key.strip()
         use_host = not api_key and host is not None and base_url == host.base_url
@@ -136,7 +163,8 @@ def connection_sidebar(toggle: bool = True) -> Connection | None:
         elif not api_key and is_openai(base_url):
             st.info("Enter your OpenAI API key to use OpenAI's models, or point the base URL at a local server.")
             return None
-    return Connection(base_url, host.key if use_host else api_key, use_host, _host_limiter(host) if use_host else None)
+    return Connection(base_url, host.key if use_host else api_key, use_host, _host_limiter(host) if use_host else None,
+                      rules)
 
 
 def stored_connection() -> Connection | None:
@@ -146,11 +174,15 @@ def stored_connection() -> Connection | None:
         base_url = normalise_base_url(st.session_state.get(S + "base_url") or default_base_url(os.environ, _secrets()))
     except ValueError:
         return None
+    rules = policy()
+    if _allowed(base_url, rules):
+        return None
     api_key = str(st.session_state.get(S + "key") or "").strip()
     use_host = not api_key and host is not None and base_url == host.base_url
     if not api_key and not use_host and is_openai(base_url):
         return None
-    return Connection(base_url, host.key if use_host else api_key, use_host, _host_limiter(host) if use_host else None)
+    return Connection(base_url, host.key if use_host else api_key, use_host, _host_limiter(host) if use_host else None,
+                      rules)
 
 
 def _backend(conn: Connection, model: str, endpoint: str, context_length: int | None = None) -> OpenAIBackend:
@@ -165,7 +197,7 @@ def _backend(conn: Connection, model: str, endpoint: str, context_length: int | 
         while len(backends) >= 8:
             backends.pop(next(iter(backends))).close()
         backend = OpenAIBackend(model, api_key=conn.key, base_url=conn.base_url, endpoint=endpoint,
-                                context_length=context_length, limiter=conn.limiter)
+                                context_length=context_length, limiter=conn.limiter, policy=conn.policy)
         backends[signature] = backend
     return backend
 
@@ -185,9 +217,12 @@ def api_model_from_sidebar() -> OpenAIBackend | None:
     if conn is None:
         return None
     with st.sidebar:
-        ids, ctx, error = _models(conn)
+        ids, ctx, error, total = _models(conn)
         if error:
             st.warning(f"Could not list models: {error}")
+        elif total > MAX_MODELS:
+            st.caption(f"The server lists {total:,} models; the first {len(ids):,} are offered here. Type any "
+                       "other name under “Other”.")
         if st.button("Reload model list", key=f"_{S}reload"):
             st.session_state.pop(S + "models", None)
             st.rerun()
