@@ -401,7 +401,8 @@ class OpenAIBackend:
         body = exc.body.get("error", exc.body) if isinstance(exc.body, dict) else {}
         body = body if isinstance(body, dict) else {}
         raw = body.get("message") or (exc.body if isinstance(exc.body, str) else "")
-        detail = short_reason(self._redact(str(raw), "KEYHIDDEN")).replace("KEYHIDDEN", "[your key]") or "no reason given."
+        detail = short_reason(self._redact(str(raw), "KEYHIDDEN")).replace("KEYHIDDEN", "[your key]")
+        detail = detail or "no reason given."
         code = str(body.get("code") or body.get("type") or "")
         if status == 401:
             return ApiError(f"{self.host} rejected the API key (401). Check the key in the sidebar. "
