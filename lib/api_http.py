@@ -20,6 +20,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
+from urllib.parse import urlsplit
 
 import httpcore2
 import httpx2
@@ -142,7 +143,9 @@ class GuardedTransport(httpx2.HTTPTransport):
     """httpx transport for one API base URL under a policy (see the module docstring)."""
 
     def __init__(self, base_url: str, policy: ApiPolicy):
-        super().__init__(trust_env=False)
+        # Local mode keeps the environment's proxy (HTTPS_PROXY, NO_PROXY); hosted mode connects directly, as a
+        # proxy would make the address check meaningless. SSL_CERT_FILE is honoured in both.
+        super().__init__(trust_env=True, proxy=None if policy.hosted else _env_proxy(base_url))
         self.policy = policy
         self.origin = _origin(base_url)
         self._pool._network_backend = _Backend(policy)  # the pool's only hook for opening connections
@@ -161,6 +164,16 @@ class GuardedTransport(httpx2.HTTPTransport):
             raise Refused(f"the server answered with {what}, not the API's JSON. Is the base URL right, or is "
                           "this network showing a login page?", "not_json")
         return response
+
+
+def _env_proxy(url: str) -> str | None:
+    """The proxy the environment sets for this URL, as the SDK's default client would use it."""
+    import urllib.request
+
+    host = urlsplit(url).hostname or ""
+    if urllib.request.proxy_bypass(host):
+        return None
+    return urllib.request.getproxies().get(urlsplit(url).scheme)
 
 
 def check_host(policy: ApiPolicy, host: str, port: int) -> None:
