@@ -85,7 +85,7 @@ class _Stream(httpcore2.NetworkStream):
         if b is not None:
             b.read += len(data)
             if b.read > b.max_bytes:
-                raise Refused(f"the answer was larger than {b.max_bytes / 1e6:g} MB, so it was not read to the end",
+                raise Refused(f"The answer was larger than {b.max_bytes / 1e6:g} MB, so it was not read to the end.",
                               "too_large")
         return data
 
@@ -120,7 +120,7 @@ class _Backend(httpcore2.SyncBackend):
         allowed = [info for info in infos
                    if self.policy.address_allowed(host, port, ipaddress.ip_address(info[4][0].split("%")[0]))]
         if not allowed:
-            raise Refused(f"{host} resolves to a private or local address, which this hosted server does not "
+            raise Refused(f"{_plain(host)} resolves to a private or local address, which this hosted server does not "
                           "connect to.", "private_address")
         last: Exception | None = None
         for family, kind, proto, _, address in allowed:  # pinned: connect to the address just checked
@@ -153,15 +153,15 @@ class GuardedTransport(httpx2.HTTPTransport):
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         host, port = request.url.host, request.url.port or (443 if request.url.scheme == "https" else 80)
         if self.origin is not None and host.lower().rstrip(".") != self.origin[0]:
-            raise Refused(f"the server redirected to another host ({host[:60]}), which the app does not follow.",
+            raise Refused(f"The server redirected to another host ({_plain(host)}), which the app does not follow.",
                           "redirect")
         check_host(self.policy, host, port)
         response = super().handle_request(request)
         kind = response.headers.get("content-type", "").lower()
         if 200 <= response.status_code < 300 and kind and "json" not in kind:
             response.close()
-            what = "a web page (HTML)" if "html" in kind else f"'{kind.split(';')[0][:40]}'"
-            raise Refused(f"the server answered with {what}, not the API's JSON. Is the base URL right, or is "
+            what = "a web page (HTML)" if "html" in kind else f"'{_plain(kind.split(';')[0])}'"
+            raise Refused(f"The server answered with {what}, not the API's JSON. Is the base URL right, or is "
                           "this network showing a login page?", "not_json")
         return response
 
@@ -180,7 +180,7 @@ def check_host(policy: ApiPolicy, host: str, port: int) -> None:
     """Raise Refused when the policy does not allow this host (hosted mode only)."""
     if not policy.host_allowed(host, port):
         raise Refused(f"This class server only connects to the API hosts its host allowed ({policy.describe()}), "
-                      f"not {host[:60]}.", "not_allowed")
+                      f"not {_plain(host)}.", "not_allowed")
 
 
 def check_base_url(policy: ApiPolicy, base_url: str) -> None:
@@ -199,6 +199,11 @@ _TAGS = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.S | re.I)
 _URLS = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.I)
 _MARKUP = re.compile(r"[`*_#|~<>\[\]{}\\$]")
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.S | re.I)
+
+
+def _plain(name: str) -> str:
+    """A host name from the user's URL, safe to put in a message shown as markdown."""
+    return _MARKUP.sub("", name)[:60]
 
 
 def short_reason(text: str, limit: int = MAX_REASON) -> str:
