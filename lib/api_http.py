@@ -16,6 +16,7 @@ import html
 import ipaddress
 import re
 import socket
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -113,10 +114,7 @@ class _Backend(httpcore2.SyncBackend):
         timeout = _timeout(timeout, httpcore2.ConnectTimeout)
         if not self.policy.hosted:
             return _Stream(super().connect_tcp(host, port, timeout, local_address, socket_options))
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            raise httpcore2.ConnectError(str(exc)) from None
+        infos = _resolve(host, port, timeout)
         allowed = [info for info in infos
                    if self.policy.address_allowed(host, port, ipaddress.ip_address(info[4][0].split("%")[0]))]
         if not allowed:
@@ -137,6 +135,26 @@ class _Backend(httpcore2.SyncBackend):
                 sock.close()
                 last = httpcore2.ConnectError(str(exc))
         raise last  # type: ignore[misc]
+
+
+def _resolve(host: str, port: int, timeout: float | None) -> list:
+    """getaddrinfo within the timeout (it has none of its own); a lookup left running ends in its own time."""
+    found: list = []
+
+    def lookup() -> None:
+        try:
+            found.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as exc:
+            found.append(exc)
+
+    worker = threading.Thread(target=lookup, daemon=True, name="llmx-dns")
+    worker.start()
+    worker.join(timeout)
+    if not found:
+        raise httpcore2.ConnectTimeout(f"looking up {host} took too long")
+    if isinstance(found[0], OSError):
+        raise httpcore2.ConnectError(str(found[0]))
+    return found[0]
 
 
 class GuardedTransport(httpx2.HTTPTransport):

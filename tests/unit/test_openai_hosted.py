@@ -177,3 +177,9 @@ def test_long_model_list_is_capped(internal):
     finally:
         internal.huge_count = 200_000
     assert len(ids) == MAX_MODELS and b.models_total == 5000
+
+
+def test_unknown_allowed_name_is_a_connection_message():
+    err = refusal("http://no-such-host.invalid/v1", hosted(LLMX_ALLOWED_API_HOSTS="no-such-host.invalid"))
+    assert err.kind == "connection"
+    one_line(err.message)
