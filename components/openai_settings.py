@@ -24,7 +24,7 @@ from lib.openai_backend import (ENDPOINTS, MAX_MODELS, OPENAI_BASE_URL, ApiError
                                 logprob_capable, normalise_base_url)
 
 SECRET_NAMES = ("LLMX_ALLOW_SERVER_KEY", "OPENAI_API_KEY", "LLMX_API_BASE_URL", "LLMX_SERVER_KEY_PER_MINUTE",
-                "LLMX_HOSTED", "LLMX_ALLOWED_API_HOSTS", "LLMX_ALLOWED_API_NETWORKS")
+                "LLMX_ALLOWED_API_HOSTS", "LLMX_ALLOWED_API_NETWORKS")
 OTHER = "Other (type a name)…"
 ENDPOINT_LABELS = {"chat": "Chat (instruction-tuned model)", "completions": "Completions (base model)"}
 S = "api_"  # session_state prefix

@@ -81,14 +81,14 @@ class ApiPolicy:
 
 
 def api_policy(env: Mapping[str, str] | None = None, secrets: Mapping[str, Any] | None = None) -> ApiPolicy:
-    """The policy from env (and st.secrets values the caller passes): off unless LLMX_HOSTED is set."""
+    """The policy from env (lists also from st.secrets values the caller passes): off unless env LLMX_HOSTED is set."""
     env = os.environ if env is None else env
     secrets = secrets or {}
 
     def get(name: str) -> str:
         return str(secrets.get(name) or env.get(name) or "").strip()
 
-    if not (hosted(env) or _truthy(secrets.get("LLMX_HOSTED", ""))):
+    if not hosted(env):  # the switch is env only, so lib/hub.py and the cache guard see the same one
         return ApiPolicy()
     problems: list[str] = []
     own = _origin(get("LLMX_API_BASE_URL")) if get("LLMX_API_BASE_URL") else None
