@@ -39,6 +39,11 @@ def test_over_long_model_names_are_a_clear_refusal_in_every_loader(ref):
         clean(str(err.value))
 
 
+@pytest.mark.parametrize("ref", LONG + ["a/b/c", "../x", "x" * 97], ids=LONG_IDS + ["3-parts", "dots", "97"])
+def test_invalid_ids_are_simply_not_in_the_cache(ref):
+    assert hub.cached_snapshot(ref) is None
+
+
 @pytest.mark.parametrize("ref", LONG, ids=LONG_IDS)
 def test_over_long_tokenizer_names_are_a_clear_refusal(ref):
     from lib import tokenization
