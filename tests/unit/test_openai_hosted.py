@@ -183,3 +183,25 @@ def test_unknown_allowed_name_is_a_connection_message():
     err = refusal("http://no-such-host.invalid/v1", hosted(LLMX_ALLOWED_API_HOSTS="no-such-host.invalid"))
     assert err.kind == "connection"
     one_line(err.message)
+
+
+def test_dns_rebinding_connects_only_to_the_checked_address(internal, monkeypatch):
+    """A name that answers an allowed address when checked and 127.0.0.1 afterwards (DNS rebinding). The app
+    looks the name up once per connection and connects to that very address, so the internal service on
+    127.0.0.1 is never reached. DNS is simulated: there is no resolver to control offline."""
+    import socket
+
+    real = socket.getaddrinfo
+    answers = iter(["127.0.0.2"])  # allowed below; nothing listens there
+
+    def rebinding(host, port, *args, **kw):
+        if host != "rebind.test":
+            return real(host, port, *args, **kw)
+        return real(next(answers, "127.0.0.1"), port, *args, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    before = internal.sent["internal"]
+    policy = hosted(LLMX_ALLOWED_API_HOSTS="rebind.test", LLMX_ALLOWED_API_NETWORKS="127.0.0.2/32")
+    err = refusal(internal.url("internal", host="rebind.test"), policy)
+    assert err.kind == "connection" and SECRET not in err.message
+    assert internal.sent["internal"] == before
