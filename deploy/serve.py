@@ -11,6 +11,7 @@ temporary folder); no system file is touched.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import signal
@@ -42,8 +43,20 @@ HOSTED_FLAGS = [
 ]
 
 
+def cores() -> int:
+    """Cores this process may use: CPU affinity, and a container's CPU quota (cgroup v2) when there is one."""
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            n = min(n, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return n
+
+
 def default_processes() -> int:
-    return max(2, os.cpu_count() or 1)
+    return max(2, cores())
 
 
 def free_port() -> int:
