@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -150,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     nginx = nginx_binary()
     env = {**os.environ, "LLMX_HOSTED": "1", "PYTHONUNBUFFERED": "1"}
+    # One cookie secret for all processes (Streamlit's default is random per process), passed in the environment,
+    # not on the command line, so that no process list shows it.
+    env.setdefault("STREAMLIT_SERVER_COOKIE_SECRET", secrets.token_hex(32))
     ports = [free_port() for _ in range(args.processes)]
     procs: list[subprocess.Popen] = []
     signal.signal(signal.SIGTERM, _on_signal)
