@@ -17,9 +17,9 @@ run: $(READY)
 	$(VENV)/bin/python -m streamlit run streamlit_app.py
 
 # Production entry for a class (README, "Hosting a class"): PROCESSES app processes (default: the number of cores,
-# at least 2) behind nginx on PORT (default 8080). Ctrl-C or SIGTERM stops everything.
+# at least 2) behind nginx on BIND:PORT (default 0.0.0.0:8080). Ctrl-C or SIGTERM stops everything.
 serve: $(READY)
-	exec $(VENV)/bin/python deploy/serve.py $(if $(PROCESSES),--processes $(PROCESSES)) $(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST))
+	exec $(VENV)/bin/python deploy/serve.py $(if $(PROCESSES),--processes $(PROCESSES)) $(if $(PORT),--port $(PORT)) $(if $(BIND),--host $(BIND))
 
 test: $(READY)
 	TIKTOKEN_CACHE_DIR=$${TIKTOKEN_CACHE_DIR:-$(SHARED_TIKTOKEN)} $(VENV)/bin/python -m pytest

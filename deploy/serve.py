@@ -1,9 +1,9 @@
 """`make serve`: K app processes, each with its own copy of the bundled model, behind nginx with sticky sessions.
 
-    python deploy/serve.py [--processes K] [--port 8080] [--host 0.0.0.0]   (or PROCESSES=, PORT=, HOST= in the env)
+    python deploy/serve.py [--processes K] [--port 8080] [--host 0.0.0.0]   (or PROCESSES=, PORT=, BIND= in the env)
 
 Starts K Streamlit processes (deploy/app_process.py) on free loopback ports with the hosted settings, waits until
-each one's /healthz says its model is loaded, then runs nginx in the foreground on HOST:PORT. If any process
+each one's /healthz says its model is loaded, then runs nginx in the foreground on BIND:PORT. If any process
 exits, or on Ctrl-C / SIGTERM, everything is stopped. nginx's config and logs go to SERVE_DIR (default: a new
 temporary folder); no system file is touched.
 """
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--processes", type=int, default=int(os.environ.get("PROCESSES") or default_processes()))
     ap.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 8080))
-    ap.add_argument("--host", default=os.environ.get("HOST") or "0.0.0.0")
+    ap.add_argument("--host", default=os.environ.get("BIND") or "0.0.0.0")
     args = ap.parse_args(argv)
     if args.processes < 1:
         ap.error("--processes must be at least 1")

@@ -52,7 +52,7 @@ def served(tmp_path_factory):
     log = run_dir / "serve.log"
     # Exactly the image's command, with the venv already built (-o: do not reinstall).
     proc = subprocess.Popen(
-        ["make", "-o", f"{venv}/.ready", "serve", f"VENV={venv}", "PROCESSES=2", f"PORT={port}", "HOST=127.0.0.1"],
+        ["make", "-o", f"{venv}/.ready", "serve", f"VENV={venv}", "PROCESSES=2", f"PORT={port}", "BIND=127.0.0.1"],
         cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", "SERVE_DIR": str(run_dir)},
         stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
