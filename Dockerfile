@@ -9,7 +9,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 # Run unprivileged (Hugging Face Spaces runs containers as uid 1000); nginx needs no root on port 8080.
-RUN useradd --create-home --uid 1000 app
+RUN useradd --create-home --uid 1000 app \
+ && install -d -o app -g app /home/app/llm-explainer
 USER app
 WORKDIR /home/app/llm-explainer
 
