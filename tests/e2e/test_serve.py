@@ -25,6 +25,7 @@ from tests.e2e.conftest import CHROMIUM_FLAGS, _free_port, chromium_path, no_exc
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
+CLASS_HOST = "class.test"
 PROMPT = quote("She opened the door and")
 MAX_STUDENTS = 12  # with two processes picked at random, 12 students all on one process has odds 1 in 2048
 
@@ -118,12 +119,16 @@ def _stream_log(run_dir: Path) -> dict[str, set[str]]:
 
 
 def test_each_student_stays_on_one_process_and_both_serve(served, playwright):
-    browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS)
+    # Students reach the class by a host name, not 127.0.0.1 (which Streamlit trusts whatever the headers say), so
+    # the websocket's same-origin check sees the Host header exactly as nginx forwards it.
+    browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True,
+                                         args=[*CHROMIUM_FLAGS, f"--host-resolver-rules=MAP {CLASS_HOST} 127.0.0.1"])
+    url = served["url"].replace("127.0.0.1", CLASS_HOST)
     students = []
     try:
         while len(students) < 2 or len(set().union(*(s["answered"] for s in students))) < 2:
             assert len(students) < MAX_STUDENTS, "every student went to the same app process"
-            students.append(_student(browser, served["url"]))
+            students.append(_student(browser, url))
         for s in students:
             assert len(s["answered"]) == 1 and s["answered"] <= served["backends"], s["answered"]
         assert set().union(*(s["answered"] for s in students)) == served["backends"]
