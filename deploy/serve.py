@@ -140,8 +140,9 @@ def wait_ready(procs: list[subprocess.Popen], ports: list[int]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--processes", type=int, default=int(os.environ.get("PROCESSES") or default_processes()))
-    ap.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 8080))
+    # String defaults go through `type` too, so a bad PROCESSES= or PORT= gets argparse's one-line message.
+    ap.add_argument("--processes", type=int, default=os.environ.get("PROCESSES") or str(default_processes()))
+    ap.add_argument("--port", type=int, default=os.environ.get("PORT") or "8080")
     ap.add_argument("--host", default=os.environ.get("BIND") or "0.0.0.0")
     args = ap.parse_args(argv)
     if args.processes < 1:

@@ -62,3 +62,11 @@ def test_the_image_runs_make_serve_which_runs_the_launcher():
                          capture_output=True, text=True)
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout.strip().splitlines()[-1].split()[2:] == ["deploy/serve.py", "--processes", "3"]
+
+
+@pytest.mark.parametrize("env", [{"PROCESSES": "abc"}, {"PROCESSES": "0"}, {"PORT": "http"}])
+def test_bad_settings_get_one_line_not_a_traceback(env):
+    done = subprocess.run([sys.executable, "deploy/serve.py"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", **env})
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and done.stderr.strip().splitlines()[-1].startswith("serve.py: error:")
