@@ -79,6 +79,20 @@ def test_health_says_the_model_is_loaded(served):
         assert _get(f"http://{backend}/healthz") == (200, text)
 
 
+def test_a_large_upload_reaches_the_app(served):
+    """nginx must pass a multi-MB body on to the app, also when its workers run as another user than the launcher
+    (nginx started by root gives its workers to nobody). The app then refuses it: no session, no XSRF token."""
+    body = b"x" * (3 << 20)
+    req = urllib.request.Request(f"{served['url']}/_stcore/upload_file/no-session/no-file", data=body, method="PUT")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            status, headers = r.status, r.headers
+    except urllib.error.HTTPError as exc:
+        status, headers = exc.code, exc.headers
+    assert headers.get("X-LLMX-Backend") in served["backends"], (status, dict(headers))
+    assert status != 500
+
+
 def _temperature(url: str) -> str | None:
     return parse_qs(urlsplit(url).query).get("temperature", [None])[0]
 
