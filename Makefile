@@ -4,7 +4,7 @@ VENV := .venv
 READY := $(VENV)/.ready
 SHARED_TIKTOKEN := $(abspath ../shared/assets/tiktoken-cache)
 
-.PHONY: run test bench
+.PHONY: run test bench serve
 
 $(READY): requirements.txt requirements-dev.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -15,6 +15,11 @@ $(READY): requirements.txt requirements-dev.txt
 
 run: $(READY)
 	$(VENV)/bin/python -m streamlit run streamlit_app.py
+
+# Production entry for a class (README, "Hosting a class"): PROCESSES app processes (default: the number of cores,
+# at least 2) behind nginx on BIND:PORT (default 0.0.0.0:8080). Ctrl-C or SIGTERM stops everything.
+serve: $(READY)
+	exec $(VENV)/bin/python deploy/serve.py $(if $(PROCESSES),--processes $(PROCESSES)) $(if $(PORT),--port $(PORT)) $(if $(BIND),--host $(BIND))
 
 test: $(READY)
 	TIKTOKEN_CACHE_DIR=$${TIKTOKEN_CACHE_DIR:-$(SHARED_TIKTOKEN)} $(VENV)/bin/python -m pytest

@@ -62,22 +62,33 @@ def app_url():
     yield from serve()
 
 
-@pytest.fixture(scope="session")
-def browser(tmp_path_factory):
+def chromium_path() -> str:
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(chromium).exists():
         if IN_CI:
             pytest.fail("Debian chromium is not installed; .ci/run must apt-get install chromium")
         pytest.skip("chromium is not installed")
+    return chromium
+
+
+@pytest.fixture(scope="session")
+def playwright():
+    """One Playwright per test session (the sync API allows only one at a time)."""
+    chromium_path()
     from playwright.sync_api import sync_playwright
 
     pw = sync_playwright().start()
-    context = pw.chromium.launch_persistent_context(
-        str(tmp_path_factory.mktemp("chromium-profile")), executable_path=chromium, headless=True,
+    yield pw
+    pw.stop()
+
+
+@pytest.fixture(scope="session")
+def browser(playwright, tmp_path_factory):
+    context = playwright.chromium.launch_persistent_context(
+        str(tmp_path_factory.mktemp("chromium-profile")), executable_path=chromium_path(), headless=True,
         args=CHROMIUM_FLAGS, viewport={"width": 1600, "height": 1000})
     yield context
     context.close()
-    pw.stop()
 
 
 @pytest.fixture

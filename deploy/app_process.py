@@ -1,0 +1,66 @@
+"""One app process of `make serve`: the Streamlit app plus `/healthz`, which says ok only once the model is loaded.
+
+Streamlit 1.67's `st.App` takes extra Starlette routes and a lifespan hook; `streamlit run deploy/app_process.py`
+finds the `app` below and serves it. At start-up the lifespan loads the bundled model into this process's shared
+model cache (the same `st.cache_resource` the pages use) and runs one forward pass, so the first student does
+not pay for it and `/healthz` answers 200 only when a page can really use the model. `/_stcore/health`, by
+contrast, says only that the server is up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import threading
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import streamlit as st
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+READY = {"model": None, "error": None}  # what /healthz reports; written once by the warm-up thread
+WARM_UP_THREAD = "llmx-warm-up"
+# The warm-up runs outside any script run, which Streamlit would log once per st.* call in the loader.
+logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
+    lambda record: record.threadName != WARM_UP_THREAD)
+
+
+def warm_up() -> None:
+    """Load the bundled model the way the pages do and run one forward pass."""
+    try:
+        from components.setup import configure_environment
+
+        configure_environment()
+        from components.loaders import get_model
+        from lib.catalog import DEFAULT_MODEL
+
+        model = get_model(DEFAULT_MODEL)
+        model.logits(model.encode("The").ids)
+        READY["model"] = DEFAULT_MODEL
+    except Exception as exc:  # noqa: BLE001 - the process keeps serving; /healthz reports the failure
+        logging.getLogger(__name__).exception("warm-up failed")  # the details (paths included) go to the log only
+        READY["error"] = type(exc).__name__  # a class name only: /healthz is public
+
+
+async def healthz(_request) -> PlainTextResponse:
+    if READY["model"]:
+        return PlainTextResponse(f"ok: {READY['model']} loaded\n", headers={"Cache-Control": "no-store"})
+    text = f"model failed to load: {READY['error']}\n" if READY["error"] else "loading the model\n"
+    return PlainTextResponse(text, status_code=503, headers={"Cache-Control": "no-store"})
+
+
+@asynccontextmanager
+async def lifespan(_app):
+    thread = threading.Thread(target=warm_up, name=WARM_UP_THREAD, daemon=True)
+    thread.start()
+    await asyncio.sleep(0)
+    yield
+
+
+app = st.App(str(ROOT / "streamlit_app.py"), routes=[Route("/healthz", healthz)], lifespan=lifespan)
