@@ -3,9 +3,9 @@
 Logit lens: each layer's hidden state (the residual stream) sent through the model's own final
 norm and output head, as if the model stopped there. Row 0 is the embeddings, row L the last
 layer's output, so row L is exactly what the model predicts. Some models return
-`hidden_states[-1]` after the final norm (GPT-2, Llama in transformers 5.x), others before it;
-we never use that entry: the last row is built from the input the final norm actually received
-(a forward hook), so every row goes through norm and head exactly once.
+`hidden_states[-1]` after the final norm (GPT-2, Llama in transformers 5.x: `capture_outputs`
+ties it to `last_hidden_state`), others before it; we never use that entry: row L is the model's
+own logits, and rows 0..L-1 (always before the norm) go through the norm and head once.
 
 Attention needs weights, which only the eager implementation returns; the model is switched to
 eager for this one pass (under the model's lock) and back. Everything returned is plain NumPy.
@@ -95,29 +95,34 @@ def look_inside(model, ids: Sequence[int], lock=None) -> Inside:
     if not ids:
         raise ValueError("an empty prompt has nothing to look inside")
     norm = final_norm(model)
-    captured = []
-    hook = norm.register_forward_hook(lambda mod, args, out: captured.append(args[0]))
-    try:
-        with (lock or contextlib.nullcontext()), torch.inference_mode(), _eager(model):
-            out = model(torch.tensor([ids]), output_hidden_states=True, output_attentions=True, use_cache=False)
-    finally:
-        hook.remove()
-    if len(captured) != 1 or out.attentions is None or any(a is None for a in out.attentions):
-        raise ValueError(f"{type(model).__name__} did not expose its final norm or attention weights")
-    residual = list(out.hidden_states[: len(out.attentions)]) + [captured[0]]  # L+1 x (1, T, d), all before the norm
+    with (lock or contextlib.nullcontext()), torch.inference_mode(), _eager(model):
+        out = model(torch.tensor([ids]), output_hidden_states=True, output_attentions=True, use_cache=False)
+    if out.attentions is None or any(a is None for a in out.attentions):
+        raise ValueError(f"{type(model).__name__} did not return attention weights")
+    n_layers, t = len(out.attentions), len(ids)
+    # Rows 0..L-1: embeddings and each block's output, all before the final norm. hidden_states[L] may or may
+    # not have the norm applied already (it depends on the model), so row L is the model's own logits.
+    residual = torch.cat(out.hidden_states[:n_layers])  # (L, T, d)
     final_id = int(out.logits[0, -1].argmax())
+    top_ids, top_probs = np.zeros((n_layers + 1, t), np.int64), np.zeros((n_layers + 1, t), np.float32)
+    final_ranks, final_probs = np.zeros(n_layers + 1, np.int64), np.zeros(n_layers + 1, np.float32)
 
-    n, t = len(residual), len(ids)
-    top_ids, top_probs = np.zeros((n, t), np.int64), np.zeros((n, t), np.float32)
-    final_ranks, final_probs = np.zeros(n, np.int64), np.zeros(n, np.float32)
+    def score(layers: slice, logits) -> None:  # logits (rows, T, vocab)
+        logits = logits.float()
+        best = logits.max(dim=-1)
+        lse = torch.logsumexp(logits, dim=-1)  # (rows, T)
+        top_ids[layers], top_probs[layers] = best.indices.numpy(), (best.values - lse).exp().numpy()
+        last = logits[:, -1]  # (rows, vocab)
+        target = last[:, final_id : final_id + 1]
+        final_ranks[layers] = ((last > target).sum(-1) + 1).numpy()
+        final_probs[layers] = (target[:, 0] - lse[:, -1]).exp().numpy()
+
+    rows = max(1, 512 // t)  # layers per head matmul: one big matmul is faster, a bounded one keeps memory small
     with torch.inference_mode():
-        for layer, h in enumerate(residual):  # one (T, vocab) block at a time keeps memory small
-            logp = torch.log_softmax(head_scores(model, norm(h[0])).float(), dim=-1)  # (T, vocab)
-            best = logp.max(dim=-1)
-            top_ids[layer], top_probs[layer] = best.indices.numpy(), best.values.exp().numpy()
-            last = logp[-1]
-            final_ranks[layer] = int((last > last[final_id]).sum()) + 1
-            final_probs[layer] = float(last[final_id].exp())
+        for start in range(0, n_layers, rows):
+            chunk = slice(start, min(n_layers, start + rows))
+            score(chunk, head_scores(model, norm(residual[chunk])))  # (rows, T, vocab)
+        score(slice(n_layers, n_layers + 1), out.logits)
     attentions = torch.cat([a.float() for a in out.attentions]).numpy()  # (L, H, T, T)
     return Inside(ids, top_ids, top_probs, final_id, final_ranks, final_probs, attentions)
 
