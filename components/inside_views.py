@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import streamlit as st
 
@@ -67,6 +69,7 @@ def lens_chart(model, data: Inside):
 def final_line_chart(model, data: Inside):
     final = token_label(model.texts[data.final_id], model.raws[data.final_id])
     layers = ["emb"] + [f"L{i}" for i in range(1, len(data.final_ranks))]
+    ticks = [10**k for k in range(len(str(int(data.final_ranks.max()))))]  # 1, 10, ... up to the worst rank
     prob = dict(type="scatter", x=layers, y=data.final_probs.tolist(), name="probability", mode="lines+markers+text",
                 text=[f"{p:.0%}" for p in data.final_probs], textposition="top center",
                 line=dict(color="#2563eb", width=3), marker=dict(size=10, symbol="circle"))
@@ -77,8 +80,9 @@ def final_line_chart(model, data: Inside):
         420, title=dict(text=f"The final prediction “{final}” layer by layer"),
         legend=dict(orientation="h", y=-0.2), xaxis=dict(tickfont=dict(size=16)),
         yaxis=dict(title=dict(text="probability"), tickformat=".0%", range=[0, 1.1]),
-        yaxis2=dict(title=dict(text="rank (log)"), type="log", autorange="reversed", overlaying="y", side="right",
-                    showgrid=False))))
+        yaxis2=dict(title=dict(text="rank (log axis, 1 at the top)"), type="log", overlaying="y", side="right",
+                    showgrid=False, tickvals=ticks, ticktext=[f"{v:,}" for v in ticks],
+                    range=[math.log10(max(ticks) * 2), -0.15]))))
 
 
 def attention_chart(model, data: Inside, layer: int, head: int):
