@@ -85,7 +85,10 @@ class BPETables:
     """Merge ranks and settings read from a `tokenizers.Tokenizer`'s own JSON."""
 
     def __init__(self, tokenizer):
-        spec = json.loads(tokenizer.to_str())
+        from tokenizers import Tokenizer
+
+        text = tokenizer.to_str()
+        spec = json.loads(text)
         model = spec["model"]
         if model.get("type") != "BPE":
             raise ValueError(f"this tokenizer is {model.get('type')}, not BPE")
@@ -96,7 +99,7 @@ class BPETables:
         self.merges = pairs
         self.vocab = model["vocab"]
         self.ignore_merges = bool(model.get("ignore_merges"))
-        self.tokenizer = tokenizer
+        self.tokenizer = Tokenizer.from_str(text)  # a private copy: a shared one can raise "Already borrowed"
 
 
 def replay_piece(tables: BPETables, piece: str) -> PieceReplay:
