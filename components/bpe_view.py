@@ -46,8 +46,8 @@ def show_replay(result: B.Replay) -> None:
                         f"{len(piece.tokens)} token{'s' * (len(piece.tokens) != 1)}", unsafe_allow_html=True)
             st.markdown("start: one symbol per byte" + symbol_chips(piece.start), unsafe_allow_html=True)
             for i, step in enumerate(piece.steps, 1):
-                what = (f"step {i}: merge “{esc(B.symbol_label(step.left))}” + “{esc(B.symbol_label(step.right))}” "
-                        f"(merge rank {step.rank:,})" if step.rank >= 0 else f"step {i}: the whole piece is in the vocabulary")
+                what = (f"**step {i}**: merge “{esc(B.symbol_label(step.left))}” + “{esc(B.symbol_label(step.right))}” "
+                        f"(merge rank {step.rank:,})" if step.rank >= 0 else f"**step {i}**: the whole piece is in the vocabulary")
                 st.markdown(what + symbol_chips(step.symbols), unsafe_allow_html=True)
 
 

@@ -18,10 +18,12 @@ MEANING = {"unshifted": "the base model's own top choice", "marginal": "the base
 CSS = """
 <style>
 .llmx-shift{line-height:2.3;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:1.15rem;word-break:break-all}
-.llmx-shift span{display:inline-block;border:1px solid #9ca3af;border-radius:4px;padding:0 3px;margin:1px 2px;color:#111827;white-space:pre}
-.llmx-shift .shifted{border:2px solid #991b1b;font-weight:700}
-.llmx-shift .marginal{border:1px dashed #92400e}
-.llmx-shift sup{font-size:.7em;margin-left:1px}
+.llmx-shift-legend{line-height:2.2;font-size:1rem}
+.llmx-sh{display:inline-block;border:1px solid #9ca3af;border-radius:4px;padding:0 3px;margin:1px 2px;color:#111827;
+ white-space:pre;font-family:ui-monospace,Menlo,Consolas,monospace}
+.llmx-sh.shifted{border:2px solid #991b1b;font-weight:700}
+.llmx-sh.marginal{border:1px dashed #92400e}
+.llmx-sh sup{font-size:.7em;margin-left:1px}
 </style>
 """
 
@@ -39,15 +41,16 @@ def answer_html(shift: TokenShift) -> str:
     for t in shift.tokens:
         title = f"{t.kind}: rank {t.rank} under the base model (p = {t.base_prob:.3f}); base's choice: {t.base_top}"
         mark = f"<sup>{MARKERS[t.kind]}</sup>" if MARKERS[t.kind] else ""
-        parts.append(f'<span class="{t.kind}" title="{esc(title)}" style="background:{COLOURS[t.kind]}">'
+        parts.append(f'<span class="llmx-sh {t.kind}" title="{esc(title)}" style="background:{COLOURS[t.kind]}">'
                      f"{esc(t.label)}{mark}</span>")
     return f'{CSS}<div class="llmx-shift">{"".join(parts)}</div>'
 
 
 def legend_html() -> str:
-    items = "".join(f'<span class="{k}" style="background:{COLOURS[k]}">{k}{f"<sup>{MARKERS[k]}</sup>" if MARKERS[k] else ""}'
-                    f"</span> {esc(MEANING[k])} &nbsp; " for k in KINDS)
-    return f'{CSS}<div class="llmx-shift" style="font-size:1rem">{items}</div>'
+    items = "".join(f'<span><span class="llmx-sh {k}" style="background:{COLOURS[k]}">{k}'
+                    f'{f"<sup>{MARKERS[k]}</sup>" if MARKERS[k] else ""}</span> {esc(MEANING[k])}</span> &nbsp; '
+                    for k in KINDS)
+    return f'{CSS}<div class="llmx-shift-legend">{items}</div>'
 
 
 @st.fragment

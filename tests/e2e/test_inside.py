@@ -53,3 +53,30 @@ def test_switching_head_updates_chart_and_url(page, app_url):
     wait_idle(page)
     no_exception(page)
     assert "layer=" in page.url
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_bpe_tab_and_token_shift_deep_links(page, app_url, size):
+    w, h = SIZES[size]
+    page.set_viewport_size({"width": w, "height": h})
+    open_page(page, f"{app_url}/tokenizer?view={quote('How BPE builds a token')}&word={quote(' tokenization')}&merges=60")
+    no_exception(page)
+    page.get_by_text("merge rank").first.wait_for()
+    assert page.get_by_text("Train your own BPE").count() == 1
+    screenshot(page, f"inside-bpe-{size}")
+    page.get_by_text("merge rank").first.scroll_into_view_if_needed()
+    screenshot(page, f"inside-bpe-steps-{size}")
+    page.get_by_text("Train your own BPE").scroll_into_view_if_needed()
+    screenshot(page, f"inside-bpe-train-{size}")
+
+    open_page(page, f"{app_url}/training-stages?prompt={quote('Write a letter about the weather.')}&tokens=2"
+                    "&shift_model=pocket-lm-sft")
+    no_exception(page)
+    heading = page.get_by_text("Which tokens did alignment change?")
+    heading.wait_for()
+    assert page.locator(".llmx-shift span").count() > 3
+    answer = page.locator(".llmx-shift").first
+    answer.scroll_into_view_if_needed()
+    screenshot(page, f"inside-shift-{size}")
+    page.get_by_text("Shifted ratio").first.scroll_into_view_if_needed()
+    screenshot(page, f"inside-shift-metrics-{size}")
