@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from components.html import chips, esc
+from components.html import chips
 from components.state import from_query, to_query
 from lib import bpe_replay as B
 from lib import hub
@@ -32,21 +32,30 @@ def _trained(text: str, n_merges: int) -> B.BPETables:
     return B.BPETables(B.train_bpe(text, n_merges))
 
 
+AS_ENTITY = set("&<>\"'\\`*_{}[]()#+-.!|~$=:")
+
+
+def md_text(text: str) -> str:
+    """User text inside st.markdown: HTML and markdown/LaTeX characters as numeric entities, so it stays text."""
+    return "".join(f"&#{ord(c)};" if c in AS_ENTITY else c for c in text)
+
+
 def symbol_chips(symbols) -> str:
+    """A blank line first: the chips then form an HTML block that markdown leaves alone."""
     labels = B.labels(symbols)
-    return chips([(label, f"{label} ({len(s)} byte{'s' * (len(s) > 1)})") for label, s in zip(labels, symbols)])
+    return "\n\n" + chips([(label, f"{label} ({len(s)} byte{'s' * (len(s) > 1)})") for label, s in zip(labels, symbols)])
 
 
 def show_replay(result: B.Replay) -> None:
     """One block per pre-token piece: its bytes, then the symbols after each merge."""
     for piece in result.pieces:
         with st.container(border=True):
-            st.markdown(f"**Piece “{esc(B.symbol_label(piece.piece))}”**: {len(piece.start)} bytes, "
+            st.markdown(f"**Piece “{md_text(B.symbol_label(piece.piece))}”**: {len(piece.start)} bytes, "
                         f"{len(piece.steps)} merge{'s' * (len(piece.steps) != 1)}, "
                         f"{len(piece.tokens)} token{'s' * (len(piece.tokens) != 1)}", unsafe_allow_html=True)
             st.markdown("start: one symbol per byte" + symbol_chips(piece.start), unsafe_allow_html=True)
             for i, step in enumerate(piece.steps, 1):
-                what = (f"**step {i}**: merge “{esc(B.symbol_label(step.left))}” + “{esc(B.symbol_label(step.right))}” "
+                what = (f"**step {i}**: merge “{md_text(B.symbol_label(step.left))}” + “{md_text(B.symbol_label(step.right))}” "
                         f"(merge rank {step.rank:,})" if step.rank >= 0 else f"**step {i}**: the whole piece is in the vocabulary")
                 st.markdown(what + symbol_chips(step.symbols), unsafe_allow_html=True)
 
@@ -87,7 +96,7 @@ def train_section(word: str) -> None:
         st.dataframe(pd.DataFrame(B.merge_rows(tables, FIRST_MERGES)), hide_index=True, width="stretch")
     with right:
         result = B.replay(tables, word)
-        st.markdown(f"**“{esc(word)}” with your BPE: {len(result.tokens)} tokens**" + symbol_chips(result.tokens),
+        st.markdown(f"**“{md_text(word)}” with your BPE: {len(result.tokens)} tokens**" + symbol_chips(result.tokens),
                     unsafe_allow_html=True)
         sample = text[:200]
         sample_tokens = B.replay(tables, sample).tokens if sample else []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -33,7 +34,8 @@ def inside(model, ids: tuple[int, ...]) -> Inside:
 
 
 def short(label: str, n: int = 10) -> str:
-    return label if len(label) <= n else label[: n - 1] + "…"
+    """Cut to n characters, then escape: Plotly reads <b>, <a href>, <br> … in chart text as markup."""
+    return html.escape(label if len(label) <= n else label[: n - 1] + "…", quote=False)
 
 
 def labels_for(model, ids) -> list[str]:
@@ -52,7 +54,7 @@ def lens_chart(model, data: Inside):
     predicted = [[short(token_label(model.texts[i], model.raws[i]), 8) for i in row] for row in data.top_ids.T]
     probs = data.top_probs.T  # (T, L+1)
     text = [[f"{tok}<br>{p:.0%}" for tok, p in zip(row, prow)] for row, prow in zip(predicted, probs)]
-    hover = [[f"after “{tokens[pos]}” (position {pos}), {layer_names[layer]}: "
+    hover = [[f"after “{short(tokens[pos], 40)}” (position {pos}), {layer_names[layer]}: "
               f"“{predicted[pos][layer]}” p = {probs[pos, layer]:.3f}" for layer in range(n_rows)]
              for pos in range(len(tokens))]
     heat = dict(type="heatmap", z=probs.tolist(), x=layer_names, y=position_labels(tokens), text=text,
@@ -67,7 +69,7 @@ def lens_chart(model, data: Inside):
 
 
 def final_line_chart(model, data: Inside):
-    final = token_label(model.texts[data.final_id], model.raws[data.final_id])
+    final = short(token_label(model.texts[data.final_id], model.raws[data.final_id]), 40)
     layers = ["emb"] + [f"L{i}" for i in range(1, len(data.final_ranks))]
     ticks = [10**k for k in range(len(str(int(data.final_ranks.max()))))]  # 1, 10, ... up to the worst rank
     prob = dict(type="scatter", x=layers, y=data.final_probs.tolist(), name="probability", mode="lines+markers+text",

@@ -23,10 +23,10 @@ def test_deep_link_replays_a_word_with_gpt2_and_trains_a_bpe():
 
 
 def test_bundled_tokenizer_and_hostile_input_are_escaped():
-    at = open_page("pages/tokenizer.py", view=TAB, word="<img src=x onerror=alert(1)>", bpe_tokenizer="pocket-lm")
+    at = open_page("pages/tokenizer.py", view=TAB, word="<img src=x onerror=alert(1)> **b** $x$", bpe_tokenizer="pocket-lm")
     assert at.segmented_control(key="bpe_tok").value == "pocket-lm"
     for m in at.markdown:
-        assert "<img" not in m.value
+        assert "<img" not in m.value and "**b**" not in m.value and "$x$" not in m.value
 
 
 def test_empty_word_asks_for_one():

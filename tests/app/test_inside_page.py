@@ -45,3 +45,14 @@ def test_long_prompt_and_odd_characters():
     at = run_page(prompt="héllo 🙂 你好 \x00 <b>x</b> " * 60)
     assert any("only its last" in w.value or "were cut" in w.value for w in at.warning)
     assert at.get("plotly_chart")
+
+
+def test_token_text_is_escaped_in_charts():
+    at = run_page(prompt="<b>bold</b> <a href=x>link</a>", view="lens")
+    import json
+    import re
+
+    text = " ".join(json.dumps(json.loads(c.proto.spec), ensure_ascii=False) for c in at.get("plotly_chart"))
+    assert "<br>" in text  # the lens cells' own line breaks
+    foreign = re.findall(r"<(?!br>|extra>|/extra>).{0,8}", text)
+    assert not foreign, foreign  # only the charts' own markup; a token's "<" arrives as &lt;
