@@ -54,7 +54,7 @@ def final_norm(model):
     return norms[-1]
 
 
-def head_scores(model, normed):
+def output_logits(model, normed):
     """Output-head logits for final-norm outputs (any leading shape), with the model's logit soft-capping if it has one."""
     logits = model.get_output_embeddings()(normed)
     cap = getattr(model.config, "final_logit_softcapping", None)
@@ -121,7 +121,7 @@ def look_inside(model, ids: Sequence[int], lock=None) -> Inside:
     with torch.inference_mode():
         for start in range(0, n_layers, rows):
             chunk = slice(start, min(n_layers, start + rows))
-            score(chunk, head_scores(model, norm(residual[chunk])))  # (rows, T, vocab)
+            score(chunk, output_logits(model, norm(residual[chunk])))  # (rows, T, vocab)
         score(slice(n_layers, n_layers + 1), out.logits)
     attentions = torch.cat([a.float() for a in out.attentions]).numpy()  # (L, H, T, T)
     return Inside(ids, top_ids, top_probs, final_id, final_ranks, final_probs, attentions)

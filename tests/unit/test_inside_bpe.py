@@ -62,7 +62,7 @@ def test_each_step_merges_one_pair_with_rising_ranks():
     piece = got.pieces[0]
     assert list(piece.start) == list("Antidisestablishmentarianism")
     ranks = [s.rank for s in piece.steps]
-    assert ranks == sorted(ranks)  # a merge never makes an earlier-ranked pair appear... ranks only go up
+    assert ranks == sorted(ranks)  # a merged token exists only after its own merge, so ranks only go up
     for before, step in zip([piece.start] + [s.symbols for s in piece.steps], piece.steps):
         assert "".join(step.symbols) == "".join(before) and len(step.symbols) < len(before)
         assert step.left + step.right in step.symbols
