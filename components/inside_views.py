@@ -22,7 +22,7 @@ VIEWS = {"lens": "Logit lens: what each layer would predict", "attention": "Atte
 PATTERN_KEYS = {"previous": "previous token", "first": "first token", "self": "itself"}
 
 
-@st.cache_resource(max_entries=32, show_spinner="Looking inside the model…")
+@st.cache_resource(max_entries=16, show_spinner="Looking inside the model…")  # attentions: up to L*H*128*128 floats each
 def _cached_inside(model_id: str, ids: tuple[int, ...]) -> Inside:
     model = get_model(model_id)
     return look_inside(model.model, ids, model.lock)
