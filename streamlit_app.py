@@ -15,6 +15,7 @@ PAGES = [
     st.Page("pages/sampling.py", title="Sampling knobs", icon="🎛️", url_path="sampling"),
     st.Page("pages/training-stages.py", title="Training stages", icon="🎓", url_path="training-stages"),
     st.Page("pages/model-scale.py", title="Model scale", icon="📏", url_path="model-scale"),
+    st.Page("pages/inside.py", title="Inside the model", icon="🔬", url_path="inside"),
 ]
 
 st.navigation(PAGES).run()

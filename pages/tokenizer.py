@@ -13,7 +13,7 @@ from components.state import as_bool, from_query, to_query
 from lib import tokenization as T
 
 LINK_CAP = 2000  # longer texts are not written into the URL
-TABS = ["Single view", "Side by side", "Multilingual", "Decode", "Chat format"]
+TABS = ["Single view", "Side by side", "Multilingual", "Decode", "Chat format", "How BPE builds a token"]
 
 
 def _names(raw: str) -> list[str]:
@@ -56,7 +56,7 @@ else:
     st.query_params.pop("text", None)
     st.caption(f"This text is {len(text):,} characters, too long to put in a link; the link keeps the other settings.")
 
-single, side, multi, dec, chat = st.tabs(TABS, key="view", bind="query-params")
+single, side, multi, dec, chat, bpe = st.tabs(TABS, key="view", bind="query-params")
 
 with single:
     if single.open:
@@ -195,3 +195,9 @@ with chat:
                 tv.render_tokens(seg, show_ids)
                 st.markdown("The same sequence as text, exactly as the template wrote it:")
                 st.code(result.rendered, language=None, wrap_lines=True)
+
+with bpe:
+    if bpe.open:
+        from components.bpe_view import bpe_view
+
+        bpe_view()

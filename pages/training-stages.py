@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components import stage_views as views
+from components.token_shift_view import token_shift_panel
 from components.html import esc
 from components.setup import route_through_app
 from components.state import from_query, to_query
@@ -71,6 +72,7 @@ if len(text) > MAX_PROMPT_CHARS:
 
 
 views.compare_checkpoints(family, views.StageRun(text, expected, n_tokens, temperature, seed))
+token_shift_panel(family, text)
 
 # -- 3. what DPO changed in the bundled model -----------------------------------------------------
 views.dpo_summary(family_key)
