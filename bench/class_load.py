@@ -7,6 +7,7 @@ measured in the same run.
     python bench/class_load.py --url http://127.0.0.1:8080 --pids 123,456   # an already running server
     python bench/class_load.py --gc on           # the same with Streamlit's post-run full GC switched back on
     python bench/class_load.py --soak            # RSS over 1,000 distinct prompts and 300 sessions
+    python bench/class_load.py --quick --profile /tmp/prof.txt   # and where the script runs spend their time
 
 Scenarios (all loopback, each bounded in time):
   open      N students open /sampling within 5 s; latency = connect until the first run's script_finished
@@ -54,14 +55,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(app_dir: Path, gc: bool, env_extra: dict[str, str]):
-    """`streamlit run streamlit_app.py` on a free loopback port; yields (http url, pid)."""
+def streamlit_server(app_dir: Path, gc: bool, env_extra: dict[str, str], profile: str | None = None):
+    """`streamlit run streamlit_app.py` on a free loopback port; yields (http url, pid).
+    With `profile`, the server runs under bench/sampling_profiler.py, which writes its report there."""
     port = free_port()
     env = {**os.environ, **env_extra}
     env.setdefault("TIKTOKEN_CACHE_DIR", str(SHARED_TIKTOKEN))
     log = tempfile.TemporaryFile()
+    prefix = [sys.executable, str(Path(__file__).parent / "sampling_profiler.py"), profile] if profile else [sys.executable]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless=true",
+        [*prefix, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless=true",
          f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
          f"--runner.postScriptGC={'true' if gc else 'false'}", "--server.fileWatcherType=none"],
         cwd=app_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -290,6 +293,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each slider scenario")
     parser.add_argument("--quick", action="store_true", help="N = 1, 10, 25 and 8 s slider scenarios")
     parser.add_argument("--soak", action="store_true", help="only the memory soak")
+    parser.add_argument("--profile", help="write a sampling profile of the server's script runs to this file")
     parser.add_argument("--prompts", type=int, default=1000)
     parser.add_argument("--sessions", type=int, default=300)
     args = parser.parse_args()
@@ -313,16 +317,19 @@ def main() -> None:
             await soak(ws, pids, args.prompts, args.sessions)
             return
         table = Table()
+        t0, c0 = time.perf_counter(), sum(os.times()[:2])
         for n in sizes:
             await scenario_round(ws, pids, n, args.seconds, table)
         await hanging_round(ws, sizes[-1], min(args.seconds, 10.0), table)
+        print(f"the load client itself used {100 * (sum(os.times()[:2]) - c0) / (time.perf_counter() - t0):.0f}% "
+              f"of one core over {time.perf_counter() - t0:.0f} s (it shares the machine with the server)")
 
     print(f"cores {os.cpu_count()}, load average {load_average()} (a shared machine: timings are noisy)")
     try:
         if args.url:
             asyncio.run(run(args.url, [int(p) for p in args.pids.split(",") if p]))
         else:
-            with streamlit_server(Path(args.app_dir), args.gc == "on", env) as (url, pid):
+            with streamlit_server(Path(args.app_dir), args.gc == "on", env, args.profile) as (url, pid):
                 print(f"server: streamlit run {args.app_dir}/streamlit_app.py, runner.postScriptGC={args.gc == 'on'}")
                 asyncio.run(run(url, [pid]))
     finally:
