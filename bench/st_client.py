@@ -37,6 +37,7 @@ class RunResult:
     bytes_in: int            # ForwardMsg bytes received for this run
     errors: list[str]        # exception elements, or a compile error / timeout
     alerts: list[str]        # st.warning / st.error / st.info bodies shown in this run
+    first_text: float | None = None  # seconds until the run's first st.text element (a generated continuation)
 
 
 def widget_state(widget: Widget, value) -> WidgetState:
@@ -111,20 +112,24 @@ class Student:
         rerun.context_info.locale = "en-US"
         t0, before = time.perf_counter(), self.bytes_in
         await self.ws.send(msg.SerializeToString())
-        errors, alerts = [], []
+        result = RunResult(0.0, 0, [], [])
         try:
-            await asyncio.wait_for(self._read_until_finished(errors, alerts), self.timeout)
+            await asyncio.wait_for(self._read_until_finished(result, t0), self.timeout)
         except asyncio.TimeoutError:
-            errors.append(f"no script_finished within {self.timeout:g} s")
-        return RunResult(time.perf_counter() - t0, self.bytes_in - before, errors, alerts)
+            result.errors.append(f"no script_finished within {self.timeout:g} s")
+        result.seconds, result.bytes_in = time.perf_counter() - t0, self.bytes_in - before
+        return result
 
-    async def _read_until_finished(self, errors: list[str], alerts: list[str]) -> None:
+    async def _read_until_finished(self, result: RunResult, t0: float) -> None:
         while True:
             data = await self.ws.recv()
             self.bytes_in += len(data)
             fwd = ForwardMsg()
             fwd.ParseFromString(data)
-            if self.handle(fwd, errors, alerts):
+            if (result.first_text is None and fwd.WhichOneof("type") == "delta"
+                    and fwd.delta.new_element.WhichOneof("type") == "text"):
+                result.first_text = time.perf_counter() - t0
+            if self.handle(fwd, result.errors, result.alerts):
                 return
 
     def handle(self, fwd: ForwardMsg, errors: list[str], alerts: list[str]) -> bool:

@@ -3,8 +3,8 @@
 A backend gives, for a prompt, the next-token `Distribution` (complete over the vocabulary, or a
 partial top-K) and can continue the prompt step by step, recording every step's alternatives.
 The transformers backend reuses the KV cache while generating and is safe to share between
-sessions: one lock guards its tokenizer and each forward pass (never a whole generation, so one student's
-long generation does not stall the others between its tokens).
+sessions: `lock` guards its tokenizer and `forward_lock` each forward pass (never a whole generation), so a
+student opening a page is never queued behind another student's long generation.
 """
 
 from __future__ import annotations
@@ -93,7 +93,8 @@ class HFCausalLM:
 
     def __init__(self, model, tokenizer, name: str):
         self.model, self.tokenizer, self.name = model, tokenizer, name
-        self.lock = threading.RLock()
+        self.lock = threading.RLock()          # the tokenizer: fast tokenizers raise "Already borrowed" across threads
+        self.forward_lock = threading.RLock()  # one forward pass at a time, so N students don't thrash the cores
         cfg = model.config
         self.context_length = int(getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", 2048))
         self.vocab_size = int(model.get_output_embeddings().weight.shape[0])
@@ -143,7 +144,7 @@ class HFCausalLM:
 
         if not ids:
             raise ValueError("an empty prompt has no next token")
-        with self.lock, torch.inference_mode():
+        with self.forward_lock, torch.inference_mode():
             out = self.model(torch.tensor([list(ids)]), **self.last_only)
         return out.logits[0, -1].double().numpy()  # (vocab,)
 
@@ -175,13 +176,13 @@ class HFCausalLM:
         with torch.inference_mode():
             for i in range(max_new_tokens):
                 if past is not None:
-                    with self.lock:  # one forward pass at a time; the KV cache `past` is this call's own
+                    with self.forward_lock:  # per pass, not per generation; `past` is this call's own
                         out = self.model(torch.tensor([ids[-1:]]), past_key_values=past, use_cache=True, **self.last_only)
                     cached += 1
                 else:
                     if len(ids) > window and not notes:
                         notes.append("The text outgrew the context, so the oldest tokens were dropped as it went on.")
-                    with self.lock:
+                    with self.forward_lock:
                         out = self.model(torch.tensor([ids[-window:]]), use_cache=use_cache, **self.last_only)
                     cached = min(len(ids), window)
                 past = out.past_key_values if use_cache and cached + 1 < self.context_length else None
