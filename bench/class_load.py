@@ -231,6 +231,8 @@ async def scenario_round(ws: str, pids: list[int], n: int, seconds: float, table
 
     # Live fine-tune: up to 4 press at once (one runs, the others are told to wait), the rest move sliders.
     tuners, _ = await open_class(ws, "training-stages", min(n, 4), 0.5)
+    for t in tuners:
+        t.timeout = 300.0  # 30 training steps: a minute or more on a busy 2-core machine
     cpu0, t0 = cpu_seconds(pids), time.perf_counter()
     background = asyncio.ensure_future(move_sliders(students, "nt_n", SHOWN, 8.0))
     runs = await asyncio.gather(*(s.set("ts_live_go", True) for s in tuners))
