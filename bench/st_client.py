@@ -89,7 +89,9 @@ class Student:
 
     async def set(self, key: str, value) -> RunResult:
         """Change one widget (by its key=) as the browser does: a fragment rerun when it lives in a fragment."""
-        widget = self.widgets[key]
+        widget = self.widgets.get(key)
+        if widget is None:  # the page never finished loading (an error, or a timeout): count it, don't crash
+            return RunResult(0.0, 0, [f"no widget {key!r} on the page"], [])
         if widget.kind != "button":
             self.values[widget.id] = widget_state(widget, value)
             states = list(self.values.values())
