@@ -4,8 +4,8 @@ sends what a browser sends, the two latencies agree (the browser adds its own re
 
     python bench/class_browser_check.py [--tabs 3] [--moves 10] [--gc on|off]
 
-Browser latency: from the key press (performance.now() in the tab) until the app's script state goes back
-to notRunning after a run, seen by a MutationObserver in the page.
+Browser latency: from the tab sending its rerun BackMsg until it receives that run's script_finished ForwardMsg
+(frames read with Streamlit's protobufs, timed inside the page), the same definition the protocol client uses.
 """
 
 from __future__ import annotations
@@ -26,37 +26,68 @@ from st_client import Student  # noqa: E402
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
-WATCH = """() => { window.__runs = []; const app = document.querySelector('[data-testid=stApp]'); let running = false;
-  new MutationObserver(() => { const s = app.getAttribute('data-test-script-state');
-    if (s === 'running') running = true; else if (running) { running = false; window.__runs.push(performance.now()); } })
-  .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']}); }"""
+# Timestamps of every websocket frame the tab sends and receives, in order, taken in the page itself.
+STAMP = """(() => { window.__tx = []; window.__rx = []; const Native = window.WebSocket;
+  window.WebSocket = function (...args) { const ws = new Native(...args);
+    ws.addEventListener('message', () => window.__rx.push(performance.now()));
+    const send = ws.send.bind(ws); ws.send = (d) => { window.__tx.push(performance.now()); send(d); }; return ws; };
+  window.WebSocket.prototype = Native.prototype; Object.assign(window.WebSocket, Native); })()"""
 
 
 def browser_moves(url: str, tabs: int, moves: int) -> list[float]:
+    """Milliseconds from the tab sending a rerun to the tab receiving its script_finished: the frames are parsed
+    with Streamlit's protobufs here (Playwright sees them in order) and timed in the page (same order)."""
     from playwright.sync_api import sync_playwright
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     out: list[float] = []
     with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
         context = pw.chromium.launch_persistent_context(profile, executable_path=chromium, headless=True, args=FLAGS,
                                                         viewport={"width": 1600, "height": 1000})
-        pages = []
+        context.add_init_script(STAMP)
+        tabs_frames = []
         for _ in range(tabs):
             page = context.new_page()
+            frames = {"tx": [], "rx": []}  # per frame: is it a rerun / a finished run
+
+            def on_ws(ws, frames=frames):
+                def sent(payload):
+                    msg = BackMsg()
+                    msg.ParseFromString(payload if isinstance(payload, bytes) else payload.encode())
+                    frames["tx"].append(msg.WhichOneof("type") == "rerun_script")
+
+                def received(payload):
+                    fwd = ForwardMsg()
+                    if isinstance(payload, bytes):
+                        fwd.ParseFromString(payload)
+                    frames["rx"].append(fwd.WhichOneof("type") == "script_finished"
+                                        and fwd.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN)
+                ws.on("framesent", sent)
+                ws.on("framereceived", received)
+
+            page.on("websocket", on_ws)
             page.goto(f"{url}/sampling", timeout=120_000)
             page.wait_for_selector(IDLE, timeout=120_000)
             page.wait_for_selector("[data-testid=stSlider]", timeout=60_000)
-            page.evaluate(WATCH)
-            pages.append(page)
+            tabs_frames.append((page, frames))
         for i in range(moves):
-            for page in pages:  # tabs take turns, as the protocol students below do
+            for page, frames in tabs_frames:  # tabs take turns, as the protocol students below do
+                page.bring_to_front()  # a background tab runs no animation frames, and the slider commits in one
                 thumb = page.locator("[data-testid=stSlider]").filter(has_text="Temperature").locator("input[type=range]")
                 thumb.focus()
-                done = page.evaluate("window.__runs.length")
-                t0 = page.evaluate("performance.now()")
+                tx0, done0 = len(frames["tx"]), sum(frames["rx"])
                 thumb.press("ArrowLeft" if i % 2 else "ArrowRight")
-                page.wait_for_function(f"window.__runs.length > {done}", timeout=60_000)
-                out.append(page.evaluate(f"window.__runs[{done}]") - t0)
+                deadline = time.time() + 60
+                while sum(frames["rx"]) <= done0 and time.time() < deadline:
+                    page.wait_for_timeout(20)
+                page.wait_for_timeout(50)
+                tx, rx = page.evaluate("[window.__tx, window.__rx]")
+                sends = [k for k, is_rerun in enumerate(frames["tx"]) if is_rerun and k >= tx0]
+                ends = [k for k, fin in enumerate(frames["rx"]) if fin]
+                if sends and len(ends) > done0 and len(tx) == len(frames["tx"]) and len(rx) >= ends[done0] + 1:
+                    out.append(rx[ends[done0]] - tx[sends[0]])
         context.close()
     return out
 
