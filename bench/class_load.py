@@ -147,10 +147,9 @@ class Table:
                f"{'' if per_session_kb is None else f'{per_session_kb:8.0f}':>8}  {load_average()}{note}")
         self.rows.append(row)
         print(row, flush=True)
-        for r in results:
-            for e in r.errors[:1]:
-                print(f"    error: {e[:160]}", flush=True)
-                break
+        shown = [e for r in results for e in r.errors[:1]]
+        for e in sorted(set(shown))[:3]:
+            print(f"    error ({shown.count(e)}x): {e[:160]}", flush=True)
 
 
 # -- students ---------------------------------------------------------------------------------------------------
