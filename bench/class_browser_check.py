@@ -6,6 +6,7 @@ sends what a browser sends, the two latencies agree (the browser adds its own re
 
 Browser latency: from the tab sending its rerun BackMsg until it receives that run's script_finished ForwardMsg
 (frames read with Streamlit's protobufs, timed inside the page), the same definition the protocol client uses.
+Last, the protocol client replays the tabs' own captured BackMsgs, to tell server work from browser work.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ STAMP = """(() => { window.__tx = []; window.__rx = []; const Native = window.We
   window.WebSocket.prototype = Native.prototype; Object.assign(window.WebSocket, Native); })()"""
 
 
+CAPTURED: list[bytes] = []  # the tabs' fragment-rerun BackMsgs, replayed by the protocol client afterwards
+
+
 def browser_moves(url: str, tabs: int, moves: int) -> list[float]:
     """Milliseconds from the tab sending a rerun to the tab receiving its script_finished: the frames are parsed
     with Streamlit's protobufs here (Playwright sees them in order) and timed in the page (same order)."""
@@ -57,6 +61,8 @@ def browser_moves(url: str, tabs: int, moves: int) -> list[float]:
                     msg = BackMsg()
                     msg.ParseFromString(payload if isinstance(payload, bytes) else payload.encode())
                     frames["tx"].append(msg.WhichOneof("type") == "rerun_script")
+                    if msg.WhichOneof("type") == "rerun_script" and msg.rerun_script.fragment_id:
+                        CAPTURED.append(msg.SerializeToString())
 
                 def received(payload):
                     fwd = ForwardMsg()
@@ -106,6 +112,23 @@ async def protocol_moves(url: str, tabs: int, moves: int) -> list[float]:
     return out
 
 
+async def replay_browser(url: str, moves: int) -> list[float]:
+    """The protocol client sends a tab's own captured rerun BackMsg (all of its widget values): if this costs what
+    the client's own reruns cost, the server does the same work for both and any gap is the browser's."""
+    from st_client import RunResult
+
+    s = Student(url.replace("http", "ws", 1), "sampling")
+    await s.open()
+    out = []
+    for i in range(moves):
+        t0 = time.perf_counter()
+        await s.ws.send(CAPTURED[i % len(CAPTURED)])
+        await s._read_until_finished(RunResult(0.0, 0, [], []), t0)
+        out.append((time.perf_counter() - t0) * 1e3)
+    await s.close()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tabs", type=int, default=3)
@@ -116,7 +139,8 @@ def main() -> None:
         asyncio.run(protocol_moves(url, 1, 2))  # load the model first
         for label, fn in (("protocol client", lambda: asyncio.run(protocol_moves(url, args.tabs, args.moves))),
                           ("Chromium tabs", lambda: browser_moves(url, args.tabs, args.moves)),
-                          ("protocol client", lambda: asyncio.run(protocol_moves(url, args.tabs, args.moves)))):
+                          ("protocol client", lambda: asyncio.run(protocol_moves(url, args.tabs, args.moves))),
+                          ("browser's msgs", lambda: asyncio.run(replay_browser(url, args.tabs * args.moves)))):
             t0 = time.perf_counter()
             ms = fn()
             print(f"{label:<16} {args.tabs} tabs x {args.moves} moves: p50 {statistics.median(ms):6.0f} ms  "
