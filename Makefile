@@ -4,7 +4,7 @@ VENV := .venv
 READY := $(VENV)/.ready
 SHARED_TIKTOKEN := $(abspath ../shared/assets/tiktoken-cache)
 
-.PHONY: run test bench serve
+.PHONY: run test bench bench-class serve
 
 $(READY): requirements.txt requirements-dev.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -26,3 +26,8 @@ test: $(READY)
 
 bench: $(READY)
 	for b in bench/bench_*.py; do $(VENV)/bin/python $$b || exit 1; done
+
+# A class of N = 1, 10, 25, 50, 100 simulated students on a real server, over Streamlit's own protocol.
+# BENCH_ARGS="--quick" for a short run, "--url http://HOST:8080" for a running server (e.g. `make serve`).
+bench-class: $(READY)
+	TIKTOKEN_CACHE_DIR=$${TIKTOKEN_CACHE_DIR:-$(SHARED_TIKTOKEN)} $(VENV)/bin/python bench/class_load.py $(BENCH_ARGS)

@@ -3,12 +3,14 @@
 A backend gives, for a prompt, the next-token `Distribution` (complete over the vocabulary, or a
 partial top-K) and can continue the prompt step by step, recording every step's alternatives.
 The transformers backend reuses the KV cache while generating and is safe to share between
-sessions: one lock guards its tokenizer and forward passes.
+sessions: `lock` guards its tokenizer and `forward_lock` each forward pass (never a whole generation), so a
+student opening a page is never queued behind another student's long generation.
 """
 
 from __future__ import annotations
 
 import inspect
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import Callable, Protocol, Sequence
@@ -76,12 +78,23 @@ def pick_next(scores: np.ndarray, knobs: Knobs | None, context_ids: Sequence[int
     return int(sample(apply_knobs(scores, knobs, context_ids).probs, rng)[0])
 
 
+def serving_threads() -> int:
+    """torch threads per server process: LLMX_TORCH_THREADS, default 1. On a busy server (many sessions, or
+    several app processes per machine) two or more intra-op threads per small forward pass spin against each
+    other and ran a 4M-parameter model's token 20-40x slower than one thread (bench/class_load.py)."""
+    try:
+        return max(1, int(os.environ.get("LLMX_TORCH_THREADS", "1")))
+    except ValueError:
+        return 1
+
+
 class HFCausalLM:
     """Any transformers causal LM (hub id, local folder or bundled name)."""
 
     def __init__(self, model, tokenizer, name: str):
         self.model, self.tokenizer, self.name = model, tokenizer, name
-        self.lock = threading.RLock()
+        self.lock = threading.RLock()          # the tokenizer: fast tokenizers raise "Already borrowed" across threads
+        self.forward_lock = threading.RLock()  # one forward pass at a time, so N students don't thrash the cores
         cfg = model.config
         self.context_length = int(getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", 2048))
         self.vocab_size = int(model.get_output_embeddings().weight.shape[0])
@@ -96,8 +109,10 @@ class HFCausalLM:
     @classmethod
     def load(cls, ref: str, progress: Callable[[float, str], None] | None = None) -> "HFCausalLM":
         path, local_only = hub.resolve(ref)
+        import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        torch.set_num_threads(serving_threads())
         if not local_only and hub.cached_snapshot(ref) is None:
             path = str(hub.download(ref, progress))
             local_only = True
@@ -129,7 +144,7 @@ class HFCausalLM:
 
         if not ids:
             raise ValueError("an empty prompt has no next token")
-        with self.lock, torch.inference_mode():
+        with self.forward_lock, torch.inference_mode():
             out = self.model(torch.tensor([list(ids)]), **self.last_only)
         return out.logits[0, -1].double().numpy()  # (vocab,)
 
@@ -158,15 +173,17 @@ class HFCausalLM:
         ids = list(prompt.ids)
         steps, notes, past, cached = [], [], None, 0
         window = self.context_length - 1
-        with self.lock, torch.inference_mode():
+        with torch.inference_mode():
             for i in range(max_new_tokens):
                 if past is not None:
-                    out = self.model(torch.tensor([ids[-1:]]), past_key_values=past, use_cache=True, **self.last_only)
+                    with self.forward_lock:  # per pass, not per generation; `past` is this call's own
+                        out = self.model(torch.tensor([ids[-1:]]), past_key_values=past, use_cache=True, **self.last_only)
                     cached += 1
                 else:
                     if len(ids) > window and not notes:
                         notes.append("The text outgrew the context, so the oldest tokens were dropped as it went on.")
-                    out = self.model(torch.tensor([ids[-window:]]), use_cache=use_cache, **self.last_only)
+                    with self.forward_lock:
+                        out = self.model(torch.tensor([ids[-window:]]), use_cache=use_cache, **self.last_only)
                     cached = min(len(ids), window)
                 past = out.past_key_values if use_cache and cached + 1 < self.context_length else None
                 logits = out.logits[0, -1].double().numpy()  # (vocab,)

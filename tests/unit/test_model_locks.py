@@ -1,0 +1,30 @@
+"""A long generation holds the model only during each forward pass, so other sessions get in between tokens."""
+
+import threading
+
+
+def test_generation_lets_other_sessions_in_between_tokens(tiny_gpt2):
+    prompt = tiny_gpt2.encode("Once upon a time")
+    reference = tiny_gpt2.generate(prompt, 4)
+    paused, resume, seen = threading.Event(), threading.Event(), {}
+
+    def on_step(i):  # the generating thread waits here after its first token
+        if i == 1:
+            paused.set()
+            resume.wait(60)
+
+    worker = threading.Thread(target=lambda: seen.update(gen=tiny_gpt2.generate(prompt, 4, on_step=on_step)))
+    worker.start()
+    try:
+        assert paused.wait(60)
+        # Another session can tokenize and run its own forward pass while the generation is mid-way.
+        for lock in (tiny_gpt2.lock, tiny_gpt2.forward_lock):
+            assert lock.acquire(blocking=False), "a lock is held between tokens"
+            lock.release()
+        other = tiny_gpt2.encode("A different prompt")
+        assert tiny_gpt2.logits(other.ids).shape == (tiny_gpt2.vocab_size,)
+    finally:
+        resume.set()
+        worker.join(60)
+    # ... and the interrupted generation is unchanged by it.
+    assert [s.chosen.id for s in seen["gen"].steps] == [s.chosen.id for s in reference.steps]
