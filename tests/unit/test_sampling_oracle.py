@@ -124,7 +124,7 @@ def test_probabilities_are_over_the_full_vocabulary_not_renormalised_over_a_cut(
     scores = np.log(np.array([0.5, 0.3, 0.2]))
     result = apply_knobs(scores, Knobs(top_k=2))
     np.testing.assert_allclose(result.probs, [0.625, 0.375, 0.0])  # 0.5/0.8, 0.3/0.8
-    assert sampling.summary(result.probs, np.exp(scores))["mass_kept"] == pytest.approx(0.8)
+    assert sampling.summary(result.probs, np.exp(scores), result.kept)["mass_kept"] == pytest.approx(0.8)
 
 
 def test_temperature_zero_is_greedy():
