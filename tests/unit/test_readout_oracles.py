@@ -146,3 +146,43 @@ def test_hardware_capacities_are_whole_gibibytes():
     for name, cap in scale.HARDWARE:
         gib = cap / 2**30
         assert gib == int(gib) and f"{int(gib)} GiB" in name
+
+
+# -- /training-stages: the pocket-lm SFT/DPO table comes from metrics.json; it must match the shipped weights --
+def test_dpo_summary_table_matches_the_shipped_weights():
+    import json
+    import statistics
+
+    from lib.training.instructions import held_out_examples
+
+    assets = POCKET.parent
+    metrics = json.loads((assets / "pocket-lm-dpo" / "metrics.json").read_text())
+    held = held_out_examples()
+    assert len(held) == metrics["n_held_out"]
+
+    def first_ids(tok, answer):
+        ids = []
+        for variant in (answer.strip(), " " + answer.strip()):
+            first = tok(variant, add_special_tokens=False)["input_ids"][0]
+            ids += [first] if first not in ids else []
+        return ids
+
+    def mean_p(folder, chat, answer_of):
+        tok = tf.AutoTokenizer.from_pretrained(str(assets / folder))
+        model = tf.AutoModelForCausalLM.from_pretrained(str(assets / folder), dtype="float32").eval()
+        out = []
+        for ex in held:
+            if chat:
+                ids = tok.apply_chat_template([{"role": "user", "content": ex.instruction}], add_generation_prompt=True,
+                                              tokenize=True, return_dict=True)["input_ids"]
+            else:
+                ids = tok(ex.instruction, add_special_tokens=False)["input_ids"]
+            with torch.inference_mode():
+                probs = torch.softmax(model(torch.tensor([list(ids)])).logits[0, -1].double(), -1)
+            out.append(float(probs[first_ids(tok, answer_of(ex))].sum()))
+        return statistics.fmean(out)
+
+    answer = lambda ex: ex.answer  # noqa: E731
+    assert mean_p("pocket-lm", False, answer) == pytest.approx(metrics["first_token_vs_base"]["base_mean"], rel=1e-3)
+    assert mean_p("pocket-lm-sft", True, answer) == pytest.approx(metrics["first_token_vs_sft"]["base_mean"], rel=1e-3)
+    assert mean_p("pocket-lm-dpo", True, answer) == pytest.approx(metrics["first_token_vs_sft"]["tuned_mean"], rel=1e-3)
