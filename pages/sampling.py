@@ -71,7 +71,10 @@ def knobs_panel():
         reshaped = [*after[order], max(0.0, after.sum() - after[order].sum())]
         st.html(paired_bars([*labels, "everything else"], before, reshaped, "model", "after knobs",
                             removed=[*~result.kept[order], result.kept.sum() == result.kept[order].sum()]))
-        st.markdown(cumulative_svg(top_p_view(result), knobs.top_p if knobs.top_p < 1 else None), unsafe_allow_html=True)
+        kept_by_top_p = next((s.survivors for s in result.stages if s.name == "top_p"), None)
+        st.markdown(cumulative_svg(top_p_view(result, max(2000, kept_by_top_p or 0)),
+                                   knobs.top_p if knobs.top_p < 1 else None, kept=kept_by_top_p), unsafe_allow_html=True)
+        st.caption("Cumulative probability as top-p sees it: after the repetition penalty, temperature and top-k.")
     st.subheader("Draw samples")
     c1, c2 = st.columns(2)
     draws = c1.select_slider("Samples", [10, 100, 1000, 10000], value=1000, key="sk_draws")
