@@ -275,24 +275,30 @@ def apply_knobs(scores: np.ndarray, knobs: Knobs, context_ids: Sequence[int] = (
 
 
 def _apply_knobs_float32(scores: np.ndarray, knobs: Knobs, context_ids: Sequence[int]) -> Reshaped:
-    """generate()'s own processors on a float32 tensor: the cut is exactly the one generate() makes."""
+    """generate()'s float32 arithmetic. Element-wise knobs (penalty, temperature) and top-k's comparisons are
+    bit-identical in NumPy float32; knobs built on a float32 softmax, sort and cumsum run through transformers'
+    own processors, so the cut is exactly the one generate() makes."""
     import torch
     from transformers.generation import logits_process as lp
 
-    make = {"repetition_penalty": lambda: lp.RepetitionPenaltyLogitsProcessor(float(knobs.repetition_penalty)),
-            "temperature": lambda: lp.TemperatureLogitsWarper(float(knobs.temperature)),
-            "top_k": lambda: lp.TopKLogitsWarper(int(knobs.top_k)),
-            "top_p": lambda: lp.TopPLogitsWarper(float(knobs.top_p)),
-            "min_p": lambda: lp.MinPLogitsWarper(float(knobs.min_p)),
-            "typical_p": lambda: lp.TypicalLogitsWarper(float(knobs.typical_p))}
-    ids = torch.tensor([list(context_ids)], dtype=torch.long).reshape(1, -1)
+    warpers = {"top_p": lambda: lp.TopPLogitsWarper(float(knobs.top_p)),
+               "min_p": lambda: lp.MinPLogitsWarper(float(knobs.min_p)),
+               "typical_p": lambda: lp.TypicalLogitsWarper(float(knobs.typical_p))}
     x = scores.astype(np.float32, copy=False)
     stages = [Stage("model", x, int(np.isfinite(x).sum()))]
     for name in knobs.active():
-        if name == "temperature" and knobs.temperature == 0:
-            x = greedy(x)
+        if name == "repetition_penalty":
+            x = x.copy()
+            ids = np.unique(np.asarray(list(context_ids), dtype=np.int64))
+            if ids.size:
+                seen, penalty = x[ids], np.float32(knobs.repetition_penalty)
+                x[ids] = np.where(seen < 0, seen * penalty, seen / penalty)
+        elif name == "temperature":
+            x = greedy(x) if knobs.temperature == 0 else x / np.float32(knobs.temperature)
+        elif name == "top_k":
+            x = top_k(x, int(knobs.top_k)).astype(np.float32)  # comparisons only: float32 values kept as they are
         else:
-            x = make[name]()(ids, torch.from_numpy(x.copy())[None, :])[0].numpy()
+            x = warpers[name]()(None, torch.from_numpy(x.copy())[None, :])[0].numpy()
         stages.append(Stage(name, x, int(np.isfinite(x).sum())))
     return Reshaped(tuple(stages), _probabilities(x))
 
