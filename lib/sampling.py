@@ -6,9 +6,10 @@ repetition penalty, then temperature, top-k, top-p, min-p, typical-p. Probabilit
 over the whole vocabulary; nothing is renormalised over a cut set.
 
 Precision: generate() casts a local model's logits to float32 and runs its processors in float32.
-Float32 scores (what a local model gives) therefore go through transformers' own processors in
-float32, so near-flat cuts match generate() bit for bit; float64 scores (API log-probabilities)
-use the NumPy knobs below, which match the same processors run in float64.
+Float32 scores (what a local model gives) are therefore reshaped in float32: the element-wise knobs
+and top-k in NumPy (bit-identical), top-p, min-p and typical-p through transformers' own processors
+(their float32 softmax and sort decide near-flat cuts), so the cut matches generate() bit for bit.
+Float64 scores (API log-probabilities) use the NumPy knobs below, which match the processors in float64.
 """
 
 from __future__ import annotations
