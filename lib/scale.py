@@ -175,8 +175,9 @@ BERT_NOMINAL_TOKENS = BERT_STEPS * BERT_BATCH * BERT_LONG
 BERT_TOKENS = round(BERT_STEPS * BERT_BATCH * (BERT_SHORT_SHARE * BERT_SHORT + (1 - BERT_SHORT_SHARE) * BERT_LONG))
 S_BERT_DATA = (f"BERT paper §3.1: BooksCorpus 800M words + English Wikipedia 2,500M words ◐; appendix A.2 ◐: "
                f"{BERT_STEPS:,} steps × {BERT_BATCH} sequences, 128 tokens long for 90% of the steps and 512 for "
-               f"the rest: {BERT_TOKENS / 1e9:.1f}B tokens processed (counted here). The paper's nominal "
-               f"256 × 512 tokens per batch × {BERT_STEPS:,} steps would be {BERT_NOMINAL_TOKENS / 1e9:.0f}B.")
+               f"the rest: {BERT_TOKENS / 1e9:.1f}B tokens processed (counted here). The nominal 256 × 512 tokens "
+               f"per batch × {BERT_STEPS:,} steps would be {BERT_NOMINAL_TOKENS / 1e9:.0f}B (the paper rounds the "
+               f"batch to 128,000 tokens: 128B).")
 S_GPT2_REL = "openai/gpt-2 DEVELOPERS.md, model_card.md (released sizes) ✅"
 S_GPT2_ARCH = "GPT-2 paper Table 2 (layers, d_model) ◐; heads from the HF config ◐"
 S_GPT2_DATA = "WebText: 45M Reddit outbound links ✅ (model_card.md), 40 GB ◐ (HF card); token count not published"
