@@ -56,8 +56,11 @@ def paired_bars(labels: Sequence[str], first: Sequence[float], second: Sequence[
     return f'{CSS}<div class="llmx-pb">{legend}{"".join(rows)}</div>'
 
 
-def cumulative_svg(sorted_probs: Sequence[float], top_p: float | None, points: int = 200) -> str:
-    """Cumulative probability of the tokens ranked by probability, on a log rank axis, with the top-p line."""
+def cumulative_svg(sorted_probs: Sequence[float], top_p: float | None, points: int = 200, kept: int | None = None) -> str:
+    """Cumulative probability of the tokens ranked by probability, on a log rank axis, with the top-p line.
+
+    `sorted_probs` is the distribution top-p sees (`lib.sampling.top_p_view`), so the curve reaches p at the
+    last token top-p keeps; `kept`, when given, marks that rank."""
     n = len(sorted_probs)
     width, height, left, right, top, bottom = 900, 420, 130, 24, 24, 84
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -95,5 +98,10 @@ def cumulative_svg(sorted_probs: Sequence[float], top_p: float | None, points: i
                      f'stroke="{HIGHLIGHT}" stroke-width="3" stroke-dasharray="10 6"/>'
                      f'<text x="{width - right - 4}" y="{y(top_p) - 8:.1f}" text-anchor="end" paint-order="stroke" '
                      f'stroke="white" stroke-width="6">top-p = {top_p:.2f}</text>')
+        if kept and n:
+            parts.append(f'<line class="llmx-kept" x1="{x(kept):.1f}" x2="{x(kept):.1f}" y1="{top}" y2="{top + plot_h}" '
+                         f'stroke="{HIGHLIGHT}" stroke-width="3"/>'
+                         f'<text x="{min(x(kept) + 8, width - right - 260):.1f}" y="{top + plot_h - 12}" paint-order="stroke" '
+                         f'stroke="white" stroke-width="6">keeps {kept:,}</text>')
     parts.append("</svg>")
     return "".join(parts)

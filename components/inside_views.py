@@ -25,7 +25,7 @@ PATTERN_KEYS = {"previous": "previous token", "first": "first token", "self": "i
 @st.cache_resource(max_entries=16, show_spinner="Looking inside the model…")  # attentions: up to L*H*128*128 floats each
 def _cached_inside(model_id: str, ids: tuple[int, ...]) -> Inside:
     model = get_model(model_id)
-    return look_inside(model.model, ids, model.lock)
+    return look_inside(model.model, ids, model.forward_lock)
 
 
 def inside(model, ids: tuple[int, ...]) -> Inside:

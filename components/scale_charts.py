@@ -147,7 +147,11 @@ def memory_chart(models: Sequence[scale.Model]) -> go.Figure:
                     marker=dict(color=colour, pattern=dict(shape=pattern, fgcolor="white", size=8),
                                 line=dict(color="#111827", width=0.5)),
                     hovertemplate="%{x}: %{y:,.2f} GB at " + precision + "<extra></extra>")
-    for cap, label in ((16, "16 GB: laptop, T4"), (80, "80 GB: A100, H100")):
+    caps: dict[float, list[str]] = {}
+    for name, cap_bytes in scale.HARDWARE:
+        caps.setdefault(cap_bytes, []).append(name.split(" (")[0])
+    for cap_bytes, names_at in caps.items():  # the same bytes the "fits" table compares against
+        cap, label = cap_bytes / 1e9, f"{cap_bytes / scale.GIB:.0f} GiB = {cap_bytes / 1e9:.1f} GB: {', '.join(names_at)}"
         fig.add_hline(y=cap, line=dict(color="#b91c1c", width=3, dash="dash"))
         fig.add_annotation(x=0, xref="paper", xanchor="left", y=math.log10(cap), yanchor="bottom", showarrow=False,
                            text=label, font=dict(size=TICK, color="#b91c1c"), bgcolor="white")  # log axis: log10 units

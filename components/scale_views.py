@@ -78,17 +78,19 @@ def scale_view(models: list, index: dict) -> None:
         st.dataframe(pd.DataFrame([{"model": m.name, "counted (vocab 50,257)": f"{m.counted:,}",
                                     f"with vocab {scale.GPT1_VOCAB:,}": f"{scale.gpt2_paper_count_explained(m):,}",
                                     "published": m.published_label} for m in gpt2]), hide_index=True)
-        g13 = index["gpt3-13b"]
+        g13, printed = index["gpt3-13b"], scale.gpt3_13b_with_printed_d_model()
+        llama7, olmo7 = index["llama-2-7b"], index["olmo-2-7b"]
         st.markdown(
             f"**GPT-3 13B: d_model 5140?** Table 2.1 prints 5140, but 40 heads × 128 = 5120: a known typo. "
-            f"With 5120 the formula gives {g13.counted:,}; with the printed 5140, "
-            f"{scale.gpt3_13b_with_printed_d_model():,}. Both are within 1% of the published 13.0B.\n\n"
+            f"With 5120 the formula gives {g13.counted:,} ({scale.percent_off(g13.counted, g13.published)} from "
+            f"the published {g13.published_label}); with the printed 5140, {printed:,} "
+            f"({scale.percent_off(printed, g13.published)}).\n\n"
             "**Tied embeddings.** GPT-2 uses the token-embedding matrix again as its output layer, so it is "
             f"counted once. A separate output matrix would add 50,257 × 768 = {50257 * 768:,} parameters "
             f"(GPT-2 small would be {index['gpt2-small'].counted + 50257 * 768:,}). Llama 2, Llama 3 8B/70B/405B, "
             "OLMo 2 and Pythia keep a separate output matrix; Llama 3.2, SmolLM2 and Qwen2.5-0.5B tie it.\n\n"
-            "**Rounded names.** \"Llama 2 7B\" has 6.74B parameters and \"OLMo 2 7B\" 7.30B; a name is a size "
-            "class, not a count. BERT is counted as transformers' `BertModel` (encoder + pooler), without the "
+            f"**Rounded names.** \"{llama7.name}\" has {scale.human(llama7.counted)} parameters and "
+            f"\"{olmo7.name}\" {scale.human(olmo7.counted)}; a name is a size class, not a count. BERT is counted as transformers' `BertModel` (encoder + pooler), without the "
             "masked-LM head used in pre-training.")
 
 
@@ -112,8 +114,11 @@ def parameters_view(models: list, index: dict) -> None:
         st.caption(note)
     if need_models(models):
         show(charts.category_shares(models))
-        st.caption("Small models spend a quarter to a third of their parameters on the vocabulary (embeddings); "
-                   "in the biggest, almost everything sits in the MLP and attention blocks repeated in every layer.")
+        small, big = min(models, key=lambda m: m.counted), max(models, key=lambda m: m.counted)
+        st.caption(f"Embeddings (the vocabulary, and positions where the model learns them) take "
+                   f"{scale.embedding_share(small):.1%} of {small.name}'s parameters and "
+                   f"{scale.embedding_share(big):.1%} of {big.name}'s; the rest sits in the attention and MLP "
+                   "blocks repeated in every layer.")
 
 
 def memory_view(models: list, index: dict) -> None:
@@ -131,7 +136,9 @@ def memory_view(models: list, index: dict) -> None:
                                             f"{', '.join(short[h] for h in fits[p]) or 'fits none'}"
                                          for p in scale.BYTES_PER_PARAM}})
     st.markdown("**Which reference hardware holds the weights?** "
-                + " · ".join(f"{name}: {cap / 1e9:.0f} GB" for name, cap in scale.HARDWARE))
+                + " · ".join(f"{name.split(' (')[0]}: {cap / scale.GIB:.0f} GiB = {scale.human_bytes(cap)}"
+                             for name, cap in scale.HARDWARE)
+                + ". Memory sold as \"16 GB\" is 16 GiB; the weights above are in decimal GB (10⁹ bytes).")
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
@@ -144,9 +151,11 @@ def compute_view(models: list, index: dict) -> None:
         missing = [m.name for m in models if not m.tokens]
         if missing:
             st.caption(f"Left out (training tokens not published): {', '.join(missing)}.")
+        g175 = index["gpt3-175b"]
         st.caption("N = counted parameters, D = training tokens. 6·N·D counts a forward (2N) and backward (4N) "
-                   "pass per token (Kaplan et al. 2020 ⚠). For GPT-3 175B it gives 3.1×10²³, in line with the "
-                   "3.14×10²³ FLOPs in the GPT-3 paper's Table D.1 ⚠.")
+                   f"pass per token (Kaplan et al. 2020 ⚠). For GPT-3 175B it gives "
+                   f"{charts.sci(scale.training_flops(g175.counted, g175.tokens))}, next to the "
+                   f"{charts.sci(scale.GPT3_175B_PAPER_FLOPS)} FLOPs in the GPT-3 paper's Table D.1 ⚠.")
         st.dataframe(pd.DataFrame([{"model": m.name, "training tokens": scale.human(m.tokens) if m.tokens else "?",
                                     "data": m.data, "source": m.data_src} for m in models]),
                      hide_index=True, width="stretch")
@@ -209,8 +218,8 @@ def builder_view(models: list, index: dict) -> None:
         if twin:
             st.success(f"Identical architecture: **{twin.name}** ({twin.counted:,} parameters).")
         else:
-            st.info(f"Closest real model by size: **{near.name}** ({scale.human(near.counted)}, "
-                    f"{total / near.counted:.2g}× yours).")
+            st.info(f"Closest real model by size: **{near.name}** ({scale.human(near.counted)}); "
+                    f"{scale.size_ratio(total, near.counted)}.")
         fits = scale.fits(total)
         st.markdown("| precision | weights | holds them |\n|---|---|---|\n" + "\n".join(
             f"| {p} | {scale.human_bytes(scale.weight_bytes(total, p))} | {', '.join(fits[p]) or 'none of these'} |"
@@ -250,7 +259,8 @@ def bert_vs_gpt_view(models: list, index: dict) -> None:
                 st.table(pd.DataFrame([{"rank": g.rank, "token": g.token, "probability": f"{g.prob:.1%}"}
                                        for g in guesses]).set_index("rank"))
             except hub.ModelUnavailable as exc:
-                st.warning(f"**BERT is not available here.** {exc} BERT's weights (about 440 MB) are not bundled "
+                size = scale.human_bytes(scale.weight_bytes(index["bert-base"].counted, "fp32"))
+                st.warning(f"**BERT is not available here.** {exc} BERT-base's weights (about {size}) are not bundled "
                            "with this app; when the machine is online they download on first use.")
             except ValueError as exc:
                 st.info(str(exc))
@@ -278,11 +288,13 @@ def bert_vs_gpt_view(models: list, index: dict) -> None:
             except hub.ModelUnavailable as exc:
                 st.warning(f"**No GPT-style model is available offline yet.** {exc}")
     st.subheader("Bigger is not better for every task")
+    g175, large = index["gpt3-175b"], index["bert-large"]
     st.markdown(
         "| Task | BERT-Large, fine-tuned (340M) | GPT-3 175B, few-shot | |\n|---|---|---|---|\n"
         "| WiC: is a word used with the same meaning in two sentences? (chance = 50%) | **69.6%** | 49.4% | ◐ |\n"
         "| SuperGLUE average (8 tasks) | 69.0 | **71.8** | ◐ |\n\n"
-        "GPT-3 has about 500 times more parameters, yet on WiC, a sentence-pair classification task, it scores "
+        f"GPT-3 has {g175.published / large.published:.0f} times as many parameters ({g175.published_label} vs "
+        f"{large.published_label}, as published), yet on WiC, a sentence-pair classification task, it scores "
         "at chance while a fine-tuned BERT-Large does far better. The GPT-3 authors write: \"WiC is a notable "
         "weak spot with few-shot performance at 49.4% (at random chance)\". On the SuperGLUE average GPT-3 is "
         "a little ahead, so the answer depends on the task.\n\n"

@@ -19,7 +19,7 @@ import numpy as np
 
 from lib import hub
 from lib.distribution import Distribution, TokenRow, TokenTable, token_label
-from lib.sampling import Knobs, apply_knobs, sample
+from lib.sampling import Knobs, apply_knobs, greedy_choice, sample
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,14 @@ class Prompt:
     def note(self) -> str:
         return (f"The prompt was longer than the model's context, so its first {self.dropped:,} tokens were cut."
                 if self.dropped else "")
+
+
+def fit_context(ids: Sequence[int], context_length: int, text: str = "") -> Prompt:
+    """Keep the last `context_length` tokens: a prompt that exactly fills the context is not cut. Room for
+    generated tokens is made while generating (the window slides), never by cutting what was typed."""
+    ids = [int(i) for i in ids]
+    dropped = max(0, len(ids) - int(context_length))
+    return Prompt(tuple(ids[dropped:]), dropped, text)
 
 
 @dataclass(frozen=True)
@@ -72,9 +80,10 @@ def extend_prompt(model: NextTokenModel, text: str, chosen: Sequence[TokenRow]) 
 
 
 def pick_next(scores: np.ndarray, knobs: Knobs | None, context_ids: Sequence[int], rng: np.random.Generator) -> int:
-    """Greedy when knobs is None or temperature is 0; otherwise sample after the knobs."""
+    """Greedy when knobs is None or temperature is 0 (after the repetition penalty, as generate(do_sample=False)
+    applies it); otherwise sample after the knobs."""
     if knobs is None or knobs.temperature == 0:
-        return int(np.argmax(scores))
+        return greedy_choice(scores, knobs, context_ids)
     return int(sample(apply_knobs(scores, knobs, context_ids).probs, rng)[0])
 
 
@@ -126,16 +135,14 @@ class HFCausalLM:
 
     # -- prompts -----------------------------------------------------------------
     def encode(self, text: str, extra_ids: Sequence[int] = ()) -> Prompt:
-        """Tokenize as plain text (special-token strings stay text); keep the last context-1 tokens."""
+        """Tokenize as plain text (special-token strings stay text); keep the last `context_length` tokens."""
         with self.lock:
             ids = self.tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
         ids = list(ids) + [int(i) for i in extra_ids]
         if not ids:
             bos = self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else self.tokenizer.eos_token_id
             ids = [bos] if bos is not None else []
-        limit = self.context_length - 1
-        dropped = max(0, len(ids) - limit)
-        return Prompt(tuple(ids[dropped:]), dropped, text)
+        return fit_context(ids, self.context_length, text)
 
     # -- forward passes ----------------------------------------------------------
     def logits(self, ids: Sequence[int]) -> np.ndarray:
@@ -149,6 +156,8 @@ class HFCausalLM:
         return out.logits[0, -1].double().numpy()  # (vocab,)
 
     def distribution_from_logits(self, logits: np.ndarray, notes: tuple[str, ...] = ()) -> Distribution:
+        """Scores kept in float32, the precision generate() casts logits to, so the knobs cut as it does."""
+        logits = np.asarray(logits, dtype=np.float32)
         return Distribution(logits, self.ids, self.texts, self.raws, complete=True, source=self.name, notes=notes)
 
     def distribution(self, prompt: Prompt) -> Distribution:
@@ -172,7 +181,7 @@ class HFCausalLM:
         rng = np.random.default_rng(seed)
         ids = list(prompt.ids)
         steps, notes, past, cached = [], [], None, 0
-        window = self.context_length - 1
+        window = self.context_length
         with torch.inference_mode():
             for i in range(max_new_tokens):
                 if past is not None:
@@ -185,8 +194,9 @@ class HFCausalLM:
                     with self.forward_lock:
                         out = self.model(torch.tensor([ids[-window:]]), use_cache=use_cache, **self.last_only)
                     cached = min(len(ids), window)
-                past = out.past_key_values if use_cache and cached + 1 < self.context_length else None
-                logits = out.logits[0, -1].double().numpy()  # (vocab,)
+                # The next token goes at position `cached`; the cache is reusable while that is inside the context.
+                past = out.past_key_values if use_cache and cached < self.context_length else None
+                logits = out.logits[0, -1].float().numpy()  # (vocab,) float32, as generate() casts them
                 dist = self.distribution_from_logits(logits)
                 token = pick_next(logits, knobs, ids, rng)
                 steps.append(Step(self.row(dist, token), tuple(dist.top_rows(n_alternatives)), dist.entropy()))

@@ -4,6 +4,12 @@ Each knob mirrors one transformers LogitsProcessor (same checks, same tie rules,
 set to -inf, input never modified in place). `apply_knobs` runs them in generate()'s order:
 repetition penalty, then temperature, top-k, top-p, min-p, typical-p. Probabilities are always
 over the whole vocabulary; nothing is renormalised over a cut set.
+
+Precision: generate() casts a local model's logits to float32 and runs its processors in float32.
+Float32 scores (what a local model gives) are therefore reshaped in float32: the element-wise knobs
+and top-k in NumPy (bit-identical), top-p, min-p and typical-p through transformers' own processors
+(their float32 softmax and sort decide near-flat cuts), so the cut matches generate() bit for bit.
+Float64 scores (API log-probabilities) use the NumPy knobs below, which match the processors in float64.
 """
 
 from __future__ import annotations
@@ -62,7 +68,7 @@ def temperature(scores: np.ndarray, t: float) -> np.ndarray:
 
 def greedy(scores: np.ndarray) -> np.ndarray:
     """Temperature 0: only the argmax survives (first index on ties, like torch.argmax)."""
-    out = np.full(len(scores), NEG_INF)
+    out = np.full(len(scores), NEG_INF, dtype=np.asarray(scores).dtype)
     best = int(np.argmax(scores))
     out[best] = scores[best]
     return out
@@ -233,8 +239,23 @@ class Reshaped:
     def final_scores(self) -> np.ndarray:
         return self.stages[-1].scores
 
+    @property
+    def kept(self) -> np.ndarray:
+        """Tokens no knob cut (score not -inf), as generate() sees them; a kept token's probability may
+        still round to 0 (temperature 0.001 removes nothing)."""
+        return np.isfinite(self.final_scores)
+
+    def scores_before(self, name: str) -> np.ndarray:
+        """The scores the knob `name` receives: the output of the last active knob before it in ORDER."""
+        position = ORDER.index(name)
+        earlier = [s for s in self.stages if s.name == "model" or ORDER.index(s.name) < position]
+        return earlier[-1].scores
+
 
 def apply_knobs(scores: np.ndarray, knobs: Knobs, context_ids: Sequence[int] = ()) -> Reshaped:
+    """Every active knob in generate()'s order, in the scores' own precision (see the module docstring)."""
+    if np.asarray(scores).dtype == np.float32:
+        return _apply_knobs_float32(np.asarray(scores), knobs, context_ids)
     x = np.asarray(scores, dtype=np.float64)
     stages = [Stage("model", x, int(np.isfinite(x).sum()))]
     for name in knobs.active():
@@ -254,8 +275,47 @@ def apply_knobs(scores: np.ndarray, knobs: Knobs, context_ids: Sequence[int] = (
     return Reshaped(tuple(stages), _probabilities(x))
 
 
+def _apply_knobs_float32(scores: np.ndarray, knobs: Knobs, context_ids: Sequence[int]) -> Reshaped:
+    """generate()'s float32 arithmetic. Element-wise knobs (penalty, temperature) and top-k's comparisons are
+    bit-identical in NumPy float32; knobs built on a float32 softmax, sort and cumsum run through transformers'
+    own processors, so the cut is exactly the one generate() makes."""
+    import torch
+    from transformers.generation import logits_process as lp
+
+    warpers = {"top_p": lambda: lp.TopPLogitsWarper(float(knobs.top_p)),
+               "min_p": lambda: lp.MinPLogitsWarper(float(knobs.min_p)),
+               "typical_p": lambda: lp.TypicalLogitsWarper(float(knobs.typical_p))}
+    x = scores.astype(np.float32, copy=False)
+    stages = [Stage("model", x, int(np.isfinite(x).sum()))]
+    for name in knobs.active():
+        if name == "repetition_penalty":
+            x = x.copy()
+            ids = np.unique(np.asarray(list(context_ids), dtype=np.int64))
+            if ids.size:
+                seen, penalty = x[ids], np.float32(knobs.repetition_penalty)
+                x[ids] = np.where(seen < 0, seen * penalty, seen / penalty)
+        elif name == "temperature":
+            x = greedy(x) if knobs.temperature == 0 else x / np.float32(knobs.temperature)
+        elif name == "top_k":
+            x = top_k(x, int(knobs.top_k)).astype(np.float32)  # comparisons only: float32 values kept as they are
+        else:
+            x = warpers[name]()(None, torch.from_numpy(x.copy())[None, :])[0].numpy()
+        stages.append(Stage(name, x, int(np.isfinite(x).sum())))
+    return Reshaped(tuple(stages), _probabilities(x))
+
+
+def greedy_choice(scores: np.ndarray, knobs: Knobs | None, context_ids: Sequence[int]) -> int:
+    """The token generate(do_sample=False) picks: argmax after the processors it applies without sampling
+    (here the repetition penalty; temperature, top-k, top-p, min-p and typical-p only act when sampling)."""
+    x = np.asarray(scores)
+    if knobs is not None and knobs.repetition_penalty != 1.0:
+        x = apply_knobs(x, Knobs(repetition_penalty=knobs.repetition_penalty), context_ids).final_scores
+    return int(np.argmax(x))
+
+
 def _probabilities(x: np.ndarray) -> np.ndarray:
     """Softmax over the whole vocabulary; after a cut only the survivors need exponentiating."""
+    x = np.asarray(x, dtype=np.float64)
     survivors = _survivors(x)
     if survivors is None:
         return _softmax(x)
@@ -264,10 +324,13 @@ def _probabilities(x: np.ndarray) -> np.ndarray:
     return probs
 
 
-def summary(probs: np.ndarray, original: np.ndarray) -> dict[str, float]:
-    """Readouts: entropy (nats), effective number of choices, original mass kept, survivors."""
+def summary(probs: np.ndarray, original: np.ndarray, kept: np.ndarray | None = None) -> dict[str, float]:
+    """Readouts: entropy (nats), effective number of choices, original mass kept, survivors.
+
+    `kept` marks the tokens no knob cut (`Reshaped.kept`); None means nothing was cut. It is never
+    inferred from `probs > 0`: at a low temperature most kept tokens have a probability that rounds to 0."""
     h = entropy_nats(probs)
-    kept = probs > 0
+    kept = np.ones(len(original), dtype=bool) if kept is None else np.asarray(kept, dtype=bool)
     return {"entropy": h, "effective_choices": float(np.exp(h)), "mass_kept": float(original[kept].sum()),
             "survivors": int(kept.sum())}
 
@@ -277,3 +340,13 @@ def sample(probs: np.ndarray, rng: np.random.Generator, n: int = 1) -> np.ndarra
     p = np.asarray(probs, dtype=np.float64)
     possible = np.flatnonzero(p)  # the same draws as over the whole vector: zero-probability steps add nothing
     return possible[rng.choice(possible.size, size=n, p=p[possible] / p.sum())]
+
+
+def top_p_view(result: Reshaped, limit: int = 2000) -> np.ndarray:
+    """The distribution top-p actually sees (after repetition penalty, temperature and top-k), most likely
+    first, its first `limit` tokens: the cumulative chart is drawn over this, so its crossing of p is
+    where top-p cuts."""
+    probs = _probabilities(result.scores_before("top_p"))
+    n = min(limit, probs.size)
+    top = np.argpartition(-probs, n - 1)[:n] if n < probs.size else np.arange(probs.size)
+    return np.sort(probs[top])[::-1]

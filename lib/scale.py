@@ -24,7 +24,10 @@ POCKET_DEFAULT = dict(n_layer=4, n_embd=256, n_head=4, vocab_size=4096, n_positi
 
 CATEGORIES = ("Embeddings", "Attention", "MLP", "Norms", "Output head", "Pooler")
 BYTES_PER_PARAM = {"fp32": 4.0, "bf16": 2.0, "int8": 1.0, "int4": 0.5}
-HARDWARE = (("16 GB laptop", 16e9), ("T4 (16 GB)", 16e9), ("A100 80 GB", 80e9), ("H100 (80 GB)", 80e9))
+GIB = 2**30
+# Memory sizes sold as "16 GB" / "80 GB" are binary: 16 GiB and 80 GiB (17.2 and 85.9 decimal GB). Weights are
+# compared in bytes, so a model that needs 16.06 decimal GB (14.96 GiB) fits a 16 GiB card.
+HARDWARE = (("laptop (16 GiB)", 16 * GIB), ("T4 (16 GiB)", 16 * GIB), ("A100 (80 GiB)", 80 * GIB), ("H100 (80 GiB)", 80 * GIB))
 GPT1_VOCAB = 40478  # openai-gpt's BPE vocabulary ⚠ (HF config); used only to explain GPT-2's paper counts
 
 
@@ -165,7 +168,16 @@ class Model:
 S_GPT3 = "Brown et al. 2020, Table 2.1 (arXiv 2005.14165) ◐"
 S_GPT3_DATA = "GPT-3 paper §2.2, Table 2.2: 300B training tokens ◐"
 S_BERT = "google-research/bert README.md ✅"
-S_BERT_DATA = "BERT paper §3.1: BooksCorpus 800M words + English Wikipedia 2,500M words ◐; ~128B tokens seen (1M steps × 128k tokens) ⚠"
+# BERT paper appendix A.2 ◐ (also the HF bert-base-uncased card ◐): 1,000,000 steps of 256 sequences; sequences were
+# 128 tokens long for 90% of the steps and 512 for the rest. The paper's "128,000 tokens/batch" counts every sequence at 512.
+BERT_STEPS, BERT_BATCH, BERT_SHORT_SHARE, BERT_SHORT, BERT_LONG = 1_000_000, 256, 0.9, 128, 512
+BERT_NOMINAL_TOKENS = BERT_STEPS * BERT_BATCH * BERT_LONG
+BERT_TOKENS = round(BERT_STEPS * BERT_BATCH * (BERT_SHORT_SHARE * BERT_SHORT + (1 - BERT_SHORT_SHARE) * BERT_LONG))
+S_BERT_DATA = (f"BERT paper §3.1: BooksCorpus 800M words + English Wikipedia 2,500M words ◐; appendix A.2 ◐: "
+               f"{BERT_STEPS:,} steps × {BERT_BATCH} sequences, 128 tokens long for 90% of the steps and 512 for "
+               f"the rest: {BERT_TOKENS / 1e9:.1f}B tokens processed (counted here). The nominal 256 × 512 tokens "
+               f"per batch × {BERT_STEPS:,} steps would be {BERT_NOMINAL_TOKENS / 1e9:.0f}B (the paper rounds the "
+               f"batch to 128,000 tokens: 128B).")
 S_GPT2_REL = "openai/gpt-2 DEVELOPERS.md, model_card.md (released sizes) ✅"
 S_GPT2_ARCH = "GPT-2 paper Table 2 (layers, d_model) ◐; heads from the HF config ◐"
 S_GPT2_DATA = "WebText: 45M Reddit outbound links ✅ (model_card.md), 40 GB ◐ (HF card); token count not published"
@@ -281,7 +293,7 @@ def _bert_models() -> list[Model]:
     return [Model(f"bert-{key}", f"BERT-{label}", "BERT", "encoder",
                   Spec("bert", L, d, h, 30522, 512, 4 * d), 2018, pub, pub_label, S_BERT,
                   S_BERT + "; vocab 30,522 (uncased WordPiece), 512 positions", "BooksCorpus + English Wikipedia",
-                  128e9, S_BERT_DATA, notes=("Counted as transformers' BertModel (encoder + pooler, no MLM head).",))
+                  BERT_TOKENS, S_BERT_DATA, notes=("Counted as transformers' BertModel (encoder + pooler, no MLM head).",))
             for key, label, L, d, h, pub, pub_label in (("base", "base", 12, 768, 12, 110e6, "110M"),
                                                         ("large", "large", 24, 1024, 16, 340e6, "340M"))]
 
@@ -376,6 +388,9 @@ def fits(params: float) -> dict[str, list[str]]:
     return {p: [name for name, cap in HARDWARE if weight_bytes(params, p) <= cap] for p in BYTES_PER_PARAM}
 
 
+GPT3_175B_PAPER_FLOPS = 3.14e23  # GPT-3 paper, Table D.1: total training compute of GPT-3 175B ⚠
+
+
 def training_flops(params: float, tokens: float) -> float:
     """C ≈ 6·N·D (forward 2N + backward 4N per token; Kaplan et al. 2020 ⚠)."""
     return 6.0 * params * tokens
@@ -391,6 +406,22 @@ def flops_per_token(spec: Spec) -> dict[str, float]:
 def closest(params: float) -> Model:
     """The catalog model nearest in log-parameters."""
     return min(catalog(), key=lambda m: abs(math.log(m.counted) - math.log(max(params, 1.0))))
+
+
+def size_ratio(params: float, other: float) -> str:
+    """How two sizes compare, the larger named first: "yours is 1.07× its size" or "it is 2.00× yours"."""
+    if params >= other:
+        return f"yours is {params / other:.3g}× its size"
+    return f"it is {other / params:.3g}× yours"
+
+
+def percent_off(counted: float, published: float) -> str:
+    """Signed difference from a published number: "-1.1%", "+0.4%"."""
+    return f"{100 * (counted / published - 1):+.1f}%"
+
+
+def embedding_share(m: Model) -> float:
+    return breakdown(m.spec).get("Embeddings", 0) / m.counted
 
 
 def same_architecture(spec: Spec) -> Model | None:

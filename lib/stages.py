@@ -24,7 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from lib.distribution import Distribution, entropy_nats
-from lib.models import Prompt
+from lib.models import Prompt, fit_context
 
 # -- the story ------------------------------------------------------------------------------------
 
@@ -162,10 +162,7 @@ def format_prompt(model, text: str, chat: bool) -> Formatted:
     with model.lock:
         ids = tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True,
                                             tokenize=True, return_dict=True, sanitize_control_tokens=True)["input_ids"]
-    ids = [int(i) for i in ids]
-    limit = model.context_length - 1
-    dropped = max(0, len(ids) - limit)
-    return Formatted(Prompt(tuple(ids[dropped:]), dropped, text), True)
+    return Formatted(fit_context(ids, model.context_length, text), True)
 
 
 def clean_text(text: str) -> str:

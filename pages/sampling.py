@@ -11,7 +11,7 @@ from components.openai_settings import api_errors
 from components.setup import route_through_app
 from components.state import from_query, to_query
 from lib.presets import DEFAULT_PRESET, NEXT_TOKEN_PRESETS
-from lib.sampling import LABELS, apply_knobs, sample, summary
+from lib.sampling import LABELS, apply_knobs, sample, summary, top_p_view
 
 route_through_app()
 st.title("Sampling knobs")
@@ -38,7 +38,6 @@ if not dist.complete:
 
 original = dist.probs  # what every knob move compares against, computed once per prompt
 before_stats = summary(original, original)
-top = dist.order(min(len(original), 2000))
 
 
 @st.fragment
@@ -55,7 +54,7 @@ def knobs_panel():
                    "top_k=0; here every knob starts off.")
     result = apply_knobs(dist.scores if dist.complete else dist.logprobs, knobs, prompt.ids)
     after = result.probs * (dist.known_mass if not dist.complete else 1.0)
-    after_stats = summary(after, original)
+    after_stats = summary(after, original, result.kept)
     with charts:
         st.markdown("**Order applied (as in generate()):** " + " → ".join(
             f"{LABELS.get(s.name, 'Model')} ({s.survivors:,} tokens)" for s in result.stages))
@@ -71,8 +70,11 @@ def knobs_panel():
         before = [*original[order], max(0.0, dist.known_mass - original[order].sum())]
         reshaped = [*after[order], max(0.0, after.sum() - after[order].sum())]
         st.html(paired_bars([*labels, "everything else"], before, reshaped, "model", "after knobs",
-                            removed=[p == 0 for p in reshaped]))
-        st.markdown(cumulative_svg(original[top], knobs.top_p if knobs.top_p < 1 else None), unsafe_allow_html=True)
+                            removed=[*~result.kept[order], result.kept.sum() == result.kept[order].sum()]))
+        kept_by_top_p = next((s.survivors for s in result.stages if s.name == "top_p"), None)
+        st.markdown(cumulative_svg(top_p_view(result, max(2000, kept_by_top_p or 0)),
+                                   knobs.top_p if knobs.top_p < 1 else None, kept=kept_by_top_p), unsafe_allow_html=True)
+        st.caption("Cumulative probability as top-p sees it: after the repetition penalty, temperature and top-k.")
     st.subheader("Draw samples")
     c1, c2 = st.columns(2)
     draws = c1.select_slider("Samples", [10, 100, 1000, 10000], value=1000, key="sk_draws")

@@ -53,3 +53,25 @@ def test_cumulative_curve_runs_from_the_top_token_to_all_of_the_mass():
 def test_cumulative_without_top_p_has_no_line_and_handles_one_token():
     svg = cumulative_svg([1.0], None)
     assert "stroke-dasharray" not in svg and len(points(svg)) == 1
+
+
+def test_kept_marker_sits_where_the_curve_reaches_top_p():
+    """The marker for "top-p keeps N" is at rank N, where the plotted curve first reaches p."""
+    import torch
+    from transformers.generation.logits_process import TemperatureLogitsWarper, TopPLogitsWarper
+
+    from lib.sampling import Knobs, apply_knobs, top_p_view
+
+    scores = (np.random.default_rng(4).standard_normal(3000) * 2).astype(np.float32)
+    knobs = Knobs(temperature=0.2, top_p=0.9)
+    t = torch.tensor(scores[None, :])
+    oracle = TopPLogitsWarper(0.9)(None, TemperatureLogitsWarper(0.2)(None, t))[0]
+    n = int(torch.isfinite(oracle).sum())
+    probs = top_p_view(apply_knobs(scores, knobs))
+    svg = cumulative_svg(probs, 0.9, kept=n)
+    x_marker = float(re.search(r'class="llmx-kept" x1="([\d.]+)"', svg).group(1))
+    left, plot_w = 130, 900 - 130 - 24
+    assert abs(x_marker - (left + plot_w * np.log10(n) / np.log10(len(probs)))) < 0.06
+    assert f"keeps {n:,}" in svg
+    cum = np.cumsum(probs)
+    assert cum[n - 1] >= 0.9 and (n == 1 or cum[n - 2] < 0.9)

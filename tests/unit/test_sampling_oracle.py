@@ -124,7 +124,7 @@ def test_probabilities_are_over_the_full_vocabulary_not_renormalised_over_a_cut(
     scores = np.log(np.array([0.5, 0.3, 0.2]))
     result = apply_knobs(scores, Knobs(top_k=2))
     np.testing.assert_allclose(result.probs, [0.625, 0.375, 0.0])  # 0.5/0.8, 0.3/0.8
-    assert sampling.summary(result.probs, np.exp(scores))["mass_kept"] == pytest.approx(0.8)
+    assert sampling.summary(result.probs, np.exp(scores), result.kept)["mass_kept"] == pytest.approx(0.8)
 
 
 def test_temperature_zero_is_greedy():
@@ -184,3 +184,46 @@ def test_every_knob_on_a_gpt2_sized_vocabulary_with_ties(seed):
     for knobs in (Knobs(top_p=0.9), Knobs(typical_p=0.9), Knobs(temperature=0.7, top_k=40, top_p=0.8),
                   Knobs(temperature=1.3, top_p=0.95, min_p=0.02, typical_p=0.9, repetition_penalty=1.2)):
         same(apply_knobs(scores, knobs, context).final_scores, transformers_chain(knobs, scores, context))
+
+
+# Float32 scores (a local model's logits) take generate()'s float32 path: bit-identical to the processors in float32.
+scores32_st = st.one_of(tied, free, cut_scores_st.map(list)).map(lambda xs: np.array(xs, dtype=np.float32))
+
+
+def float32_chain(knobs: Knobs, scores, context):
+    procs = []
+    if knobs.repetition_penalty != 1.0:
+        procs.append(RepetitionPenaltyLogitsProcessor(knobs.repetition_penalty))
+    if knobs.temperature != 1.0:
+        procs.append(TemperatureLogitsWarper(knobs.temperature))
+    if knobs.top_k > 0:
+        procs.append(TopKLogitsWarper(knobs.top_k))
+    if knobs.top_p < 1.0:
+        procs.append(TopPLogitsWarper(knobs.top_p))
+    if knobs.min_p > 0:
+        procs.append(MinPLogitsWarper(knobs.min_p))
+    if knobs.typical_p < 1.0:
+        procs.append(TypicalLogitsWarper(knobs.typical_p))
+    ids = torch.tensor([list(context)], dtype=torch.long).reshape(1, -1)
+    return LogitsProcessorList(procs)(ids, torch.tensor(scores[None, :], dtype=torch.float32))[0].numpy()
+
+
+@SETTINGS
+@given(scores32_st, knobs_st, st.lists(st.integers(0, 39), max_size=8))
+def test_float32_scores_match_the_float32_processors_bit_for_bit(scores, knobs, context):
+    context = [i for i in context if i < len(scores)]
+    ours = apply_knobs(scores, knobs, context).final_scores
+    theirs = float32_chain(knobs, scores, context)
+    assert ours.dtype == np.float32
+    np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_float32_every_knob_on_a_gpt2_sized_vocabulary(seed):
+    rng = np.random.default_rng(seed)
+    scores = (rng.standard_normal(50257) * (3 if seed else 1e-3)).astype(np.float32)  # seed 0: nearly flat
+    context = list(rng.integers(0, 50257, 30))
+    for knobs in (Knobs(top_p=0.9), Knobs(typical_p=0.9), Knobs(temperature=0.7, top_k=40, top_p=0.8),
+                  Knobs(temperature=1.3, top_p=0.95, min_p=0.02, typical_p=0.9, repetition_penalty=1.2)):
+        np.testing.assert_array_equal(apply_knobs(scores, knobs, context).final_scores,
+                                      float32_chain(knobs, scores, context))

@@ -177,8 +177,9 @@ def test_weight_memory():
     fits = scale.fits(175e9)
     assert fits["fp32"] == [] and fits["int4"] == []  # 87.5 GB even at 4 bits
     fits8b = scale.fits(8_030_261_248)
-    assert fits8b["bf16"] == ["A100 80 GB", "H100 (80 GB)"]  # 16.06 GB: just over 16 GB
-    assert fits8b["int8"] == ["16 GB laptop", "T4 (16 GB)", "A100 80 GB", "H100 (80 GB)"]
+    # 16.06 decimal GB = 14.96 GiB: it fits a 16 GiB card (cards sold as "16 GB" have 16 GiB)
+    assert fits8b["bf16"] == ["laptop (16 GiB)", "T4 (16 GiB)", "A100 (80 GiB)", "H100 (80 GiB)"]
+    assert scale.fits(8.7e9)["bf16"] == ["A100 (80 GiB)", "H100 (80 GiB)"]  # 17.4 GB > 16 GiB = 17.18 GB
 
 
 def test_training_compute_matches_gpt3_paper():

@@ -131,7 +131,7 @@ def test_control_tokens_typed_by_the_user_stay_text(local_chat_model):
 def test_long_chat_prompt_keeps_the_end(local_chat_model):
     m = local_chat_model
     f = stages.format_prompt(m, "rain " * 200, chat=True)
-    assert f.prompt.dropped > 0 and len(f.prompt.ids) == m.context_length - 1
+    assert f.prompt.dropped > 0 and len(f.prompt.ids) == m.context_length
     assert stages.token_labels(m, f.prompt.ids)[-1] == "↵"
 
 
