@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from components.guard import guard
 from components.setup import configure_environment, route_through_app
 
 configure_environment()
@@ -17,4 +18,6 @@ PAGES = [
     st.Page("pages/model-scale.py", title="Model scale", icon="📏", url_path="model-scale"),
 ]
 
-st.navigation(PAGES).run()
+page = st.navigation(PAGES)
+with guard("This page"):  # no traceback ever reaches a student: one line here, detail in the log
+    page.run()
