@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
 
 from components.html import md, problem
@@ -63,6 +65,12 @@ def chosen_model():
     except ModelUnavailable as exc:
         st.error(problem(exc))
         st.stop()
+    except Exception:  # anything else a strange model reference raises: log it, fall back like for a missing model
+        if model_id == default_model():
+            raise
+        logging.getLogger("llmx").exception("loading %r failed", model_id)
+        model, fallback = get_model_or_fallback(default_model())[0], (
+            f"The model '{model_id[:80]}' could not be loaded here. Showing the bundled {default_model()} instead.")
     if fallback:
         # Name the model that was loaded, in the sidebar and the link, then run again so every widget agrees.
         st.session_state[FALLBACK_NOTE] = problem(fallback, limit=600)
