@@ -78,9 +78,11 @@ def test_picks_made_with_a_local_model_then_an_api_model(monkeypatch):
         at = open_page("pages/next-token.py", prompt=PROMPT)
         at.button(key="nt_cand_0").click().run()
         at.sidebar.toggle(key="_api_on_w").set_value(True).run()
-        at.sidebar.text_input(key="_api_base_url_w").input(server.url + "/v1").run()
+        at.sidebar.text_input(key="_api_base_url_w").input(server.base_url).run()
         at.sidebar.text_input(key="_api_key_w").input("sk-test").run()
+        at.sidebar.selectbox(key="_api_model_choice_w").select("fake-chat").run()
         assert not at.exception, at.exception
+        assert not problems(at), problems(at)
         assert not any("takes text, not token ids" in e.value for e in at.error)
     finally:
         server.stop()
@@ -111,7 +113,7 @@ def test_chat_model_gets_its_chat_template_by_default_with_the_tokens_shown():
     top = int(np.argmax(probs))
     bar = html.unescape(next(s for s in plotly_strings(at) if s.startswith("1. ")))
     assert bar[3:] == show_whitespace(tok.decode([top])), (bar, tok.decode([top]))
-    chips = "".join(h for h in html_texts(at) if "llmx-chips" in h)
+    chips = html.unescape("".join(h for h in html_texts(at) if "llmx-chips" in h))
     assert f"{len(ids)})" in " ".join(e.label for e in at.expander)  # "The exact tokens the model sees (N)"
     assert any(t in chips for t in tok.all_special_tokens if t and t in tok.decode(ids)), chips[:300]
 
