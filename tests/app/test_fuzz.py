@@ -38,6 +38,7 @@ CORPUS = {
     "huge": "1e308",
     "huge integer": "9" * 400,
     "300-char id": "org/" + "a" * 300,
+    "300-char name": "m" * 300,
     "separators": ",,, ; ,",
 }
 
