@@ -41,6 +41,11 @@ CORPUS = {
     "300-char name": "m" * 300,
     "separators": ",,, ; ,",
 }
+# Every markup payload at once. In CI one session per page puts it in *every* parameter, so whichever parameter a
+# page echoes into a message, label or chart gets it (the rotation alone gives each parameter only a few values).
+HOSTILE = ("[click](http://evil.example/) <script>alert(1)</script> <img src=x onerror=alert(1)> "
+           '<a href="javascript:alert(1)">x</a> $x$ :red[x] **b** <|endoftext|>')
+CORPUS["all markup at once"] = HOSTILE
 
 # Every query parameter each page reads (also listed in the issue-13 report).
 PAGES = {
@@ -88,7 +93,7 @@ def assignments(params: list[str]) -> list[dict[str, str]]:
         return [{p: url_safe(v) for p in params} for v in values]
     runs = math.ceil(len(values) / len(params))
     return [{p: url_safe(values[(k * len(params) + i) % len(values)]) for i, p in enumerate(params)}
-            for k in range(runs)]
+            for k in range(runs)] + [{p: HOSTILE for p in params}]
 
 
 def describe(query: dict[str, str]) -> str:
