@@ -26,10 +26,17 @@ def esc(text: str) -> str:
 _MD_SPECIAL = re.compile(r"""([\\`*_{}\[\]()#+\-.!|<>~$:&=^"'@/%])""")
 
 
+# GFM finds literal autolinks (http://, www., name@host) in the text *after* escapes are resolved, so escaping
+# can't stop them: an invisible word joiner after ":", "@" and "www" breaks the pattern instead.
+WORD_JOINER = "\u2060"
+_AUTOLINK = re.compile(r"[:@]|\bwww(?=\.)", re.I)
+
+
 def md(text: object) -> str:
     """User or URL text made inert for anything Streamlit renders as markdown (st.warning, st.caption, widget
     labels, spinners): every meaningful character is backslash-escaped, so it shows exactly as typed, as text."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+    text = _AUTOLINK.sub(lambda m: m.group(0) + WORD_JOINER, str(text))
+    return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
 
 
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.@~+-]+){2,}[\\/]?")

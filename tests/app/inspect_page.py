@@ -10,6 +10,7 @@ import re
 MARKDOWN_TYPES = {"markdown", "caption", "title", "header", "subheader", "alert", "exception"}
 LABEL_FIELDS = ("label", "help", "placeholder")
 JS_HREF = re.compile(r"""href\s*=\s*["']?\s*javascript:""", re.I)
+AUTOLINK = re.compile(r"(https?://|www\.|@)[\w.-]*evil", re.I)
 GUARD_TEXT = "stopped on an unexpected problem"
 
 
@@ -83,6 +84,8 @@ def problems(at, marker: str = "evil.example") -> list[str]:
     for text in markdown_texts(at):
         if marker in text:  # escaped user text reads "evil\.example"; bare, GFM would make it a link
             found.append(f"user text reached markdown unescaped: {text[:200]!r}")
+        elif AUTOLINK.search(re.sub(r"\\(.)", r"\1", text)):  # GFM autolinks text after resolving escapes
+            found.append(f"user text would become a link: {text[:200]!r}")
     for text in html_texts(at):
         low = text.lower()
         if "<script" in low or "<img" in low or JS_HREF.search(text) or "<a href" in low and marker in low:

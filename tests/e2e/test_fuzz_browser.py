@@ -32,7 +32,9 @@ def test_hostile_link_is_shown_as_text(page, app_url, path):
     open_page(page, f"{app_url}/{path}")
     no_exception(page)
     main = page.locator("[data-testid=stApp]")
-    assert main.locator("a[href*='evil.example'], a[href^='javascript']").count() == 0
+    links = main.locator("a[href*='evil.example'], a[href^='javascript']")
+    assert links.count() == 0, links.evaluate_all(
+        "els => els.map(e => e.parentElement.parentElement.outerHTML.slice(0, 400))")
     assert main.get_by_text("stopped on an unexpected problem").count() == 0
     assert not dialogs, dialogs
     assert page.locator("h1").count() >= 1  # the page still renders
