@@ -72,7 +72,9 @@ def distribution_chart(rows: Sequence[TokenRow], rest_mass: float, *, log_scale:
     positive = [v for v in values if v > 0] or [1.0]
     if log_scale:  # room on the right for the printed label of the longest bar; Plotly log ranges are log10
         lo, hi = math.log10(min(positive)), math.log10(max(positive))
+        decades = [10.0 ** k for k in range(math.floor(lo - 0.3), 1)]  # ticks only at 0.01%, 0.1%, …, 100%
         xaxis = dict(type="log", tickfont=dict(size=18), range=[lo - 0.3, hi + 0.25 * max(1.0, hi - lo) + 0.3],
+                     tickvals=decades, ticktext=[f"{100 * d:g}%" for d in decades],
                      title=dict(text="probability (log scale)", font=dict(size=20)))
     else:
         xaxis = dict(PERCENT_AXIS, range=[0, max(positive) * 1.25])
