@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from components.guard import guard
 from components.setup import configure_environment, route_through_app
 
 configure_environment()
@@ -18,4 +19,6 @@ PAGES = [
     st.Page("pages/inside.py", title="Inside the model", icon="🔬", url_path="inside"),
 ]
 
-st.navigation(PAGES).run()
+page = st.navigation(PAGES)
+with guard("This page"):  # no traceback ever reaches a student: one line here, detail in the log
+    page.run()

@@ -11,6 +11,7 @@ from typing import Sequence
 
 import plotly.graph_objects as go
 
+from components.html import plotly_text
 from lib.distribution import TokenRow
 
 FONT = dict(size=20)
@@ -39,31 +40,44 @@ def layout(fig: go.Figure, height: int, **kwargs) -> go.Figure:
     return fig
 
 
+def percent(p: float) -> str:
+    """A probability as a percentage with enough digits to tell small ones apart (0.0012%, not 0.0%)."""
+    return f"{p:.1%}" if p >= 0.001 else f"{100 * p:.2g}%"
+
+
 def distribution_chart(rows: Sequence[TokenRow], rest_mass: float, *, log_scale: bool = False,
                        highlight_rank: int | None = None, highlight_id: int | None = None, title: str = "",
                        rest_label: str = "everything else") -> go.Figure:
     """Horizontal bars, most likely on top. `rest_mass` becomes one hatched bar at the bottom.
-    Highlight one bar by rank (works for API rows, whose ids are unknown) or by token id."""
-    labels = [f"{r.rank}. {r.label}" for r in rows]
+    Highlight one bar by rank (works for API rows, whose ids are unknown) or by token id.
+    The bar labels are always probabilities, like the axis (a log axis on the log scale); the hover adds ln p.
+    Every text is escaped: Plotly reads <a href>, <b> and <br> in labels and titles, and tokens are user text."""
+    labels = [plotly_text(f"{r.rank}. {r.label}") for r in rows]
     values = [r.prob for r in rows]
-    texts = [f"log p {r.logprob:.2f}" if log_scale else f"{r.prob:.1%}" for r in rows]
+    texts = [percent(r.prob) for r in rows]
     marked = [r.rank == highlight_rank or (highlight_id is not None and r.id == highlight_id) for r in rows]
     colours = [HIGHLIGHT if m else BAR for m in marked]
     patterns = ["x" if m else "" for m in marked]
-    hover = [f"id {r.id}<br>p = {r.prob:.4g}<br>log p = {r.logprob:.3f}" for r in rows]
+    hover = [f"id {r.id}<br>p = {r.prob:.4g}<br>ln p = {r.logprob:.3f}" for r in rows]
     if rest_mass > 1e-12:
-        labels.append(rest_label)
+        labels.append(plotly_text(rest_label))
         values.append(rest_mass)
-        texts.append(f"log p {math.log(rest_mass):.2f}" if log_scale else f"{rest_mass:.1%}")
+        texts.append(percent(rest_mass))
         colours.append(REST)
         patterns.append("/")
-        hover.append(f"all other tokens together<br>p = {rest_mass:.4g}")
+        hover.append(f"all other tokens together<br>p = {rest_mass:.4g}<br>ln p = {math.log(rest_mass):.3f}")
     bar = dict(type="bar", x=values, y=labels, orientation="h", text=texts, textposition="outside",
                marker=dict(color=colours, pattern=dict(shape=patterns)), hovertext=hover, hoverinfo="text",
                cliponaxis=False)
-    xaxis = PERCENT_AXIS if not log_scale else dict(
-        type="log", tickfont=dict(size=18),
-        title=dict(text="probability, log axis (text: natural-log probability)", font=dict(size=20)))
+    positive = [v for v in values if v > 0] or [1.0]
+    if log_scale:  # room on the right for the printed label of the longest bar; Plotly log ranges are log10
+        lo, hi = math.log10(min(positive)), math.log10(max(positive))
+        decades = [10.0 ** k for k in range(math.floor(lo - 0.3), 1)]  # ticks only at 0.01%, 0.1%, …, 100%
+        xaxis = dict(type="log", tickfont=dict(size=18), range=[lo - 0.3, hi + 0.25 * max(1.0, hi - lo) + 0.3],
+                     tickvals=decades, ticktext=[f"{100 * d:g}%" for d in decades],
+                     title=dict(text="probability (log scale)", font=dict(size=20)))
+    else:
+        xaxis = dict(PERCENT_AXIS, range=[0, max(positive) * 1.25])
     return figure(dict(data=[bar], layout=base_layout(
-        120 + 42 * len(labels), title=dict(text=title), showlegend=False, xaxis=xaxis,
-        yaxis=dict(autorange="reversed", tickfont=MONO_TICKS))))
+        120 + 42 * len(labels), title=dict(text=plotly_text(title)), showlegend=False, xaxis=xaxis,
+        yaxis=dict(autorange="reversed", tickfont=MONO_TICKS, automargin=True))))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.charts import distribution_chart
-from components.html import CHIP_CSS, esc, probability_colour
+from components.html import CHIP_CSS, esc, md, probability_colour
 from components.loaders import generate
 from components.state import from_query, to_query
 from lib.distribution import Distribution
@@ -26,7 +26,8 @@ def coloured_tokens(gen: Generation, prompt_tail: str) -> str:
             f'{"".join(spans)}</div>')
 
 
-def generation_view(model: NextTokenModel, prompt: Prompt, key: str) -> None:
+def generation_view(model: NextTokenModel, prompt: Prompt, key: str, prefix: str | None = None) -> None:
+    """`prefix`: the end of what the model reads (picks included), shown in grey before the generated tokens."""
     st.subheader("Generate, with each token's probability")
     from_query(f"{key}_gen_n", "tokens", 20, int, 1, 100)
     from_query(f"{key}_mode", "mode", "greedy", lambda v: v if v in ("greedy", "sample") else "greedy")
@@ -43,7 +44,8 @@ def generation_view(model: NextTokenModel, prompt: Prompt, key: str) -> None:
         gen = generate(model, prompt, n, knobs, seed)
     for note in gen.notes:
         st.caption(note)
-    st.markdown(coloured_tokens(gen, prompt.text[-60:] if prompt.text else ""), unsafe_allow_html=True)
+    tail = prefix if prefix is not None else prompt.text
+    st.html(coloured_tokens(gen, tail[-60:]))  # st.html: no markdown pass, so no link can be made of the text
     st.caption("Shading: green = likely, red = unlikely (dashed underline under 10%). Pick a position to see "
                "what else the model considered there.")
     if not gen.steps:
@@ -64,10 +66,10 @@ def step_mode(dist: Distribution, chosen: list, key: str, n_candidates: int = 8)
     """The student is the sampler: click a candidate to append it and see the next distribution."""
     st.subheader("Step mode: you pick the next token")
     if chosen:
-        st.markdown("Appended so far: " + " ".join(f"`{esc(r.label)}`" for r in chosen))
+        st.markdown("Appended so far: " + " · ".join(md(r.label) for r in chosen))
     cols = st.columns(4)
     for i, row in enumerate(dist.top_rows(n_candidates)):
-        if cols[i % 4].button(f"{row.label}  ({row.prob:.1%})", key=f"{key}_cand_{i}", width="stretch"):
+        if cols[i % 4].button(f"{md(row.label)}  ({row.prob:.1%})", key=f"{key}_cand_{i}", width="stretch"):
             chosen.append(row)
             st.rerun()
     c1, c2, _ = st.columns([1, 1, 4])

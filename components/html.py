@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 # Alternating chip backgrounds plus a border and gap, so neighbours differ by more than colour.
 CHIP_COLOURS = ("#dbeafe", "#fde68a", "#bbf7d0", "#fbcfe8", "#ddd6fe", "#fed7aa")
@@ -18,6 +19,39 @@ CHIP_CSS = """
 
 def esc(text: str) -> str:
     return html.escape(text, quote=True)
+
+
+# Everything Streamlit's markdown gives meaning to: CommonMark, GFM tables and autolinks (http:, www.), LaTeX ($),
+# colour and icon directives (:red[...], :material/x:), emoji shortcodes and HTML tags/entities.
+_MD_SPECIAL = re.compile(r"""([\\`*_{}\[\]()#+\-.!|<>~$:&=^"'@/%])""")
+
+
+# GFM finds literal autolinks (http://, www., name@host) in the text *after* escapes are resolved, so escaping
+# can't stop them: an invisible word joiner after ":", "@" and "www" breaks the pattern instead.
+WORD_JOINER = "\u2060"
+_AUTOLINK = re.compile(r"[:@]|\bwww(?=\.)", re.I)
+
+
+def md(text: object) -> str:
+    """User or URL text made inert for anything Streamlit renders as markdown (st.warning, st.caption, widget
+    labels, spinners): every meaningful character is backslash-escaped, so it shows exactly as typed, as text."""
+    text = _AUTOLINK.sub(lambda m: m.group(0) + WORD_JOINER, str(text))
+    return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
+
+
+_PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.@~+-]+){2,}[\\/]?")
+
+
+def problem(exc: BaseException, limit: int = 300) -> str:
+    """An exception's message as one short line for the page: no traceback, no server paths, markdown-inert."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    first = _PATH.sub("…", first)
+    return md(first if len(first) <= limit else first[:limit] + "…")
+
+
+def plotly_text(text: object) -> str:
+    """Text for a Plotly title, tick label or hover: Plotly reads a subset of HTML (<a href>, <b>, <br>), so escape it."""
+    return html.escape(str(text), quote=False)
 
 
 def chip(label: str, title: str, background: str, extra: str = "") -> str:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
 
+from components.html import md, problem
 from components.state import from_query, to_query
 from lib.catalog import CATALOG, default_model, entry_for, locally_available
 
 CUSTOM = "Other (hub id or local folder)…"
+FALLBACK_NOTE = "_model_fallback_note"  # why the sidebar now names the bundled model (shown once, on the next run)
 
 
 def _label(model_id: str) -> str:
@@ -19,6 +23,9 @@ def _label(model_id: str) -> str:
 def pick_model(key: str = "model") -> str:
     """A model id from the catalog or typed by the user; kept in ?model=."""
     from_query(key, "model", default_model())
+    if st.session_state.pop(f"{key}_reset", False):  # after a fallback: the widgets name the model actually loaded
+        st.session_state[f"{key}_select"] = st.session_state[key]
+        st.session_state.pop(f"{key}_custom", None)
     options = [e.id for e in CATALOG]
     current = st.session_state[key]
     with st.sidebar:
@@ -32,7 +39,7 @@ def pick_model(key: str = "model") -> str:
             model_id = typed.strip() or default_model()
         else:
             model_id = choice
-        st.caption(entry_for(model_id).description)
+        st.caption(md(entry_for(model_id).description))
     st.session_state[key] = model_id
     to_query(model=model_id)
     return model_id
@@ -50,11 +57,24 @@ def chosen_model():
     if api_model is not None:
         return api_model
     model_id = pick_model()
+    note = st.session_state.pop(FALLBACK_NOTE, None)
+    if note:
+        st.warning(note)
     try:
         model, fallback = get_model_or_fallback(model_id)
     except ModelUnavailable as exc:
-        st.error(str(exc))
+        st.error(problem(exc))
         st.stop()
+    except Exception:  # anything else a strange model reference raises: log it, fall back like for a missing model
+        if model_id == default_model():
+            raise
+        logging.getLogger("llmx").exception("loading %r failed", model_id)
+        model, fallback = get_model_or_fallback(default_model())[0], (
+            f"The model '{model_id[:80]}' could not be loaded here. Showing the bundled {default_model()} instead.")
     if fallback:
-        st.warning(fallback)
+        # Name the model that was loaded, in the sidebar and the link, then run again so every widget agrees.
+        st.session_state[FALLBACK_NOTE] = problem(fallback, limit=600)
+        st.session_state["model"] = model.name
+        st.session_state["model_reset"] = True
+        st.rerun()
     return model

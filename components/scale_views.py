@@ -5,7 +5,7 @@ import streamlit as st
 
 from components import scale_cache
 from components import scale_charts as charts
-from components.html import esc
+from components.html import esc, md, problem
 from components.state import as_bool, from_query, to_query
 from lib import hub, scale
 
@@ -254,16 +254,16 @@ def bert_vs_gpt_view(models: list, index: dict) -> None:
             bert_ref = st.text_input("Masked-LM model (hub id or local folder)", key="scale_bert")
             link("bert", bert_ref, BERT_REF)
             try:
-                with st.spinner(f"Loading {bert_ref}…"):
+                with st.spinner(f"Loading {md(bert_ref)}…"):
                     guesses = scale_cache.fill_mask(bert_ref, sentence)
                 st.table(pd.DataFrame([{"rank": g.rank, "token": g.token, "probability": f"{g.prob:.1%}"}
                                        for g in guesses]).set_index("rank"))
             except hub.ModelUnavailable as exc:
                 size = scale.human_bytes(scale.weight_bytes(index["bert-base"].counted, "fp32"))
-                st.warning(f"**BERT is not available here.** {exc} BERT-base's weights (about {size}) are not bundled "
+                st.warning(f"**BERT is not available here.** {problem(exc)} BERT-base's weights (about {size}) are not bundled "
                            "with this app; when the machine is online they download on first use.")
             except ValueError as exc:
-                st.info(str(exc))
+                st.info(problem(exc))
         with gpt_col:
             st.subheader("GPT predicts the next token")
             st.markdown(f'<div style="font-size:1.3rem">{esc(left_text)}<b>▢</b>'
@@ -277,7 +277,7 @@ def bert_vs_gpt_view(models: list, index: dict) -> None:
                 with st.spinner("Loading the GPT-style model…"):
                     gpt, note = get_model_or_fallback(default_model())
                 if note:
-                    st.caption(note)
+                    st.caption(problem(note, limit=600))
                 prompt = gpt.encode(left_text.rstrip(" "))
                 rows = distribution(gpt, prompt).top_rows(5)
                 st.caption(f"Model: {gpt.name}")
@@ -286,7 +286,7 @@ def bert_vs_gpt_view(models: list, index: dict) -> None:
                 if not left_text.strip():
                     st.caption("Nothing comes before the blank, so GPT predicts the very first token.")
             except hub.ModelUnavailable as exc:
-                st.warning(f"**No GPT-style model is available offline yet.** {exc}")
+                st.warning(f"**No GPT-style model is available offline yet.** {problem(exc)}")
     st.subheader("Bigger is not better for every task")
     g175, large = index["gpt3-175b"], index["bert-large"]
     st.markdown(

@@ -10,7 +10,7 @@ import streamlit as st
 
 from components.charts import distribution_chart, layout
 from components.generation_view import coloured_tokens
-from components.html import chips, esc
+from components.html import chips, esc, problem
 from components.loaders import distribution, generate, get_model
 from lib import hub, stages
 from lib.sampling import Knobs
@@ -170,12 +170,12 @@ def compare_checkpoints(family: stages.Family, run: StageRun) -> None:
             st.subheader(ck.label)
             st.caption(f"`{ck.model_id}` · stage: {ck.stage} · sees: {'chat template' if ck.chat else 'raw prompt'}")
             if isinstance(model, str) or model is None:
-                st.warning(model or "Not available.")
+                st.warning(problem(model) if model else "Not available.")
                 continue
             try:
                 dist, positions = show_checkpoint(ck, model, run)
             except api_error_types() as exc:
-                st.warning(f"Not available: {exc}")
+                st.warning(f"Not available: {problem(exc)}")
                 continue
             dists.append(dist)
             labels.append((ck.label, ck.stage))

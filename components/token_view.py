@@ -11,10 +11,13 @@ import unicodedata
 import regex
 import streamlit as st
 
-from components.html import esc
+import logging
+
+from components.html import esc, md, problem
 from lib import hub
 from lib import tokenization as T
 
+LOG = logging.getLogger("llmx")
 RENDER_CAP = 2000        # chips drawn per view; counts always cover the whole text
 LABEL_CAP = 200          # characters shown inside one chip
 COLOURS = ("#dbeafe", "#fde68a", "#bbf7d0", "#fbcfe8", "#ddd6fe", "#fed7aa")
@@ -144,9 +147,14 @@ def render_counts(seg: T.Segmentation) -> None:
     cols[3].metric("Characters per token", f"{c.chars_per_token:.2f}")
 
 
+def name(tokenizer: str) -> str:
+    """A tokenizer's label for markdown (headings, captions, spinners): typed hub ids are user text."""
+    return md(T.label(tokenizer))
+
+
 def render_notes(notes) -> None:
     for note in notes:
-        st.info(note, icon="ℹ️")
+        st.info(md(note), icon="ℹ️")
 
 
 # --- caches --------------------------------------------------------------------------------
@@ -160,12 +168,13 @@ def _segmentation(name: str, text: str, limit: int | None, group: bool) -> T.Seg
 def segmentation(name: str, text: str, limit: int | None = RENDER_CAP, group: bool = True) -> T.Segmentation | None:
     """Cached segmentation, or None after showing why this tokenizer can't be used here."""
     try:
-        with st.spinner(f"Loading {T.label(name)}…"):
+        with st.spinner(f"Loading {md(T.label(name))}…"):
             return _segmentation(T.canonical(name), text, limit, group)
     except hub.ModelUnavailable as exc:
-        st.warning(str(exc))
-    except Exception as exc:  # a broken hub tokenizer must not take the page down
-        st.error(f"{T.label(name)} failed on this text: {type(exc).__name__}: {exc}")
+        st.warning(problem(exc))
+    except Exception:  # a broken hub tokenizer must not take the page down; the detail goes to the server log
+        LOG.exception("tokenizer %r failed", name)
+        st.error(f"The tokenizer {md(T.label(name))} could not be used here. Pick another one, or check the hub id.")
     return None
 
 
@@ -176,12 +185,15 @@ def _decoded(name: str, ids: tuple[int, ...], limit: int | None) -> T.Segmentati
 
 def decoded(name: str, ids: tuple[int, ...], limit: int | None = RENDER_CAP) -> T.Segmentation | None:
     try:
-        with st.spinner(f"Loading {T.label(name)}…"):
+        with st.spinner(f"Loading {md(T.label(name))}…"):
             return _decoded(T.canonical(name), ids, limit)
     except hub.ModelUnavailable as exc:
-        st.warning(str(exc))
+        st.warning(problem(exc))
     except ValueError as exc:
-        st.error(str(exc))
+        st.error(problem(exc))
+    except Exception:
+        LOG.exception("decoding with %r failed", name)
+        st.error(f"The tokenizer {md(T.label(name))} could not decode these ids. Pick another one.")
     return None
 
 
@@ -195,9 +207,10 @@ def chat(source: str, messages: list[tuple[str, str]], add_generation_prompt: bo
         with st.spinner("Loading the chat tokenizer (transformers)…"):
             return _chat(source, tuple(messages), add_generation_prompt)
     except hub.ModelUnavailable as exc:
-        st.warning(str(exc))
-    except Exception as exc:  # templates are user-supplied Jinja on the hub; show, don't crash
-        st.error(f"The chat template of {source} failed: {type(exc).__name__}: {exc}")
+        st.warning(problem(exc))
+    except Exception:  # templates are user-supplied Jinja on the hub; say so, don't crash
+        LOG.exception("chat template of %r failed", source)
+        st.error(f"The chat template of {md(source)} failed on these turns. Try another chat tokenizer.")
     return None
 
 

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from components import scale_views as views
+from components.html import md
 from components.setup import route_through_app
 from components.state import to_query
 from lib import scale
@@ -18,7 +19,7 @@ if "scale_models" not in st.session_state:
     picked, unknown = scale.parse_selection(st.query_params.get("models"))
     st.session_state["scale_models"] = picked
     if unknown:
-        st.warning(f"Not in the catalog, so left out: `{', '.join(unknown).replace('`', '')}`. Names look like "
+        st.warning(f"Not in the catalog, so left out: {md(', '.join(unknown))}. Names look like "
                    "`gpt3-175b`, `bert-base` or `llama-3-8b`; the *Catalog and sources* tab lists them all.")
 
 

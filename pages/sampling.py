@@ -3,6 +3,7 @@
 import numpy as np
 import streamlit as st
 
+from components.guard import guarded_callback, guarded_fragment
 from components.html_charts import cumulative_svg, paired_bars
 from components.knob_controls import EXPLAIN, knob_controls, knobs_to_query
 from components.loaders import distribution, generate
@@ -19,8 +20,17 @@ st.caption("Moving a knob never runs the model: it reshapes the same stored scor
 
 model = chosen_model()
 from_query("sk_prompt", "prompt", NEXT_TOKEN_PRESETS[DEFAULT_PRESET], lambda v: v[:100_000])
+
+
+@guarded_callback
+def use_preset():
+    choice = st.session_state.get("sk_preset")
+    if choice in NEXT_TOKEN_PRESETS:  # None when the selectbox is cleared with its ✕
+        st.session_state.sk_prompt = NEXT_TOKEN_PRESETS[choice]
+
+
 st.selectbox("Preset", list(NEXT_TOKEN_PRESETS), index=None, key="sk_preset", placeholder="Choose a preset…",
-             on_change=lambda: st.session_state.update(sk_prompt=NEXT_TOKEN_PRESETS[st.session_state.sk_preset]))
+             on_change=use_preset)
 text = st.text_area("Prompt", key="sk_prompt", height=90, max_chars=100_000)
 to_query(prompt=text)
 if not text.strip():
@@ -40,7 +50,7 @@ original = dist.probs  # what every knob move compares against, computed once pe
 before_stats = summary(original, original)
 
 
-@st.fragment
+@guarded_fragment
 def knobs_panel():
     controls, charts = st.columns([1, 2])
     with controls:
@@ -83,22 +93,33 @@ def knobs_panel():
     freq = np.bincount(picks, minlength=len(original)) / draws
     st.html(paired_bars(labels, result.probs[order], freq[order], "probability after knobs",
                         f"share of {draws:,} draws"))
-    st.session_state.sk_knobs = knobs
+    continuations(knobs, seed)
+
+
+def continuations(knobs, seed: int) -> None:
+    """Inside the knobs fragment, so a knob move redraws this section too: continuations are shown only under
+    the knobs that made them; after a move the section says they belong to the old setting."""
+    st.subheader("Three continuations with these knobs")
+    made = st.session_state.get("sk_continuations")
+    if st.button("Generate three continuations", key="sk_generate"):
+        gens = []
+        with api_errors(stop=False):
+            gens = [generate(model, prompt, 30, knobs, seed + i) for i in range(3)]
+        made = st.session_state.sk_continuations = (prompt, knobs, seed, gens) if gens else None
+    if not made:
+        return
+    if made[:3] != (prompt, knobs, seed):
+        st.caption("The knobs, seed or prompt changed since the last continuations; generate again to see "
+                   "continuations with these knobs.")
+        return
+    for i, (col, gen) in enumerate(zip(st.columns(3), made[3])):
+        col.markdown(f"**Seed {seed + i}**")
+        col.text(gen.text)
+        for note in gen.notes:
+            col.caption(note)
 
 
 knobs_panel()
-
-st.subheader("Three continuations with these knobs")
-if st.button("Generate three continuations", key="sk_generate"):
-    knobs = st.session_state.get("sk_knobs")
-    seed = int(st.session_state.get("sk_seed", 0))
-    for i, col in enumerate(st.columns(3)):
-        with api_errors(stop=False):
-            gen = generate(model, prompt, 30, knobs, seed + i)
-            col.markdown(f"**Seed {seed + i}**")
-            col.text(gen.text)
-            for note in gen.notes:
-                col.caption(note)
 
 with st.expander("What each knob does"):
     for name, (words, formula) in EXPLAIN.items():

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from components import token_view as tv
+from components.guard import guarded_callback
 from components.setup import route_through_app
 from components.state import as_bool, from_query, to_query
 from lib import tokenization as T
@@ -37,7 +38,7 @@ st.title("Tokenizer")
 st.markdown("Models predict **tokens, not words**. A tokenizer cuts text into pieces from a fixed vocabulary and "
             "gives each piece a number; the model only ever sees those numbers.")
 
-st.pills("Examples from the lectures", list(T.PRESETS), key="tok_preset", on_change=_use_preset)
+st.pills("Examples from the lectures", list(T.PRESETS), key="tok_preset", on_change=guarded_callback(_use_preset))
 text = st.text_area("Text", key="tok_text", height=140)
 options = list(T.REGISTRY) + [n for n in st.session_state.tok_names if n not in T.REGISTRY]
 names = st.multiselect("Tokenizers (type a Hugging Face id to add one, e.g. Qwen/Qwen2.5-0.5B)", options,
@@ -91,7 +92,7 @@ with side:
                                    "Chars per token": round(s.counts.chars_per_token, 2)} for n, s in results])
             st.dataframe(table, hide_index=True, width="stretch")
             for n, s in results:
-                st.subheader(f"{T.label(n)}: {s.n_tokens:,} tokens")
+                st.subheader(f"{tv.name(n)}: {s.n_tokens:,} tokens")
                 tv.render_notes(s.notes)
                 tv.render_tokens(s, show_ids, cap=tv.RENDER_CAP // 2, legend=False)
             st.html(f'<div class="tv-legend">{tv.esc(tv.LEGEND)}</div>')
@@ -121,7 +122,7 @@ with multi:
             to_query(lang=lang)
             for n in usable:
                 seg = tv.segmentation(n, T.MULTILINGUAL[lang], group=group)
-                st.markdown(f"**{T.label(n)}**: {seg.n_tokens} tokens")
+                st.markdown(f"**{tv.name(n)}**: {seg.n_tokens} tokens")
                 tv.render_tokens(seg, show_ids, legend=False)
 
 with dec:
@@ -140,7 +141,7 @@ with dec:
         try:
             ids = T.parse_ids(raw)
         except ValueError as exc:
-            st.error(str(exc))
+            st.error(tv.problem(exc))
             ids = None
         if ids is not None and len(raw) <= LINK_CAP:
             to_query(ids=raw)

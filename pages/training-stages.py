@@ -6,7 +6,8 @@ import streamlit as st
 
 from components import stage_views as views
 from components.token_shift_view import token_shift_panel
-from components.html import esc
+from components.guard import guarded_callback
+from components.html import esc, md
 from components.setup import route_through_app
 from components.state import from_query, to_query
 from lib import stages
@@ -39,12 +40,13 @@ from_query("ts_temp", "temperature", 0.8, lambda v: round(min(2.0, max(0.1, floa
 from_query("ts_seed", "seed", 0, lambda v: max(0, int(v)))
 family_key = st.session_state.ts_family
 if family_key not in stages.FAMILIES:
-    st.warning(f"There is no family called “{family_key}”; showing {stages.FAMILIES[stages.DEFAULT_FAMILY].name}.")
+    st.warning(f"There is no family called “{md(family_key)}”; showing {stages.FAMILIES[stages.DEFAULT_FAMILY].name}.")
     family_key = st.session_state.ts_family = stages.DEFAULT_FAMILY
 
 
+@guarded_callback
 def use_preset() -> None:
-    if st.session_state.ts_preset:
+    if st.session_state.ts_preset in PRESETS:
         st.session_state.ts_prompt, st.session_state.ts_expected = PRESETS[st.session_state.ts_preset]
 
 

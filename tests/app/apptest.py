@@ -1,5 +1,7 @@
 """Open one page of the app under streamlit.testing.v1.AppTest, through the router."""
 
+import re
+
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
@@ -13,3 +15,8 @@ def open_page(page: str, timeout: float = 120, **query: str) -> AppTest:
     at.run()
     assert not at.exception, at.exception
     return at
+
+
+def shown(markdown: str) -> str:
+    """What a reader sees of markdown the app escaped (components.html.md): the backslash escapes removed."""
+    return re.sub(r"\\(.)", r"\1", markdown)

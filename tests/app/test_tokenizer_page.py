@@ -8,6 +8,7 @@ import sys
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app.apptest import shown
 from tests.conftest import ROOT, need_shared
 
 TABS = ["Single view", "Side by side", "Multilingual", "Decode", "Chat format"]
@@ -59,7 +60,7 @@ def test_preset_and_link_round_trip():
 def test_typed_special_token_is_text_with_a_note():
     at = open_page(text="end <|endoftext|> here", tokenizers="cl100k_base")
     assert metrics(at)["Tokens"] == str(cl100k("end <|endoftext|> here"))
-    assert any("<|endoftext|>" in i.value and "plain text" in i.value for i in at.info)
+    assert any("<|endoftext|>" in shown(i.value) and "plain text" in i.value for i in at.info)
 
 
 # Lone surrogates can't reach a page (Streamlit's protobuf and the browser's UTF-8 replace them); the unit
@@ -92,7 +93,7 @@ def test_hundred_thousand_characters_capped_but_counted():
 
 def test_unavailable_tokenizers_warn_and_the_rest_works():
     at = open_page(text="hello", tokenizers="o200k_base,pocket-lm,someone/not-here,cl100k_base", view="Side by side")
-    warnings = " ".join(w.value for w in at.warning)
+    warnings = " ".join(shown(w.value) for w in at.warning)
     from lib import tokenization as T
 
     if not T.tiktoken_cached("o200k_base"):
@@ -100,7 +101,7 @@ def test_unavailable_tokenizers_warn_and_the_rest_works():
     if T.availability("pocket-lm"):
         assert "pocket-lm" in warnings
     assert "someone/not-here" in warnings
-    assert any(h.value.startswith("cl100k_base") for h in at.subheader)
+    assert any(shown(h.value).startswith("cl100k_base") for h in at.subheader)
 
 
 def test_every_tab_renders():
@@ -114,9 +115,9 @@ def test_every_tab_renders():
 
 def test_decode_tab_reports_bad_ids():
     at = open_page(view="Decode", decode_with="cl100k_base", ids="1 two 3")
-    assert any("'two'" in e.value for e in at.error)
+    assert any("'two'" in shown(e.value) for e in at.error)
     at.text_area(key="tok_dec_ids").set_value("15339 1917 999999999").run()
-    assert any("Not ids" in e.value for e in at.error)
+    assert any("Not ids" in shown(e.value) for e in at.error)
     at.text_area(key="tok_dec_ids").set_value("15339, 1917").run()
     assert at.code[0].value == "hello world"
 
@@ -155,7 +156,7 @@ def test_chat_tab_offline_hub_id_fails_fast_with_a_message():
     if hub.network_available():
         pytest.skip("online: the id could really be downloaded")
     at = open_page(view="Chat format", chat="someone/missing-instruct-model")
-    assert any("someone/missing-instruct-model" in w.value and "no network" in w.value for w in at.warning)
+    assert any("someone/missing-instruct-model" in shown(w.value) and "no network" in w.value for w in at.warning)
 
 
 def test_chip_labels_escape_and_show_invisible_characters():
