@@ -21,3 +21,9 @@ test: $(READY)
 
 bench: $(READY)
 	for b in bench/bench_*.py; do $(VENV)/bin/python $$b || exit 1; done
+
+# Download catalog models and every tiktoken encoding while online, so a lecture runs offline.
+MODELS ?= gpt2 SmolLM2-135M SmolLM2-135M-Instruct
+.PHONY: prepare
+prepare: $(READY)
+	$(VENV)/bin/python -m lib.prepare $(MODELS)
