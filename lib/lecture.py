@@ -82,15 +82,15 @@ STEPS: tuple[Step, ...] = (
          "With pocket-lm the text is novel-like English; the point about greedy versus sampling holds for any model."),
     Step("tokens", HACKER, "Tokens, not words: “They are splashing”", "tokenizer",
          _p(text=presets.THEY_ARE_SPLASHING, tokenizers="p50k_base", view="Single view", single="p50k_base",
-            ids_view="1"),
+            ids_view="0"),
          "The model never sees words, only numbers: pieces of text from a fixed vocabulary. This is "
          "text-davinci-003's tokenizer, p50k_base, on the lecture's example.",
          "Four tokens: “They”, “ are”, “ spl”, “ashing”. The space belongs to the start of the next token, and "
-         "“splashing” is cut into two pieces. Each has an id."),
+         "“splashing” is cut into two pieces. Hover a chip for its id; the next step shows the ids."),
     Step("decode", HACKER, "And back: ids to text", "tokenizer",
          _p(view="Decode", decode_with="p50k_base", ids="2990, 389, 4328, 2140"),
          "Decoding looks each number up in the same vocabulary and glues the pieces back together.",
-         "The four ids give back exactly “They are splashing”."),
+         "2990, 389, 4328, 2140: the four ids give back exactly “They are splashing”, piece by piece."),
     Step("pretraining", HACKER, "ULMFiT step 1: language-model pretraining", "training-stages",
          _p(stage="pretrain"),
          "ULMFiT (2018) has three steps, and ChatGPT-style models still follow them. Step one: predict the next "
