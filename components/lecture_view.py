@@ -55,9 +55,8 @@ def _api_link(step: L.Step, params: dict[str, str]) -> None:
                      "api": "1", "api_model": model, "api_endpoint": "completions"})
 
 
-def step_page(step: L.Step, params: dict[str, str]) -> None:
-    if st.toggle("Show the page here", value=True, key="lecture_embed",
-                 help="Off: only the link, for a slow machine or to present the page full screen."):
+def step_page(step: L.Step, params: dict[str, str], embed: bool) -> None:
+    if embed:
         st.iframe(_src(step, params), height=EMBED_HEIGHT)
 
 

@@ -29,14 +29,25 @@ html { font-size: 24px !important; }
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { font-size: 1rem !important; }
 [data-testid="stToolbar"], [data-testid="stMainMenu"], [data-testid="stStatusWidget"],
 [data-testid="stDecoration"] { display: none !important; }
-.stMainBlockContainer { padding-top: 2.2rem !important; padding-bottom: 2rem !important; }
+.stMainBlockContainer { padding-top: 2rem !important; padding-bottom: 2rem !important; }
+/* Controls are read close up, the charts from the back: labels, inputs and metrics stay compact. */
+[data-testid="stWidgetLabel"] p, [data-testid="stWidgetLabel"] label { font-size: 18px !important; }
+.stMainBlockContainer textarea, .stMainBlockContainer input { font-size: 20px !important; }
+.stMainBlockContainer textarea { height: 2.8em !important; min-height: 0 !important; }
+[data-testid="stMetricValue"] { font-size: 1.3rem !important; }
+[data-testid="stVerticalBlock"] { gap: 0.6rem !important; }
+.stMainBlockContainer button p { font-size: 20px !important; }
+/* The lecture steps open each example by link, so the preset pickers make way for the chart. */
+.st-key-tok_preset, .st-key-nt_preset, .st-key-sk_preset { display: none !important; }
+/* Tokenizer: the step's link picks the tokenizers; the single view's own picker still shows which one. */
+.st-key-tok_names, [data-testid="stHorizontalBlock"]:has(.st-key-tok_show_ids) { display: none !important; }
 .js-plotly-plot .xtick text, .js-plotly-plot .ytick text, .js-plotly-plot .legendtext,
 .js-plotly-plot .g-xtitle text, .js-plotly-plot .g-ytitle text, .js-plotly-plot .annotation-text,
 .js-plotly-plot .bartext, .js-plotly-plot .hovertext text { font-size: 20px !important; }
 .js-plotly-plot .gtitle { font-size: 24px !important; }
 [data-testid="stTable"] td, [data-testid="stTable"] th, .stMainBlockContainer table td,
 .stMainBlockContainer table th { font-size: 20px !important; }
-h1 { font-size: 1.9rem !important; padding-top: 0 !important; }
+h1 { font-size: 1.5rem !important; padding: 0 0 0.3rem 0 !important; }
 [data-testid="stHeader"] { background: transparent !important; height: 2rem !important; }
 """
 # A page shown inside the Lecture page (?frame=1): no sidebar, no header, little padding.

@@ -23,12 +23,14 @@ step = L.STEPS[i]
 to_query(step=step.id)
 st.session_state.lecture_url_step = step.id
 
-nav = st.columns([1, 1, 4], vertical_alignment="center")
+nav = st.columns([1, 1, 3.2, 1.3], vertical_alignment="center")
 nav[0].button("◀ Back", key="lecture_prev", on_click=move, args=(-1,), disabled=i == 0, shortcut="Left",
               width="stretch")
 nav[1].button("Next ▶", key="lecture_next", on_click=move, args=(1,), disabled=i == len(L.STEPS) - 1,
               shortcut="Right", type="primary", width="stretch")
 nav[2].markdown(f"**Step {i + 1} of {len(L.STEPS)}** · {step.lecture}")
+embed = nav[3].toggle("Show page", value=True, key="lecture_embed",
+                      help="Off: only the link, for a slow machine or to present the page full screen.")
 st.markdown(f"### {step.title}")
 
 params = L.step_params(step, view.available_models())
@@ -36,7 +38,7 @@ notes, page = st.columns([1, 2.2])
 with notes:
     view.step_notes(step, params)
 with page:
-    view.step_page(step, params)
+    view.step_page(step, params, embed)
 
 with st.expander("All steps"):
     view.step_list(i)
