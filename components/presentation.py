@@ -8,9 +8,6 @@ from __future__ import annotations
 import streamlit as st
 
 KEY = "present"
-# Plotly's own PNG export, at projector resolution (pass as st.plotly_chart(config=PLOTLY_CONFIG)).
-PLOTLY_CONFIG = {"toImageButtonOptions": {"format": "png", "width": 1920, "height": 1080, "scale": 1},
-                 "displaylogo": False}
 
 ALWAYS = """
 [data-testid="stAppDeployButton"] { display: none !important; }
@@ -21,8 +18,51 @@ ALWAYS = """
   .stMainBlockContainer img, .stMainBlockContainer svg:not(.main-svg) { max-width: 100%; }
   .stMainBlockContainer [data-testid="stHtml"] { max-width: 100%; overflow-x: auto; }
   [data-testid="stHeader"] [data-testid="stToolbar"] { max-width: 60vw; }
+  .ts-row { flex-direction: column; } .ts-era { width: auto !important; } .ts-arrow { transform: rotate(90deg); }
 }
+.llmx-png { font-size: 0.8rem; margin: 0.2rem 0 0.6rem; padding: 0.1rem 0.6rem; border: 1px solid #9ca3af;
+  border-radius: 6px; background: #fff; cursor: pointer; }
 """
+# Slides: Plotly's own "download as PNG" at projector size, and a "Save as PNG" button under each SVG chart
+# (drawn client-side from the SVG, 1920 px wide). A fixed script with no user input in it.
+EXPORT_JS = """<script>
+(() => {
+  if (window.__llmxPng) return; window.__llmxPng = true;
+  const W = 1920, H = 1080;
+  document.addEventListener('click', e => {  // capture: runs before Plotly's own handler
+    const btn = e.target.closest && e.target.closest('.modebar-btn');
+    const gd = btn && btn.closest('.js-plotly-plot');
+    if (gd && gd._context) gd._context.toImageButtonOptions = {format: 'png', width: W, height: H, scale: 1};
+  }, true);
+  function save(svg) {
+    const box = svg.viewBox.baseVal, w = W, h = Math.round(W * box.height / box.width);
+    const copy = svg.cloneNode(true);
+    copy.setAttribute('width', w); copy.setAttribute('height', h);
+    copy.setAttribute('xmlns', 'http://www.w3.org/2000/svg');
+    copy.style.fontFamily = getComputedStyle(svg).fontFamily;
+    const url = URL.createObjectURL(new Blob([new XMLSerializer().serializeToString(copy)], {type: 'image/svg+xml'}));
+    const img = new Image();
+    img.onload = () => {
+      const c = document.createElement('canvas'); c.width = w; c.height = h;
+      const g = c.getContext('2d'); g.fillStyle = '#fff'; g.fillRect(0, 0, w, h); g.drawImage(img, 0, 0, w, h);
+      URL.revokeObjectURL(url);
+      c.toBlob(b => { const a = document.createElement('a'); a.href = URL.createObjectURL(b);
+                      a.download = 'chart-1920.png'; a.click(); }, 'image/png');
+    };
+    img.src = url;
+  }
+  function addButtons() {
+    document.querySelectorAll('.stMainBlockContainer svg[role=img][viewBox]:not([data-llmx-png])').forEach(svg => {
+      svg.setAttribute('data-llmx-png', '1');
+      const b = document.createElement('button'); b.className = 'llmx-png'; b.type = 'button';
+      b.textContent = 'Save as PNG (1920 px)'; b.onclick = () => save(svg);
+      svg.insertAdjacentElement('afterend', b);
+    });
+  }
+  new MutationObserver(addButtons).observe(document.body, {childList: true, subtree: true});
+  addButtons();
+})();
+</script>"""
 
 PRESENTING = """
 html { font-size: 24px !important; }
@@ -88,3 +128,4 @@ def setup() -> None:
     elif KEY in st.query_params:
         del st.query_params[KEY]
     st.html(f"<style>{ALWAYS}{PRESENTING if presenting() else ''}{FRAMED if framed() else ''}</style>")
+    st.sidebar.html(EXPORT_JS, unsafe_allow_javascript=True)  # in the sidebar: takes no room on the page

@@ -50,3 +50,24 @@ def test_presentation_main_chart_above_the_fold(page, app_url, path):
         assert box is not None, path
         visible = min(box["y"] + box["height"], 720) - box["y"]
         assert visible >= min(box["height"], 100), (path, box)  # all of it, or at least its top 100 px, on screen
+
+
+def _png_size(path) -> tuple[int, int]:
+    data = open(path, "rb").read(32)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_charts_save_as_png_at_projector_size(page, app_url):
+    page.set_viewport_size({"width": 1600, "height": 1000})
+    open_page(page, f"{app_url}/model-scale")
+    chart = page.locator("[data-testid=stPlotlyChart]").first
+    chart.hover()
+    with page.expect_download() as plotly_png:
+        chart.locator('.modebar-btn[data-title="Download plot as a PNG"]').click(force=True)
+    assert _png_size(plotly_png.value.path()) == (1920, 1080)
+    open_page(page, f"{app_url}/sampling")
+    with page.expect_download() as svg_png:
+        page.get_by_role("button", name="Save as PNG (1920 px)").first.click()
+    width, height = _png_size(svg_png.value.path())
+    assert width == 1920 and height > 0
