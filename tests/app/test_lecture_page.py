@@ -1,0 +1,33 @@
+"""The Lecture page under AppTest: steps from the URL, next/previous, and presentation mode kept per session."""
+
+from lib import lecture as L
+from tests.app.apptest import open_page
+
+
+def _heading(at) -> str:
+    return " ".join(m.value for m in at.markdown)
+
+
+def test_next_and_previous_move_through_the_steps():
+    at = open_page("pages/lecture.py")
+    assert L.STEPS[0].title in _heading(at)
+    at.button(key="lecture_next").click().run()
+    assert not at.exception
+    assert L.STEPS[1].title in _heading(at) and at.query_params["step"] in ([L.STEPS[1].id], L.STEPS[1].id)
+    at.button(key="lecture_prev").click().run()
+    assert L.STEPS[0].title in _heading(at)
+
+
+def test_a_link_opens_its_step_and_says_when_only_the_bundled_model_is_here():
+    at = open_page("pages/lecture.py", step="hitchcock")
+    text = _heading(at)
+    assert L.BY_ID["hitchcock"].title in text
+    assert any("Only the bundled model is on this machine" in i.value for i in at.info)
+
+
+def test_presentation_mode_is_kept_for_the_session():
+    at = open_page("pages/lecture.py", present="1")
+    assert at.session_state["present"] is True
+    at.query_params.pop("present", None)
+    at.run()
+    assert at.session_state["present"] is True and not at.exception
