@@ -21,7 +21,8 @@ THEY_ARE_SPLASHING = "They are splashing"
 # Training stages: (prompt, expected answer). The FLAN question is lib.stages.FLAN_EXAMPLE.
 CAREER_PROMPT = "List five ideas for how to regain enthusiasm for my career"
 STAGE_PRESETS: dict[str, tuple[str, str]] = {
-    "Regain enthusiasm (RLHF prompt, lecture)": (CAREER_PROMPT, ""),
+    # expected: the first token of a numbered list, as in the preferred answer of PREFERENCE_PAIR below
+    "Regain enthusiasm (RLHF prompt, lecture)": (CAREER_PROMPT, "1."),
 }
 
 # Instruction data in the shape of OpenOrca (Mukherjee et al. 2023, "Orca"; the OpenOrca data set): a system
