@@ -31,3 +31,23 @@ def test_presentation_mode_is_kept_for_the_session():
     at.query_params.pop("present", None)
     at.run()
     assert at.session_state["present"] is True and not at.exception
+
+
+def test_a_connected_server_is_offered_for_knowledge_steps():
+    """The key stays in this session: the link switches page in the same session and names only the model."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    at.session_state["api_on"] = True
+    at.session_state["api_model"] = "davinci-002"
+    at.session_state["api_key"] = "sk-secret-test"
+    at.run()
+    at.switch_page("pages/lecture.py")
+    at.query_params["step"] = "hitchcock"
+    at.run()
+    assert not at.exception
+    links = [str(p.proto) for p in at.get("page_link")]
+    served = [p for p in links if "connected server (davinci-002)" in p]
+    assert served and "api_model" in served[0] and "sk-secret-test" not in " ".join(links)
