@@ -11,7 +11,7 @@ pytestmark = pytest.mark.e2e
 # page path -> selector of its main chart (None: the page has no chart)
 PAGES = {"lecture": "[data-testid=stMain] iframe", "": None, "tokenizer": ".tv-wrap",
          "next-token": "[data-testid=stPlotlyChart]", "sampling": ".llmx-pb",
-         "training-stages": "[data-testid=stHtml]", "model-scale": "[data-testid=stPlotlyChart]"}
+         "training-stages": ".ts-row", "model-scale": "[data-testid=stPlotlyChart]"}
 WIDTHS = """() => {
   const main = document.querySelector('[data-testid=stMain]');
   return [document.documentElement.scrollWidth, window.innerWidth, main.scrollWidth, main.clientWidth];
