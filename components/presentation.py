@@ -18,6 +18,7 @@ ALWAYS = """
   .stMainBlockContainer img, .stMainBlockContainer svg:not(.main-svg) { max-width: 100%; }
   .stMainBlockContainer [data-testid="stHtml"] { max-width: 100%; overflow-x: auto; }
   [data-testid="stHeader"] [data-testid="stToolbar"] { max-width: 60vw; }
+  .stMainBlockContainer h1 { font-size: 1.9rem !important; }
   .ts-row { flex-direction: column; } .ts-era { width: auto !important; } .ts-arrow { transform: rotate(90deg); }
 }
 .llmx-png { font-size: 0.8rem; margin: 0.2rem 0 0.6rem; padding: 0.1rem 0.6rem; border: 1px solid #9ca3af;
