@@ -51,3 +51,26 @@ def test_a_connected_server_is_offered_for_knowledge_steps():
     links = [str(p.proto) for p in at.get("page_link")]
     served = [p for p in links if "connected server (davinci-002)" in p]
     assert served and "api_model" in served[0] and "sk-secret-test" not in " ".join(links)
+
+
+def test_prepare_button_fetches_encodings_and_lists_what_works_offline(tmp_path, monkeypatch):
+    """The button's real download path, against a loopback blob store that lacks o200k_base: the page says so
+    in one line and lists what works offline."""
+    from tests.conftest import TIKTOKEN_CACHE, need_shared
+    from tests.loopback_hub import LoopbackHub, tiktoken_blobs
+
+    need_shared()
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "tk"))
+    blobs = tiktoken_blobs(TIKTOKEN_CACHE)
+    blobs.pop("encodings/o200k_base.tiktoken", None)  # served by nobody, whatever the shared assets hold
+    with LoopbackHub(blobs=blobs) as store:
+        monkeypatch.setenv("LLMX_TIKTOKEN_BASE_URL", store.url)
+        at = open_page("pages/lecture.py")
+        at.multiselect(key="prepare_models").set_value([]).run()
+        at.button(key="prepare_go").click().run()
+    assert not at.exception
+    assert {s.value for s in at.success} >= {f"encoding {n}: ready" for n in ("gpt2", "r50k_base", "p50k_base",
+                                                                             "cl100k_base")}
+    assert [e.value for e in at.error] == ["encoding o200k_base: could not download encodings/o200k_base.tiktoken: "
+                                           "HTTPError"]
+    assert any("`p50k_base`" in m.value and "Works offline now" in m.value for m in at.markdown)

@@ -45,7 +45,9 @@ def test_prepare_then_offline(tmp_path):
     need_shared()
     repo = tiny_gpt2_repo(tmp_path / "repo", GPT2_TOKENIZER)
     hf_home, tk = tmp_path / "hf", tmp_path / "tiktoken"
-    with LoopbackHub({"openai-community/gpt2": repo}, tiktoken_blobs(TIKTOKEN_CACHE)) as hub:
+    blobs = tiktoken_blobs(TIKTOKEN_CACHE)
+    blobs.pop("encodings/o200k_base.tiktoken", None)  # a file the store lacks
+    with LoopbackHub({"openai-community/gpt2": repo}, blobs) as hub:
         run = subprocess.run([sys.executable, "-m", "lib.prepare", "gpt2"], cwd=ROOT, capture_output=True, text=True,
                              timeout=300, env=_env(HF_ENDPOINT=hub.url, HF_HOME=str(hf_home), TIKTOKEN_CACHE_DIR=str(tk),
                                                    LLMX_TIKTOKEN_BASE_URL=hub.url))
@@ -54,7 +56,7 @@ def test_prepare_then_offline(tmp_path):
     assert re.search(r"ok +model openai-community/gpt2", out), out
     for name in ("gpt2", "r50k_base", "p50k_base", "cl100k_base"):
         assert re.search(rf"ok +encoding {name}:", out), out
-    # The shared assets have no o200k_base, so the loopback server can't serve it: a clear failure, exit 1.
+    # The store has no o200k_base: a clear one-line failure and exit status 1.
     assert "FAILED encoding o200k_base: could not download" in out and run.returncode == 1, out
     assert "Traceback" not in out
 
