@@ -96,6 +96,7 @@ FRAMED = """
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"],
 [data-testid="stHeader"] { display: none !important; }
 .stMainBlockContainer { padding-top: 0.5rem !important; }
+[data-testid="stHeading"]:has(h1) { display: none !important; }  /* the Lecture page shows the step's title */
 """
 
 
