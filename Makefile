@@ -31,3 +31,9 @@ bench: $(READY)
 # BENCH_ARGS="--quick" for a short run, "--url http://HOST:8080" for a running server (e.g. `make serve`).
 bench-class: $(READY)
 	TIKTOKEN_CACHE_DIR=$${TIKTOKEN_CACHE_DIR:-$(SHARED_TIKTOKEN)} $(VENV)/bin/python bench/class_load.py $(BENCH_ARGS)
+
+# Download catalog models and every tiktoken encoding while online, so a lecture runs offline.
+MODELS ?= gpt2 SmolLM2-135M SmolLM2-135M-Instruct
+.PHONY: prepare
+prepare: $(READY)
+	$(VENV)/bin/python -m lib.prepare $(MODELS)

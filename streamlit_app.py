@@ -3,13 +3,17 @@
 import streamlit as st
 
 from components.guard import guard
+from components.presentation import setup as presentation_setup
 from components.setup import configure_environment, route_through_app
 
 configure_environment()
 route_through_app(from_router=True)
 st.set_page_config(page_title="LLM Explainer", page_icon="🔮", layout="wide")
 
+presentation_setup()  # ?present=1, phone layout, no Deploy button
+
 PAGES = [
+    st.Page("pages/lecture.py", title="Lecture", icon="🎤", url_path="lecture"),
     st.Page("pages/home.py", title="Overview", icon="🏠", default=True),
     st.Page("pages/tokenizer.py", title="Tokenizer", icon="🔤", url_path="tokenizer"),
     st.Page("pages/next-token.py", title="Next-token distribution", icon="📊", url_path="next-token"),

@@ -11,3 +11,35 @@ NEXT_TOKEN_PRESETS: dict[str, str] = {
     "A fact (pocket-lm can't know it)": "The capital of France is",
 }
 DEFAULT_PRESET = "Panda facility (Hacker's Guide)"
+NEXT_TOKEN_PRESETS["Mitch's … (Hacker's Guide)"] = (
+    "Mitch previously dated Annie but ended it due to Mitch's cold, overbearing mother Lydia, who dislikes any "
+    "woman in Mitch's")  # the Wikipedia plot of The Birds, as read in the lecture; the article says "life"
+
+# -- lecture examples that other pages offer as presets (pages read these; nothing is copied) ---------------
+# Tokenizer: text-davinci-003's encoding (p50k_base) splits this into They, " are", " spl", "ashing".
+THEY_ARE_SPLASHING = "They are splashing"
+# Training stages: (prompt, expected answer). The FLAN question is lib.stages.FLAN_EXAMPLE.
+CAREER_PROMPT = "List five ideas for how to regain enthusiasm for my career"
+STAGE_PRESETS: dict[str, tuple[str, str]] = {
+    # expected: the first token of a numbered list, as in the preferred answer of PREFERENCE_PAIR below
+    "Regain enthusiasm (RLHF prompt, lecture)": (CAREER_PROMPT, "1."),
+}
+
+# Instruction data in the shape of OpenOrca (Mukherjee et al. 2023, "Orca"; the OpenOrca data set): a system
+# message, a FLAN question and a worked answer. Written for this app in that format, not copied from the set.
+OPENORCA_STYLE = {
+    "system": "You are an AI assistant that helps people find information. Think step by step before answering.",
+    "question": "Premise: \"A man is playing a guitar on a stage.\"\nHypothesis: \"A man is performing music.\"\n"
+                "Does the premise entail the hypothesis?\nOptions:\n- yes\n- it is not possible to tell\n- no",
+    "response": "Playing a guitar on a stage is a way of performing music, so if the premise is true the "
+                "hypothesis is true too. The answer is: yes.",
+}
+# A preference pair for the lecture's RLHF prompt. Written for this app to show the shape of the data (one
+# prompt, two answers, the one people preferred); not taken from any paper's data.
+PREFERENCE_PAIR = {
+    "prompt": CAREER_PROMPT,
+    "chosen": "1. Revisit why you chose this work and list what still matters to you.\n2. Take on one small "
+              "project that stretches you.\n3. Find a mentor, or mentor someone.\n4. Learn a new skill your role "
+              "could use.\n5. Take a real break, then set one goal for the next three months.",
+    "rejected": "Careers are hard. Maybe you should just quit and do something else.",
+}

@@ -276,6 +276,9 @@ def presets() -> dict[str, tuple[str, str]]:
         "Is this sentence happy or sad?\nThe schoolmaster beamed with pleasure at the letter.", "It is happy.")
     out["Capital of France (hub models)"] = ("What is the capital of France?", "The capital of France is Paris.")
     out["Iron Age, FLAN style (lecture)"] = FLAN_EXAMPLE
+    from lib.presets import STAGE_PRESETS  # the lecture's RLHF prompt
+
+    out.update(STAGE_PRESETS)
     return {"Sentiment (held out)": out.pop("Sentiment (held out)"), **out}
 
 

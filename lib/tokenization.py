@@ -23,7 +23,7 @@ from typing import Sequence
 
 import regex  # grapheme clusters (\X); a dependency of tiktoken and transformers
 
-from lib import hub
+from lib import hub, presets
 from lib.distribution import gpt2_byte_decoder
 
 SHARED_ASSETS = Path(__file__).resolve().parent.parent.parent / "shared" / "assets"
@@ -708,6 +708,7 @@ PRESETS: dict[str, str] = {
     "Special-token text": "Typed text <|endoftext|> is just text here, and so is [CLS] or <|im_start|>.",
     "GPT-3 tweet (lecture)": "Write a tweet talking about how great GPT-3 is.",
 }
+PRESETS["They are splashing (text-davinci-003 lecture)"] = presets.THEY_ARE_SPLASHING  # try it under p50k_base
 DEFAULT_PRESET = "they are splashing"
 
 # One sentence in many languages, for tokens per language (the same meaning, so the same "cost" in ideas).

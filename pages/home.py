@@ -9,6 +9,8 @@ st.markdown(
     "with the bundled **pocket-lm** (a tiny GPT-2 trained by this project on 11 public-domain novels); "
     "bigger models load when they are downloaded."
 )
+st.page_link("pages/lecture.py", label="Lecture: both seed lectures step by step (← → keys, ?present=1 for a projector)",
+             icon="🎤")
 st.page_link("pages/tokenizer.py", label="Tokenizer: text becomes tokens", icon="🔤")
 st.page_link("pages/next-token.py", label="Next-token distribution: every token gets a probability", icon="📊")
 st.page_link("pages/sampling.py", label="Sampling knobs: temperature, top-k, top-p, min-p", icon="🎛️")

@@ -1,0 +1,133 @@
+"""Presentation mode (?present=1, kept for the session), phone layout and chart export: one place for the CSS.
+
+Called once per run from the router, so every page gets it.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+KEY = "present"
+
+ALWAYS = """
+[data-testid="stAppDeployButton"] { display: none !important; }
+@media (max-width: 640px) {
+  .modebar-container, .modebar { display: none !important; }
+  .stMainBlockContainer { padding-left: 0.75rem !important; padding-right: 0.75rem !important; }
+  .stMainBlockContainer pre, .stMainBlockContainer code { white-space: pre-wrap !important; word-break: break-word; }
+  .stMainBlockContainer img, .stMainBlockContainer svg:not(.main-svg) { max-width: 100%; }
+  .stMainBlockContainer [data-testid="stHtml"] { max-width: 100%; overflow-x: auto; }
+  [data-testid="stHeader"] [data-testid="stToolbar"] { max-width: 60vw; }
+  .stMainBlockContainer h1 { font-size: 1.9rem !important; }
+  .ts-row { flex-direction: column; } .ts-era { width: auto !important; } .ts-arrow { transform: rotate(90deg); }
+}
+.llmx-png { font-size: 0.8rem; margin: 0.2rem 0 0.6rem; padding: 0.1rem 0.6rem; border: 1px solid #9ca3af;
+  border-radius: 6px; background: #fff; cursor: pointer; }
+"""
+# Slides: Plotly's own "download as PNG" at projector size, and a "Save as PNG" button under each SVG chart
+# (drawn client-side from the SVG, 1920 px wide). A fixed script with no user input in it.
+EXPORT_JS = """<script>
+(() => {
+  if (window.__llmxPng) return; window.__llmxPng = true;
+  const W = 1920, H = 1080;
+  document.addEventListener('click', e => {  // capture: runs before Plotly's own handler
+    const btn = e.target.closest && e.target.closest('.modebar-btn');
+    const gd = btn && btn.closest('.js-plotly-plot');
+    if (gd && gd._context) gd._context.toImageButtonOptions = {format: 'png', width: W, height: H, scale: 1};
+  }, true);
+  function save(svg) {
+    const box = svg.viewBox.baseVal, w = W, h = Math.round(W * box.height / box.width);
+    const copy = svg.cloneNode(true);
+    copy.setAttribute('width', w); copy.setAttribute('height', h);
+    copy.setAttribute('xmlns', 'http://www.w3.org/2000/svg');
+    copy.style.fontFamily = getComputedStyle(svg).fontFamily;
+    const url = URL.createObjectURL(new Blob([new XMLSerializer().serializeToString(copy)], {type: 'image/svg+xml'}));
+    const img = new Image();
+    img.onload = () => {
+      const c = document.createElement('canvas'); c.width = w; c.height = h;
+      const g = c.getContext('2d'); g.fillStyle = '#fff'; g.fillRect(0, 0, w, h); g.drawImage(img, 0, 0, w, h);
+      URL.revokeObjectURL(url);
+      c.toBlob(b => { const a = document.createElement('a'); a.href = URL.createObjectURL(b);
+                      a.download = 'chart-1920.png'; a.click(); }, 'image/png');
+    };
+    img.src = url;
+  }
+  function addButtons() {
+    document.querySelectorAll('.stMainBlockContainer svg[role=img][viewBox]:not([data-llmx-png])').forEach(svg => {
+      svg.setAttribute('data-llmx-png', '1');
+      const b = document.createElement('button'); b.className = 'llmx-png'; b.type = 'button';
+      b.textContent = 'Save as PNG (1920 px)'; b.onclick = () => save(svg);
+      svg.insertAdjacentElement('afterend', b);
+    });
+  }
+  new MutationObserver(addButtons).observe(document.body, {childList: true, subtree: true});
+  addButtons();
+})();
+</script>"""
+
+PRESENTING = """
+html { font-size: 24px !important; }
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { font-size: 1rem !important; }
+[data-testid="stToolbar"], [data-testid="stMainMenu"], [data-testid="stStatusWidget"],
+[data-testid="stDecoration"] { display: none !important; }
+.stMainBlockContainer { padding-top: 2rem !important; padding-bottom: 2rem !important; }
+/* Controls are read close up, the charts from the back: labels, inputs and metrics stay compact. */
+[data-testid="stWidgetLabel"] p, [data-testid="stWidgetLabel"] label { font-size: 18px !important; }
+.stMainBlockContainer textarea, .stMainBlockContainer input { font-size: 20px !important; }
+.stMainBlockContainer textarea { height: 2.8em !important; min-height: 0 !important; }
+[data-testid="stMetricValue"] { font-size: 1.3rem !important; }
+[data-testid="stVerticalBlock"] { gap: 0.6rem !important; }
+.stMainBlockContainer button p { font-size: 20px !important; }
+/* The lecture steps open each example by link, so the preset pickers make way for the chart. */
+.st-key-tok_preset, .st-key-nt_preset, .st-key-sk_preset { display: none !important; }
+/* Tokenizer: the step's link picks the tokenizers; the single view's own picker still shows which one. */
+.st-key-tok_names, [data-testid="stHorizontalBlock"]:has(.st-key-tok_show_ids) { display: none !important; }
+.js-plotly-plot .xtick text, .js-plotly-plot .ytick text, .js-plotly-plot .legendtext,
+.js-plotly-plot .g-xtitle text, .js-plotly-plot .g-ytitle text, .js-plotly-plot .annotation-text,
+.js-plotly-plot .bartext, .js-plotly-plot .hovertext text { font-size: 20px !important; }
+.js-plotly-plot .gtitle { font-size: 24px !important; }
+[data-testid="stTable"] td, [data-testid="stTable"] th, .stMainBlockContainer table td,
+.stMainBlockContainer table th { font-size: 20px !important; }
+h1 { font-size: 1.5rem !important; padding: 0 0 0.3rem 0 !important; }
+[data-testid="stHeader"] { background: transparent !important; height: 2rem !important; }
+"""
+# A page shown inside the Lecture page (?frame=1): no sidebar, no header, little padding.
+FRAMED = """
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"],
+[data-testid="stHeader"] { display: none !important; }
+.stMainBlockContainer { padding-top: 0.5rem !important; }
+[data-testid="stHeading"]:has(h1) { display: none !important; }  /* the Lecture page shows the step's title */
+"""
+
+
+def presenting() -> bool:
+    return bool(st.session_state.get(KEY))
+
+
+def _sync() -> None:
+    st.session_state[KEY] = st.session_state["_present_toggle"]
+
+
+def framed() -> bool:
+    """Whether this session is a page embedded in the Lecture page (?frame=1 when it started)."""
+    if st.query_params.get("frame") == "1":
+        st.session_state["_framed"] = True
+    return bool(st.session_state.get("_framed"))
+
+
+def setup() -> None:
+    """Read ?present= once per session, offer the sidebar toggle, collapse the sidebar and inject the CSS."""
+    raw = st.query_params.get(KEY)
+    if KEY not in st.session_state or raw is not None:
+        st.session_state[KEY] = (raw or "").lower() in ("1", "true", "yes", "on")
+    st.session_state["_present_toggle"] = st.session_state[KEY]
+    if presenting():
+        st.set_page_config(initial_sidebar_state="collapsed")
+    st.sidebar.toggle("Presentation mode", key="_present_toggle", on_change=_sync,
+                      help="Large text for a projector; toolbars hidden. Also ?present=1 in the link.")
+    if presenting():
+        st.query_params[KEY] = "1"
+    elif KEY in st.query_params:
+        del st.query_params[KEY]
+    st.html(f"<style>{ALWAYS}{PRESENTING if presenting() else ''}{FRAMED if framed() else ''}</style>")
+    st.sidebar.html(EXPORT_JS, unsafe_allow_javascript=True)  # in the sidebar: takes no room on the page

@@ -1,0 +1,76 @@
+"""The Lecture page under AppTest: steps from the URL, next/previous, and presentation mode kept per session."""
+
+from lib import lecture as L
+from tests.app.apptest import open_page
+
+
+def _heading(at) -> str:
+    return " ".join(m.value for m in at.markdown)
+
+
+def test_next_and_previous_move_through_the_steps():
+    at = open_page("pages/lecture.py")
+    assert L.STEPS[0].title in _heading(at)
+    at.button(key="lecture_next").click().run()
+    assert not at.exception
+    assert L.STEPS[1].title in _heading(at) and at.query_params["step"] in ([L.STEPS[1].id], L.STEPS[1].id)
+    at.button(key="lecture_prev").click().run()
+    assert L.STEPS[0].title in _heading(at)
+
+
+def test_a_link_opens_its_step_and_says_when_only_the_bundled_model_is_here():
+    at = open_page("pages/lecture.py", step="hitchcock")
+    text = _heading(at)
+    assert L.BY_ID["hitchcock"].title in text
+    assert any("Only the bundled model is on this machine" in i.value for i in at.info)
+
+
+def test_presentation_mode_is_kept_for_the_session():
+    at = open_page("pages/lecture.py", present="1")
+    assert at.session_state["present"] is True
+    at.query_params.pop("present", None)
+    at.run()
+    assert at.session_state["present"] is True and not at.exception
+
+
+def test_a_connected_server_is_offered_for_knowledge_steps():
+    """The key stays in this session: the link switches page in the same session and names only the model."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    at.session_state["api_on"] = True
+    at.session_state["api_model"] = "davinci-002"
+    at.session_state["api_key"] = "sk-secret-test"
+    at.run()
+    at.switch_page("pages/lecture.py")
+    at.query_params["step"] = "hitchcock"
+    at.run()
+    assert not at.exception
+    links = [str(p.proto) for p in at.get("page_link")]
+    served = [p for p in links if "connected server (davinci-002)" in p]
+    assert served and "api_model" in served[0] and "sk-secret-test" not in " ".join(links)
+
+
+def test_prepare_button_fetches_encodings_and_lists_what_works_offline(tmp_path, monkeypatch):
+    """The button's real download path, against a loopback blob store that lacks o200k_base: the page says so
+    in one line and lists what works offline."""
+    from tests.conftest import TIKTOKEN_CACHE, need_shared
+    from tests.loopback_hub import LoopbackHub, tiktoken_blobs
+
+    need_shared()
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "tk"))
+    blobs = tiktoken_blobs(TIKTOKEN_CACHE)
+    blobs.pop("encodings/o200k_base.tiktoken", None)  # served by nobody, whatever the shared assets hold
+    with LoopbackHub(blobs=blobs) as store:
+        monkeypatch.setenv("LLMX_TIKTOKEN_BASE_URL", store.url)
+        at = open_page("pages/lecture.py")
+        at.multiselect(key="prepare_models").set_value([]).run()
+        at.button(key="prepare_go").click().run()
+    assert not at.exception
+    assert {s.value for s in at.success} >= {f"encoding {n}: ready" for n in ("gpt2", "r50k_base", "p50k_base",
+                                                                             "cl100k_base")}
+    assert [e.value for e in at.error] == ["encoding o200k_base: could not download encodings/o200k_base.tiktoken: "
+                                           "HTTPError"]
+    assert any("`p50k_base`" in m.value and "Works offline now" in m.value for m in at.markdown)

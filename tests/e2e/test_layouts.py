@@ -1,0 +1,79 @@
+"""Every page on a 390-px phone (nothing wider than the screen) and in presentation mode at 1280x720
+(the page's main chart starts above the fold). Screenshots go to screenshots/ for a person to look at."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import SCREENSHOTS, no_exception, open_page
+
+pytestmark = pytest.mark.e2e
+# page path -> selector of its main chart (None: the page has no chart)
+PAGES = {"lecture": "[data-testid=stMain] iframe", "": None, "tokenizer": ".tv-wrap",
+         "next-token": "[data-testid=stPlotlyChart]", "sampling": ".llmx-pb",
+         "training-stages": ".ts-row", "model-scale": "[data-testid=stPlotlyChart]"}
+WIDTHS = """() => {
+  const main = document.querySelector('[data-testid=stMain]');
+  return [document.documentElement.scrollWidth, window.innerWidth, main.scrollWidth, main.clientWidth];
+}"""
+
+
+def shot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_phone_nothing_wider_than_the_screen(page, app_url, path):
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_page(page, f"{app_url}/{path}")
+    no_exception(page)
+    doc, inner, main, main_client = page.evaluate(WIDTHS)
+    shot(page, f"phone-{path or 'home'}")
+    assert doc <= inner, (path, doc, inner)
+    assert main <= main_client + 1, (path, main, main_client)
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_presentation_main_chart_above_the_fold(page, app_url, path):
+    page.set_viewport_size({"width": 1280, "height": 720})
+    open_page(page, f"{app_url}/{path}?present=1")
+    no_exception(page)
+    shot(page, f"present-{path or 'home'}")
+    size = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('[data-testid=stMain] [data-testid=stMarkdown] p')).fontSize)")
+    assert size >= 24, size
+    assert page.locator("[data-testid=stAppDeployButton]:visible").count() == 0
+    assert page.locator("[data-testid=stSidebar][aria-expanded=true]").count() == 0
+    selector = PAGES[path]
+    if path == "lecture":  # its main chart is the first step's chart, inside the embedded page
+        chart = page.frame_locator(selector).first.locator("[data-testid=stPlotlyChart]").first
+        chart.wait_for(timeout=120_000)
+        shot(page, "present-lecture")
+        box = chart.bounding_box()
+        assert box is not None and box["y"] + 100 <= 720, box
+    elif selector:
+        box = page.locator(selector).first.bounding_box()
+        assert box is not None, path
+        visible = min(box["y"] + box["height"], 720) - box["y"]
+        assert visible >= min(box["height"], 100), (path, box)  # all of it, or at least its top 100 px, on screen
+
+
+def _png_size(path) -> tuple[int, int]:
+    data = open(path, "rb").read(32)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_charts_save_as_png_at_projector_size(page, app_url):
+    page.set_viewport_size({"width": 1600, "height": 1000})
+    open_page(page, f"{app_url}/model-scale")
+    chart = page.locator("[data-testid=stPlotlyChart]").first
+    chart.hover()
+    with page.expect_download() as plotly_png:
+        chart.locator('.modebar-btn[data-title="Download plot as a PNG"]').click(force=True)
+    assert _png_size(plotly_png.value.path()) == (1920, 1080)
+    open_page(page, f"{app_url}/sampling")
+    with page.expect_download() as svg_png:
+        page.get_by_role("button", name="Save as PNG (1920 px)").first.click()
+    width, height = _png_size(svg_png.value.path())
+    assert width == 1920 and height > 0
