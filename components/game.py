@@ -49,8 +49,10 @@ class RoundScore:
         self.scorer = hf_scorer(model, prompt)
         self.top_words = model_words(model.texts, self.scorer.first_step(), n=5)
 
-    def rows(self, counts) -> list[HistRow]:
-        return histogram(counts, self.scorer.word_prob, extra_words=self.top_words)
+    def rows(self, counts, true_word: str = "") -> list[HistRow]:
+        """The histogram rows; the true word (once revealed) always has a row."""
+        extra = self.top_words + ([true_word] if true_word and true_word not in self.top_words else [])
+        return histogram(counts, self.scorer.word_prob, extra_words=extra)
 
 
 @st.cache_resource(max_entries=32, show_spinner="Asking the model…")
@@ -88,7 +90,7 @@ def qr_png(text: str) -> bytes:
 HIST_CSS = """
 <style>
 .gh{font-size:1.2rem;width:100%;border-collapse:collapse}
-.gh td{padding:4px 6px;vertical-align:middle}
+.gh td{padding:4px 6px;vertical-align:middle;white-space:nowrap}
 .gh .w{font-family:ui-monospace,Menlo,Consolas,monospace;white-space:pre;max-width:14em;overflow:hidden;text-overflow:ellipsis}
 .gh .bar{height:1.1em;display:inline-block;vertical-align:middle;border:1px solid #1f2937}
 .gh .cls{background:#f59e0b}
@@ -110,9 +112,9 @@ def histogram_html(rows: list[HistRow], true_word: str = "", show_true: bool = F
         body.append(
             f'<tr{cls} data-word="{esc(r.word)}" data-count="{r.count}">'
             f'<td class="w">{label}{mark}</td>'
-            f'<td><span class="bar cls" style="width:{r.share * 18:.2f}em"></span>'
+            f'<td><span class="bar cls" style="width:{r.share * 12:.2f}em"></span>'
             f'<span class="num">class {r.count} ({r.share:.0%})</span></td>'
-            f'<td><span class="bar mdl" style="width:{r.model_prob * 18:.2f}em"></span>'
+            f'<td><span class="bar mdl" style="width:{r.model_prob * 12:.2f}em"></span>'
             f'<span class="num">model {r.model_prob:.1%}</span></td></tr>')
     head = "<tr><th>word</th><th>the class (guesses)</th><th>the model (probability)</th></tr>"
     return f'{HIST_CSS}<table class="gh">{head}{"".join(body)}</table>'

@@ -43,20 +43,27 @@ with st.expander("Start a round", expanded="game_round" not in st.session_state)
         prompt = st.text_area("Prompt", max_chars=2000, key="game_prompt")
         true_word = st.text_input("True next word (optional)", max_chars=40, key="game_true_custom")
     minutes = st.number_input("Open for (minutes)", 1, 240, 30, key="game_minutes")
-    if st.button("Start round", type="primary", key="game_start"):
+
+    def start() -> None:
         try:
             r = store.create_round(prompt, code, true_word=true_word, model=model_id, ttl_s=60 * minutes)
-            st.session_state.game_round = r.id
+            st.session_state.game_round = st.session_state.game_pick = r.id  # show the new round
         except GameError as exc:
-            st.error(str(exc))
+            st.session_state.game_error = str(exc)
+
+    st.button("Start round", type="primary", key="game_start", on_click=start)
+
+if "game_error" in st.session_state:
+    st.error(st.session_state.pop("game_error"))
 
 rounds = store.rounds_for(code)
 if not rounds:
     st.info("Start a round: the class will see the prompt on their phones and guess the next word.")
     st.stop()
 ids = [r.id for r in rounds]
-current = st.session_state.get("game_round")
-round_id = st.selectbox("Round", ids, index=ids.index(current) if current in ids else len(ids) - 1,
+if st.session_state.get("game_pick") not in ids:
+    st.session_state.game_pick = ids[-1]
+round_id = st.selectbox("Round", ids,
                         format_func=lambda i: f"{ids.index(i) + 1}. {next(r.prompt for r in rounds if r.id == i)[:60]}…",
                         key="game_pick")
 st.session_state.game_round = round_id
@@ -80,8 +87,7 @@ with left:
     for col, (label, status) in zip(buttons, {"Close guessing": "closed", "Reopen": "open", "Reveal": "revealed"}.items()):
         col.button(label, key=f"game_{status}", disabled=r.status == status, width="stretch",
                    on_click=set_status, args=(status,))
-    if "game_error" in st.session_state:
-        st.error(st.session_state.pop("game_error"))
+
 
 @st.fragment(run_every=2)
 def live(round_id: str) -> None:
@@ -97,7 +103,7 @@ def live(round_id: str) -> None:
     state = "taking guesses" if r.accepting() else ("revealed" if r.status == "revealed" else "closed")
     st.markdown(f"**{n}** guesses · round **{state}** · model `{score.model_name}`")
     revealed = r.status == "revealed"
-    st.html(histogram_html(score.rows(counts), r.true_word, show_true=revealed))
+    st.html(histogram_html(score.rows(counts, r.true_word if revealed else ""), r.true_word, show_true=revealed))
     if revealed and r.true_word:
         c_bits = class_surprise_bits(counts, r.true_word)
         m_bits = model_surprise_bits(score.scorer.word_logprob(r.true_word))

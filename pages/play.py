@@ -69,7 +69,7 @@ def status() -> None:
         p = score.scorer.word_prob(mine.word)
         st.markdown(f"The model gave your word **{p:.2%}**. In the class it came "
                     f"**#{rank_among(mine.word, counts)}** of {len(counts)} different words.")
-    st.html(histogram_html(score.rows(counts), live.true_word, show_true=True))
+    st.html(histogram_html(score.rows(counts, live.true_word), live.true_word, show_true=True))
 
 
 status()

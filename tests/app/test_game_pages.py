@@ -65,6 +65,10 @@ def test_reveal_shows_surprise_and_averages(store_url):
     labels = [m.label for m in at.metric]
     assert "Class surprise" in labels and "Model surprise" in labels and "Class: average surprise" in labels
     assert "✓ true next word" in html_of(at)
+    at.button(key="game_start").click().run()  # a second round is shown at once
+    second = at.session_state.game_round
+    assert second != round_id and at.selectbox(key="game_pick").value == second
+    assert any(c.value.endswith(f"/play?round={second}") for c in at.code)
 
 
 def test_student_sees_only_their_own_guess_before_the_reveal(store_url):
