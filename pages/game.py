@@ -19,7 +19,7 @@ store = get_store()
 model_id = pick_model()
 code = st.session_state.setdefault("game_code", new_code())
 
-with st.expander("Lecturer code (keep it private: it controls your rounds)"):
+with st.sidebar.expander("Lecturer code (keep it private)"):
     st.caption("Only this code can close, reveal or export your rounds. Paste it here on another device "
                "or after a reload to get your rounds back. It is never part of the students' link.")
     st.code(code, language=None)
@@ -28,9 +28,9 @@ with st.expander("Lecturer code (keep it private: it controls your rounds)"):
         st.session_state.game_code = code = typed
         st.session_state.pop("game_round", None)
 
-with st.expander("Start a round", expanded="game_round" not in st.session_state):
+with st.sidebar.expander("Start a round", expanded=True):
     source = st.radio("Prompt from", ["A passage with a known next word", "A preset from the lectures", "My own"],
-                      horizontal=True, key="game_source")
+                      key="game_source")
     if source.startswith("A passage"):
         name = st.selectbox("Passage", list(GAME_PASSAGES), key="game_passage")
         prompt, true_word = GAME_PASSAGES[name]
@@ -58,7 +58,7 @@ if "game_error" in st.session_state:
 
 rounds = store.rounds_for(code)
 if not rounds:
-    st.info("Start a round: the class will see the prompt on their phones and guess the next word.")
+    st.info("Start a round (in the sidebar): the class will see the prompt on their phones and guess the next word.")
     st.stop()
 ids = [r.id for r in rounds]
 if st.session_state.get("game_pick") not in ids:
