@@ -101,7 +101,7 @@ def live(round_id: str) -> None:
     score = round_score(r.model, r.prompt)
     n = sum(counts.values())
     state = "taking guesses" if r.accepting() else ("revealed" if r.status == "revealed" else "closed")
-    st.markdown(f"**{n}** guesses · round **{state}** · model `{score.model_name}`")
+    st.markdown(f"**{n}** guesses · round **{state}** · model `{score.model_name.replace('`', '')}`")
     revealed = r.status == "revealed"
     st.html(histogram_html(score.rows(counts, r.true_word if revealed else ""), r.true_word, show_true=revealed))
     if revealed and r.true_word:

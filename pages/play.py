@@ -64,7 +64,8 @@ def status() -> None:
     counts = store.counts(round_id)
     score = round_score(live.model, live.prompt)
     if live.true_word:
-        st.success(f"The true next word: {live.true_word}")
+        st.html(f'<div class="play-true" style="font-size:1.3rem;padding:.5em;border-radius:8px;background:#eff6ff;'
+                f'color:#1e3a8a">The true next word: <b>{esc(live.true_word)}</b></div>')
     if mine:
         p = score.scorer.word_prob(mine.word)
         st.markdown(f"The model gave your word **{p:.2%}**. In the class it came "
