@@ -15,6 +15,7 @@ run is one student submitting alone on the idle server.
 from __future__ import annotations
 
 import argparse
+import os
 import asyncio
 import random
 import re
@@ -46,6 +47,7 @@ class Session:
         self.ws_url = base.replace("http://", "ws://") + "/_stcore/stream"
         self.page, self.query = page, query
         self.widgets: dict[str, str] = {}      # label -> widget id
+        self.fragments: dict[str, str] = {}    # label -> id of the fragment the widget is in ("" if none)
         self.markdown: list[str] = []
         self.finished = asyncio.Event()
         self.auto: tuple[float, str] | None = None
@@ -68,6 +70,7 @@ class Session:
                 if t in ("text_input", "button"):
                     w = getattr(el, t)
                     self.widgets[w.label] = w.id
+                    self.fragments[w.label] = msg.delta.fragment_id
                 elif t == "markdown":
                     self.markdown.append(el.markdown.body)
                     if self.on_markdown:
@@ -77,13 +80,14 @@ class Session:
             elif kind == "auto_rerun":
                 self.auto = (msg.auto_rerun.interval, msg.auto_rerun.fragment_id)
 
-    async def rerun(self, states: list[WidgetState] = (), fragment_id: str = "") -> float:
-        """Send one rerun; seconds until the server says the script finished."""
+    async def rerun(self, states: list[WidgetState] = (), fragment_id: str = "", auto: bool = False) -> float:
+        """Send one rerun (of a fragment only, as the browser does for a widget inside one);
+        seconds until the server says the run finished."""
         back = BackMsg()
         cs = back.rerun_script
         cs.query_string, cs.page_name = self.query, self.page
         if fragment_id:
-            cs.fragment_id, cs.is_auto_rerun = fragment_id, True
+            cs.fragment_id, cs.is_auto_rerun = fragment_id, auto
         cs.widget_states.widgets.extend(states)
         self.finished.clear()
         t0 = time.perf_counter()
@@ -112,10 +116,17 @@ async def student_session(base: str, round_id: str) -> Session:
 
 
 async def submit(s: Session, guess: str) -> float:
-    return await s.rerun([text(s.widgets["Your guess (one word)"], guess), trigger(s.widgets["Send my guess"])])
+    label = "Your guess (one word)"
+    return await s.rerun([text(s.widgets[label], guess), trigger(s.widgets["Send my guess"])], s.fragments[label])
 
 
-async def play(base: str, store_url: str, n: int, window: float) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), so the figure survives a busy machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def play(base: str, store_url: str, n: int, window: float, pid: int) -> dict:
     store = open_store(store_url)
     code = new_code()
     r = store.create_round(PROMPT, code, true_word="wife", model="pocket-lm")
@@ -134,7 +145,7 @@ async def play(base: str, store_url: str, n: int, window: float) -> dict:
             interval, fid = lect.auto or (2.0, "")
             await asyncio.sleep(interval)
             if fid:
-                await lect.rerun(code_state, fragment_id=fid)
+                await lect.rerun(code_state, fragment_id=fid, auto=True)
 
     follower = asyncio.create_task(follow())
     # Baseline: one student alone on the idle server.
@@ -154,8 +165,9 @@ async def play(base: str, store_url: str, n: int, window: float) -> dict:
         latencies.append(await submit(s, f"w{i % 17}"))
         done_at.append(time.perf_counter())
 
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), cpu_seconds(pid)
     await asyncio.gather(*(one(i, s) for i, s in enumerate(students)))
+    cpu = cpu_seconds(pid) - cpu0
     last = max(done_at)
     try:
         await asyncio.wait_for(seen_all.wait(), 30)
@@ -173,7 +185,7 @@ async def play(base: str, store_url: str, n: int, window: float) -> dict:
     lat = sorted(latencies)
     return dict(n=len(latencies), span=last - t0, p50=lat[len(lat) // 2], p95=lat[int(0.95 * (len(lat) - 1))],
                 max=lat[-1], baseline=baseline, exact=counts == expected, stored=sum(counts.values()),
-                lecturer_delay=lecturer_delay)
+                lecturer_delay=lecturer_delay, cpu_per_guess=cpu / n)
 
 
 def free_port() -> int:
@@ -185,23 +197,29 @@ def free_port() -> int:
 def run_backend(name: str, store_url: str, n: int, window: float) -> None:
     proc, base, log = start_server({"LLMX_GAME_STORE": store_url})
     try:
-        res = asyncio.run(play(base, store_url, n, window))
+        res = asyncio.run(play(base, store_url, n, window, proc.pid))
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     print(f"{name:<7} {res['n']} students in {res['span']:.1f} s | submit p50 {res['p50'] * 1e3:.0f} ms, "
           f"p95 {res['p95'] * 1e3:.0f} ms, max {res['max'] * 1e3:.0f} ms | alone {res['baseline'] * 1e3:.0f} ms "
           f"(p95/alone {res['p95'] / res['baseline']:.1f}x) | stored {res['stored']}, exactly once: {res['exact']} | "
-          f"lecturer showed all {res['lecturer_delay']:.2f} s after the last submission")
+          f"lecturer showed all {res['lecturer_delay']:.2f} s after the last submission | "
+          f"server CPU {res['cpu_per_guess'] * 1e3:.1f} ms per guess (incl. the lecturer's refreshes) | "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--students", type=int, default=200)
     ap.add_argument("--window", type=float, default=10.0)
+    ap.add_argument("--stores", default="sqlite,redis")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-game-"))
-    run_backend("sqlite", str(tmp / "game.sqlite3"), args.students, args.window)
+    if "sqlite" in args.stores:
+        run_backend("sqlite", str(tmp / "game.sqlite3"), args.students, args.window)
+    if "redis" not in args.stores:
+        return
     exe = shutil.which("redis-server")
     if exe is None:
         print("redis      skipped: redis-server is not installed")

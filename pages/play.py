@@ -39,25 +39,29 @@ def send() -> None:
         st.session_state.play_note = ("error", str(exc))
 
 
-with st.form("play_form", clear_on_submit=True, border=False):
-    st.text_input("Your guess (one word)", max_chars=MAX_GUESS_CHARS, key="play_guess",
-                  placeholder="type one word…", autocomplete="off")
-    st.form_submit_button("Send my guess", type="primary", width="stretch", on_click=send)
-kind, text = st.session_state.pop("play_note", (None, None))
-if kind == "error":
-    st.error(text)
-
-
-@st.fragment(run_every=4)
-def status() -> None:
-    """Refreshed every 4 s: my guess as received; after the reveal, where it stood."""
-    live = store.round(round_id)
+@st.fragment
+def guess_box() -> None:
+    """The guess form and its "received" state. A fragment: sending reruns only this, which keeps a
+    class's submissions cheap for the server."""
+    with st.form("play_form", clear_on_submit=True, border=False):
+        st.text_input("Your guess (one word)", max_chars=MAX_GUESS_CHARS, key="play_guess",
+                      placeholder="type one word…", autocomplete="off")
+        st.form_submit_button("Send my guess", type="primary", width="stretch", on_click=send)
+    kind, text = st.session_state.pop("play_note", (None, None))
+    if kind == "error":
+        st.error(text)
     mine = store.my_guess(round_id, me)
     if mine:
         st.html(f'<div class="play-received" style="font-size:1.3rem;padding:.5em;border:2px solid #16a34a;'
                 f'border-radius:8px;background:#f0fdf4;color:#14532d">✅ Received: <b>{esc(mine.raw)}</b>'
-                f'{"" if live.status == "revealed" else "<br><small>You can change it until the round closes.</small>"}'
-                f'</div>')
+                f'<br><small>You can change it until the round closes.</small></div>')
+
+
+@st.fragment(run_every=8)
+def status() -> None:
+    """Refreshed every 8 s (cheap: two reads): open or closed; after the reveal, where my guess stood."""
+    live = store.round(round_id)
+    mine = store.my_guess(round_id, me)
     if live.status != "revealed":
         st.caption("Taking guesses." if live.accepting() else "Guessing is closed; wait for the reveal.")
         return
@@ -73,4 +77,5 @@ def status() -> None:
     st.html(histogram_html(score.rows(counts, live.true_word), live.true_word, show_true=True))
 
 
+guess_box()
 status()
