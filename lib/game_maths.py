@@ -82,7 +82,8 @@ class WordScorer:
     def word_logprob(self, word: str) -> float:
         """Natural-log probability of a normalised word (summed over its spellings)."""
         if word not in self._words:
-            self._words[word] = logsumexp([self.sequence_logprob(self.encode(" " + s)) for s in spellings(word)]) if word else -math.inf
+            scores = [self.sequence_logprob(self.encode(" " + s)) for s in spellings(word)] if word else []
+            self._words[word] = logsumexp(scores)
         return self._words[word]
 
     def word_prob(self, word: str) -> float:
