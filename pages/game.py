@@ -89,9 +89,9 @@ with left:
                    on_click=set_status, args=(status,))
 
 
-@st.fragment(run_every=2)
+@st.fragment(run_every=1)
 def live(round_id: str) -> None:
-    """Refreshed every 2 s: the class against the model on this round."""
+    """Refreshed every second: the class against the model on this round."""
     r = store.round(round_id)
     try:
         counts = store.counts(round_id, code)
@@ -113,10 +113,8 @@ def live(round_id: str) -> None:
     st.caption("Guesses are cut to their first word, without case or punctuation. The model's probability of a word is "
                "the chance that its next tokens spell it (after a space; lower case, Capitalised or UPPER), a product "
                "over the tokens of a longer word. Class surprise uses add-one smoothing: (count+1)/(guesses+words+1).")
-    export = store.guesses(round_id, code)
-    st.download_button("Export CSV", guesses_csv(r, export, score.scorer.word_prob), file_name=f"round-{r.id}.csv",
-                       mime="text/csv", key="game_csv")
-
+    st.download_button("Export CSV", lambda: guesses_csv(r, store.guesses(round_id, code), score.scorer.word_prob),
+                       file_name=f"round-{r.id}.csv", mime="text/csv", key="game_csv", on_click="ignore")
 
 with left:
     live(round_id)
