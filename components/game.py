@@ -101,7 +101,10 @@ HIST_CSS = """
 .gh{font-size:1.2rem;width:100%;border-collapse:collapse}
 .gh td{padding:4px 6px;vertical-align:middle;white-space:nowrap}
 .gh .w{font-family:ui-monospace,Menlo,Consolas,monospace;white-space:pre;max-width:14em;overflow:hidden;text-overflow:ellipsis}
-.gh .bar{height:1.1em;display:inline-block;vertical-align:middle;border:1px solid #1f2937}
+.gh-wrap{overflow-x:auto}
+.gh .track{display:inline-block;width:12em;vertical-align:middle}
+.gh .bar{height:1.1em;display:block;border:1px solid #1f2937;box-sizing:border-box;min-width:2px}
+@media (max-width:640px){.gh{font-size:1rem}.gh .track{width:4.5em}.gh td{padding:3px 3px}}
 .gh .cls{background:#f59e0b}
 .gh .mdl{background:#2563eb;background-image:repeating-linear-gradient(45deg,transparent 0 4px,rgba(255,255,255,.35) 4px 8px)}
 .gh .num{font-variant-numeric:tabular-nums;white-space:nowrap;padding-left:6px}
@@ -121,12 +124,12 @@ def histogram_html(rows: list[HistRow], true_word: str = "", show_true: bool = F
         body.append(
             f'<tr{cls} data-word="{esc(r.word)}" data-count="{r.count}">'
             f'<td class="w">{label}{mark}</td>'
-            f'<td><span class="bar cls" style="width:{r.share * 12:.2f}em"></span>'
+            f'<td><span class="track"><span class="bar cls" style="width:{r.share:.2%}"></span></span>'
             f'<span class="num">class {r.count} ({r.share:.0%})</span></td>'
-            f'<td><span class="bar mdl" style="width:{r.model_prob * 12:.2f}em"></span>'
+            f'<td><span class="track"><span class="bar mdl" style="width:{r.model_prob:.2%}"></span></span>'
             f'<span class="num">model {r.model_prob:.1%}</span></td></tr>')
     head = "<tr><th>word</th><th>the class (guesses)</th><th>the model (probability)</th></tr>"
-    return f'{HIST_CSS}<table class="gh">{head}{"".join(body)}</table>'
+    return f'{HIST_CSS}<div class="gh-wrap"><table class="gh">{head}{"".join(body)}</table></div>'
 
 
 def prompt_html(prompt: str, size: str = "1.6rem") -> str:

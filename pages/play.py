@@ -53,8 +53,7 @@ def guess_box() -> None:
     mine = store.my_guess(round_id, me)
     if mine:
         st.html(f'<div class="play-received" style="font-size:1.3rem;padding:.5em;border:2px solid #16a34a;'
-                f'border-radius:8px;background:#f0fdf4;color:#14532d">✅ Received: <b>{esc(mine.raw)}</b>'
-                f'<br><small>You can change it until the round closes.</small></div>')
+                f'border-radius:8px;background:#f0fdf4;color:#14532d">✅ Received: <b>{esc(mine.raw)}</b></div>')
 
 
 @st.fragment(run_every=8)
@@ -63,7 +62,8 @@ def status() -> None:
     live = store.round(round_id)
     mine = store.my_guess(round_id, me)
     if live.status != "revealed":
-        st.caption("Taking guesses." if live.accepting() else "Guessing is closed; wait for the reveal.")
+        st.caption("Taking guesses: send a new one to change yours." if live.accepting()
+                   else "Guessing is closed; wait for the reveal.")
         return
     counts = store.counts(round_id)
     score = round_score(live.model, live.prompt)
