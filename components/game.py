@@ -104,7 +104,8 @@ HIST_CSS = """
 .gh-wrap{overflow-x:auto}
 .gh .track{display:inline-block;width:12em;vertical-align:middle}
 .gh .bar{height:1.1em;display:block;border:1px solid #1f2937;box-sizing:border-box;min-width:2px}
-@media (max-width:640px){.gh{font-size:1rem}.gh .track{width:4.5em}.gh td{padding:3px 3px}}
+@media (max-width:640px){.gh{font-size:.95rem}.gh .track{width:3.5em}.gh td{padding:3px 2px}.gh .lbl{display:none}
+.gh .w{max-width:7em}}
 .gh .cls{background:#f59e0b}
 .gh .mdl{background:#2563eb;background-image:repeating-linear-gradient(45deg,transparent 0 4px,rgba(255,255,255,.35) 4px 8px)}
 .gh .num{font-variant-numeric:tabular-nums;white-space:nowrap;padding-left:6px}
@@ -119,16 +120,16 @@ def histogram_html(rows: list[HistRow], true_word: str = "", show_true: bool = F
     body = []
     for r in rows:
         label = esc(r.word) if r.word else "<i>everything else</i>"
-        mark = " ✓ true next word" if show_true and r.word and r.word == true_word else ""
+        mark = " ✓ true" if show_true and r.word and r.word == true_word else ""
         cls = ' class="true"' if mark else ""
         body.append(
             f'<tr{cls} data-word="{esc(r.word)}" data-count="{r.count}">'
             f'<td class="w">{label}{mark}</td>'
             f'<td><span class="track"><span class="bar cls" style="width:{r.share:.2%}"></span></span>'
-            f'<span class="num">class {r.count} ({r.share:.0%})</span></td>'
+            f'<span class="num"><span class="lbl">class </span>{r.count} ({r.share:.0%})</span></td>'
             f'<td><span class="track"><span class="bar mdl" style="width:{r.model_prob:.2%}"></span></span>'
-            f'<span class="num">model {r.model_prob:.1%}</span></td></tr>')
-    head = "<tr><th>word</th><th>the class (guesses)</th><th>the model (probability)</th></tr>"
+            f'<span class="num"><span class="lbl">model </span>{r.model_prob:.1%}</span></td></tr>')
+    head = "<tr><th>word</th><th>class (guesses)</th><th>model (probability)</th></tr>"
     return f'{HIST_CSS}<div class="gh-wrap"><table class="gh">{head}{"".join(body)}</table></div>'
 
 

@@ -64,7 +64,7 @@ def test_reveal_shows_surprise_and_averages(store_url):
     assert open_store(store_url).round(round_id).status == "revealed"
     labels = [m.label for m in at.metric]
     assert "Class surprise" in labels and "Model surprise" in labels and "Class: average surprise" in labels
-    assert "✓ true next word" in html_of(at)
+    assert "✓ true" in html_of(at) and 'class="true" data-word="wife"' in html_of(at)
     at.button(key="game_start").click().run()  # a second round is shown at once
     second = at.session_state.game_round
     assert second != round_id and at.selectbox(key="game_pick").value == second

@@ -10,7 +10,7 @@ import pytest
 
 from lib.game_maths import normalise
 from tests.conftest import IN_CI, need_shared
-from tests.e2e.conftest import CHROMIUM_FLAGS, no_exception, screenshot, start_server, wait_idle
+from tests.e2e.conftest import CHROMIUM_FLAGS, SCREENSHOTS, no_exception, screenshot, start_server, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -121,7 +121,7 @@ def test_two_rounds_one_lecturer_three_students(game_url, chromium):
         screenshot(lecturer, f"game-lecturer-round{n}")
         lecturer.get_by_role("button", name="Reveal").click()
         lecturer.locator("table.gh tr.true").wait_for(timeout=30_000)
-        assert "✓ true next word" in lecturer.locator("table.gh").inner_text()
+        assert "wife ✓ true" in lecturer.locator("table.gh").inner_text()
         wait_idle(lecturer)
         # After the reveal: the aggregate, and where each student's guess stood.
         for name, page in students.items():
@@ -131,6 +131,7 @@ def test_two_rounds_one_lecturer_three_students(game_url, chromium):
             assert "The model gave your word" in page.locator("body").inner_text()
             no_exception(page)
         screenshot(students["ann"], f"game-student-round{n}")
+        students["ann"].locator("table.gh").screenshot(path=str(SCREENSHOTS / f"game-student-table{n}.png"))
     assert "Class: average surprise" in lecturer.locator("body").inner_text()
     assert lecturer.locator("[data-testid=stMetricValue]").filter(has_text="2").count() >= 1
     no_exception(lecturer)
