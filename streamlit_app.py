@@ -21,6 +21,8 @@ PAGES = [
     st.Page("pages/training-stages.py", title="Training stages", icon="🎓", url_path="training-stages"),
     st.Page("pages/model-scale.py", title="Model scale", icon="📏", url_path="model-scale"),
     st.Page("pages/inside.py", title="Inside the model", icon="🔬", url_path="inside"),
+    st.Page("pages/game.py", title="Guessing game (lecturer)", icon="🎯", url_path="game"),
+    st.Page("pages/play.py", title="Guessing game (play)", icon="✋", url_path="play"),
 ]
 
 page = st.navigation(PAGES)

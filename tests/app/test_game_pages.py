@@ -1,0 +1,108 @@
+"""Lecturer and student views of the guessing game, through the router, on a store of their own."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from lib.game_store import open_store
+from tests.app.apptest import open_page
+
+
+@pytest.fixture
+def store_url(tmp_path, monkeypatch):
+    url = str(tmp_path / "game.sqlite3")
+    monkeypatch.setenv("LLMX_GAME_STORE", url)
+    return url
+
+
+def html_of(at) -> str:
+    return "\n".join(h.proto.body for h in at.get("html"))
+
+
+def start_round(at):
+    at.button(key="game_start").click().run()
+    assert not at.exception, at.exception
+    return at.session_state.game_round, at.session_state.game_code
+
+
+def guess(round_id: str, text: str):
+    at = open_page("pages/play.py", round=round_id)
+    at.text_input(key="play_guess").input(text)
+    at.get("form_submit_button")[0].click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_lecturer_starts_a_round_and_sees_the_class_against_the_model(store_url):
+    at = open_page("pages/game.py")
+    assert any("Start a round" in i.value for i in at.info)
+    round_id, code = start_round(at)
+    r = open_store(store_url).round(round_id)
+    assert r.true_word == "wife" and r.status == "open" and r.model
+    link = next(c.value for c in at.code if "/play?round=" in c.value)
+    assert link.endswith(f"/play?round={round_id}") and code not in link
+    assert at.get("image")  # the QR code
+    for text in ("wife", "Wife.", "house", "<b>bold</b>"):
+        guess(round_id, text)
+    at.run()
+    page = html_of(at)
+    assert 'data-word="wife" data-count="2"' in page and 'data-word="house" data-count="1"' in page
+    assert "b>bold<" not in page  # escaped, never markup ("<b>bold</b>" normalises to "b>bold</b")
+    assert 'data-word="b&gt;bold&lt;/b" data-count="1"' in page
+    assert any("4" in m.value and "guesses" in m.value for m in at.markdown)
+
+
+def test_reveal_shows_surprise_and_averages(store_url):
+    at = open_page("pages/game.py")
+    round_id, _ = start_round(at)
+    guess(round_id, "wife")
+    at.run()
+    at.button(key="game_revealed").click().run()
+    assert not at.exception, at.exception
+    assert open_store(store_url).round(round_id).status == "revealed"
+    labels = [m.label for m in at.metric]
+    assert "Class surprise" in labels and "Model surprise" in labels and "Class: average surprise" in labels
+    assert "✓ true" in html_of(at) and 'class="true" data-word="wife"' in html_of(at)
+    at.button(key="game_start").click().run()  # a second round is shown at once
+    second = at.session_state.game_round
+    assert second != round_id and at.selectbox(key="game_pick").value == second
+    assert any(c.value.endswith(f"/play?round={second}") for c in at.code)
+
+
+def test_student_sees_only_their_own_guess_before_the_reveal(store_url):
+    at = open_page("pages/game.py")
+    round_id, code = start_round(at)
+    guess(round_id, "zebra")
+    me = guess(round_id, "<i>wife</i>")
+    page = html_of(me)
+    assert "Received" in page and "&lt;i&gt;wife&lt;/i&gt;" in page and "<i>wife</i>" not in page
+    assert "zebra" not in page and [b.label for b in me.get("button")] == ["Send my guess"]  # no lecturer controls
+    assert all("zebra" not in m.value for m in me.markdown)
+    open_store(store_url).set_status(round_id, code, "revealed")
+    me.run()
+    page = html_of(me)
+    assert 'data-word="zebra" data-count="1"' in page  # only the aggregate, after the reveal
+    assert "The true next word: <b>wife</b>" in page
+
+
+def test_a_new_guess_replaces_the_old_one(store_url):
+    at = open_page("pages/game.py")
+    round_id, code = start_round(at)
+    me = guess(round_id, "house")
+    me.text_input(key="play_guess").input("wife")
+    me.get("form_submit_button")[0].click().run()
+    assert open_store(store_url).counts(round_id, code) == Counter({"wife": 1})
+
+
+def test_closed_round_and_bad_links_give_one_line_messages(store_url):
+    at = open_page("pages/game.py")
+    round_id, _ = start_round(at)
+    at.button(key="game_closed").click().run()
+    me = guess(round_id, "wife")
+    assert any("not taking guesses" in e.value for e in me.error)
+    me = guess(round_id, "")
+    assert any("Type a word" in e.value for e in me.error)
+    missing = open_page("pages/play.py", round="nope")
+    assert any("No such round" in e.value for e in missing.error)

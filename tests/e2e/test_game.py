@@ -1,0 +1,137 @@
+"""One lecturer and three students, each in a browser context of their own, play two rounds on a real server."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from lib.game_maths import normalise
+from tests.conftest import IN_CI, need_shared
+from tests.e2e.conftest import CHROMIUM_FLAGS, SCREENSHOTS, no_exception, screenshot, start_server, wait_idle
+
+pytestmark = pytest.mark.e2e
+
+ROUNDS = [  # the default passage (Austen, true word "wife") twice
+    {"ann": "wife", "ben": "Wife!", "cat": "zebra"},
+    {"ann": "husband", "ben": "servant", "cat": "Husband"},
+]
+
+
+@pytest.fixture(scope="module")
+def game_url(tmp_path_factory):
+    need_shared()
+    store = tmp_path_factory.mktemp("game") / "game.sqlite3"
+    proc, url, _ = start_server({"LLMX_GAME_STORE": str(store)})
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    exe = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(exe).exists():
+        if IN_CI:
+            pytest.fail("Debian chromium is not installed; .ci/run must apt-get install chromium")
+        pytest.skip("chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    browser = pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_FLAGS)
+    yield browser
+    browser.close()
+    pw.stop()
+
+
+def new_page(chromium, width=1600, height=1000):
+    """A fresh context (own cookies, storage and Streamlit session), like a separate device."""
+    page = chromium.new_context(viewport={"width": width, "height": height}).new_page()
+    page.set_default_timeout(60_000)
+    return page
+
+
+def lecturer_rows(page) -> Counter:
+    rows = page.locator("table.gh tr[data-word]")
+    out = Counter()
+    for i in range(rows.count()):
+        word, count = rows.nth(i).get_attribute("data-word"), int(rows.nth(i).get_attribute("data-count"))
+        if word and count:
+            out[word] = count
+    return out
+
+
+def join_links(lecturer) -> list[str]:
+    return [t.strip() for t in lecturer.locator("[data-testid=stCode]").filter(has_text="/play?round=").all_inner_texts()]
+
+
+def start_round(lecturer) -> str:
+    before = join_links(lecturer)
+    start = lecturer.get_by_role("button", name="Start round")
+    if not start.is_visible():
+        lecturer.get_by_text("Start a round", exact=True).click()
+    start.click()
+    for _ in range(120):  # until the new round's link replaces the old one
+        wait_idle(lecturer, settle=0.25)
+        links = join_links(lecturer)
+        if links and links != before:
+            return links[-1]
+    raise AssertionError("no new join link after starting a round")
+
+
+def test_two_rounds_one_lecturer_three_students(game_url, chromium):
+    lecturer = new_page(chromium, 1920, 1080)
+    lecturer.goto(f"{game_url}/game")
+    wait_idle(lecturer)
+    students = {name: new_page(chromium, 390, 844) for name in ROUNDS[0]}
+    for n, guesses in enumerate(ROUNDS, 1):
+        link = start_round(lecturer)
+        round_id = link.rsplit("=", 1)[1]
+        for name, text in guesses.items():
+            page = students[name]
+            page.goto(link)
+            wait_idle(page)
+            box = page.get_by_label("Your guess (one word)")
+            box.fill(text)
+            page.get_by_role("button", name="Send my guess").click()
+            page.locator(".play-received").filter(has_text=text).wait_for()
+        # Before the reveal: each student sees their own guess only.
+        for name, page in students.items():
+            body = page.locator("body").inner_text()
+            for other, text in guesses.items():
+                if normalise(text) != normalise(guesses[name]):
+                    assert text not in body and normalise(text) not in body.casefold().split(), (name, other)
+            assert page.locator("table.gh").count() == 0
+            no_exception(page)
+        # A student without the lecturer code cannot reveal: no controls on the play page, none of this round on /game.
+        intruder = students["cat"]
+        back = intruder.url  # ?round=…&me=…: the same anonymous guess slot
+        assert intruder.get_by_role("button", name="Reveal").count() == 0
+        intruder.goto(f"{game_url}/game?round={round_id}")
+        wait_idle(intruder)
+        assert round_id not in intruder.locator("body").inner_text()
+        assert intruder.get_by_role("button", name="Reveal").count() == 0
+        # The lecturer's histogram equals the submitted guesses (live refresh, no reload).
+        expected = Counter(normalise(t) for t in guesses.values())
+        for word, count in expected.items():
+            lecturer.locator(f'table.gh tr[data-word="{word}"][data-count="{count}"]').wait_for(timeout=30_000)
+        assert lecturer_rows(lecturer) == expected
+        screenshot(lecturer, f"game-lecturer-round{n}")
+        lecturer.get_by_role("button", name="Reveal").click()
+        lecturer.locator("table.gh tr.true").wait_for(timeout=30_000)
+        assert "wife ✓ true" in lecturer.locator("table.gh").inner_text()
+        wait_idle(lecturer)
+        # After the reveal: the aggregate, and where each student's guess stood.
+        for name, page in students.items():
+            if name == "cat":  # cat wandered off to /game
+                page.goto(back)
+            page.locator("table.gh").wait_for(timeout=30_000)
+            assert "The model gave your word" in page.locator("body").inner_text()
+            no_exception(page)
+        screenshot(students["ann"], f"game-student-round{n}")
+        students["ann"].locator("table.gh").screenshot(path=str(SCREENSHOTS / f"game-student-table{n}.png"))
+    assert "Class: average surprise" in lecturer.locator("body").inner_text()
+    assert lecturer.locator("[data-testid=stMetricValue]").filter(has_text="2").count() >= 1
+    no_exception(lecturer)
