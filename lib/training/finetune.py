@@ -11,34 +11,23 @@ on a screen here, which is the point of a teaching app:
 * DPO (Rafailov et al. 2023) is  -log sigmoid(beta * ((log pi(y_w|x) - log ref(y_w|x))
   - (log pi(y_l|x) - log ref(y_l|x))))  against the frozen SFT model as the reference.
 
-`live_sft` runs a few dozen SFT steps for the page's "Fine-tune live" button and reports each step.
+The command line and the model card are in lib/training/finetune_cli.py; the page's "Fine-tune live"
+button runs lib/training/live.py.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import platform
-import shlex
 import statistics
-import sys
-import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from lib.training.instructions import (CHATML_TEMPLATE, Example, PreferencePair, held_out_examples, preference_pairs,
-                                       probe_example, sft_examples)
+from lib.chat_format import CHATML_TEMPLATE
+from lib.instructions import Example, PreferencePair, held_out_examples
 
 IGNORE = -100
 SFT = dict(steps=200, batch_size=16, lr=5e-4, warmup=20, seed=1234)
 DPO = dict(steps=60, batch_size=8, lr=2e-5, beta=0.1, warmup=10, seed=1234)
-# The live demo runs inside the app's server. One torch thread: on a busy 2-core machine two threads are much
-# slower (measured 0.8 s vs 2.1 s per SFT step at batch 16 while another process trained).
-LIVE = dict(steps=30, batch_size=8, lr=1e-3, warmup=3, seed=7, threads=1)
-LIVE_SLOT = threading.BoundedSemaphore(1)   # one live fine-tune at a time per process: the CPU is shared
 
 
 # -- tokenizer and data -------------------------------------------------------------------------------
@@ -253,7 +242,7 @@ def greedy_reply(model, tokenizer, instruction: str, max_new_tokens: int = 40) -
 
 def held_out_pairs() -> list[PreferencePair]:
     """Preference pairs built like the training pairs, from held-out instructions only."""
-    from lib.training.instructions import ramble
+    from lib.instructions import ramble
 
     import random
 
@@ -294,270 +283,7 @@ def summarise_first_token(base: Sequence[float], tuned: Sequence[float]) -> dict
                 share_at_least_5x=sum(r >= 5 for r in ratios) / len(ratios))
 
 
-# -- live demo ----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class LiveStep:
-    step: int              # 0 = before training
-    steps: int
-    loss: float | None     # None before the first step
-    probe: object          # lib.distribution.Distribution of the probe's first answer token
-    expected_ids: tuple[int, ...]   # ids that start the probe's expected answer (lib/stages.py)
-    expected_prob: float
-    seconds: float
+if __name__ == "__main__":  # `python -m lib.training.finetune`, the command the model cards record
+    from lib.training.finetune_cli import main
 
-
-def live_sft(base: str | Path, steps: int = LIVE["steps"], probe: Example | None = None,
-             examples: Sequence[Example] | None = None, cfg: dict = LIVE) -> Iterator[LiveStep]:
-    """Fine-tune a fresh copy of `base` for `steps` SFT steps, yielding the probe's distribution after each step.
-
-    The model is loaded from disk here, so the app's shared, cached models are never touched. torch's thread
-    count is set to cfg["threads"] for the run and restored afterwards.
-    """
-    import torch
-
-    t0 = time.perf_counter()
-    threads_before = torch.get_num_threads()
-    if cfg.get("threads"):
-        torch.set_num_threads(cfg["threads"])
-    try:
-        yield from _live_steps(base, steps, probe, examples, cfg, t0)
-    finally:
-        torch.set_num_threads(threads_before)
-
-
-def _live_steps(base, steps: int, probe: Example | None, examples, cfg: dict, t0: float) -> Iterator[LiveStep]:
-    import torch
-
-    from lib.models import HFCausalLM
-    from lib.stages import answer_start_ids, expected_probability, format_prompt
-
-    model, tokenizer = load(base)
-    add_chat_template(tokenizer)
-    wrapped = HFCausalLM(model, tokenizer, "live")
-    probe = probe or probe_example()
-    probe_prompt = format_prompt(wrapped, probe.instruction, True).prompt
-    expected = answer_start_ids(tokenizer, probe.answer)
-
-    def report(step: int, loss: float | None) -> LiveStep:
-        dist = wrapped.distribution(probe_prompt)
-        return LiveStep(step, steps, loss, dist, expected, expected_probability(dist, expected),
-                        time.perf_counter() - t0)
-
-    if examples is None:  # the concise demonstrations only: the demo shows the format being learned
-        examples = [ex for ex in sft_examples() if not ex.answer.startswith("Well")]
-    rows = [encode_pair(tokenizer, ex.instruction, ex.answer) for ex in examples]
-    cfg = {**cfg, "steps": steps}
-    torch.manual_seed(cfg["seed"])
-    opt = _optimizer(model, cfg["lr"])
-    batches = _batches(len(rows), min(cfg["batch_size"], len(rows)), cfg["seed"])
-    yield report(0, None)
-    for step in range(steps):
-        loss = sft_step(model, opt, tokenizer, [rows[i] for i in next(batches)], _lr(step, cfg))
-        yield report(step + 1, loss)
-
-
-# -- command line -------------------------------------------------------------------------------------
-def _hardware(threads: int) -> str:
-    import torch
-
-    return f"{platform.machine()} CPU, {threads} torch thread{'s' if threads != 1 else ''}, torch {torch.__version__}"
-
-
-def _save(model, tokenizer, out: Path) -> float:
-    out.mkdir(parents=True, exist_ok=True)
-    model.generation_config.eos_token_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return (out / "model.safetensors").stat().st_size / 1e6
-
-
-def run_sft(args) -> dict:
-    from collections import Counter
-
-    examples = sft_examples()
-    model, tokenizer = load(args.base)
-    base_model, base_tok = load(args.base)
-    add_chat_template(tokenizer)
-    cfg = {**SFT, "steps": args.steps or SFT["steps"]}
-
-    def progress(step: int, loss: float) -> None:
-        if step % 25 == 0 or step == cfg["steps"] - 1:
-            print(f"sft step {step:4d}/{cfg['steps']}  loss {loss:.3f}", flush=True)
-
-    t0 = time.perf_counter()
-    losses = train_sft(model, tokenizer, examples, cfg, on_step=progress)
-    seconds = time.perf_counter() - t0
-    weights_mb = _save(model, tokenizer, args.out)
-    held = held_out_examples()
-    base_p = first_token_probs(base_model, base_tok, held, chat=False)
-    sft_p = first_token_probs(model, tokenizer, held, chat=True)
-    return dict(stage="sft", base=str(args.base), train=cfg, n_examples=len(examples),
-                tasks=dict(Counter(ex.task for ex in examples)),
-                rambling_answers=sum(ex.answer.startswith("Well") for ex in examples),
-                n_held_out=len(held), train_seconds=seconds, weights_mb=weights_mb,
-                first_loss=statistics.fmean(losses[:10]), final_loss=statistics.fmean(losses[-20:]),
-                first_token=summarise_first_token(base_p, sft_p),
-                well_first=statistics.fmean(first_token_of(model, tokenizer, held, "Well")),
-                samples={ex.instruction: greedy_reply(model, tokenizer, ex.instruction) for ex in held[::12]},
-                hardware=_hardware(args.threads), command=_command(args))
-
-
-def run_dpo(args) -> dict:
-    from collections import Counter
-
-    pairs = preference_pairs()
-    policy, tokenizer = load(args.base)
-    reference, _ = load(args.base)
-    cfg = {**DPO, "steps": args.steps or DPO["steps"]}
-
-    def progress(step: int, loss: float, accuracy: float) -> None:
-        if step % 10 == 0 or step == cfg["steps"] - 1:
-            print(f"dpo step {step:4d}/{cfg['steps']}  loss {loss:.3f}  acc {accuracy:.2f}", flush=True)
-
-    t0 = time.perf_counter()
-    log = train_dpo(policy, reference, tokenizer, pairs, cfg, on_step=progress)
-    seconds = time.perf_counter() - t0
-    weights_mb = _save(policy, tokenizer, args.out)
-
-    held, held_pairs = held_out_examples(), held_out_pairs()
-    sft_card = Path(args.base) / "metrics.json"
-    pretrained = json.loads(sft_card.read_text())["base"] if sft_card.exists() else "assets/pocket-lm"
-    base_model, base_tok = load(pretrained)
-    base_p = first_token_probs(base_model, base_tok, held, chat=False)
-    sft_p = first_token_probs(reference, tokenizer, held, chat=True)
-    dpo_p = first_token_probs(policy, tokenizer, held, chat=True)
-    replies = {name: [greedy_reply(m, tokenizer, ex.instruction) for ex in held]
-               for name, m in (("sft", reference), ("dpo", policy))}
-    return dict(stage="dpo", base=str(args.base), pretrained=pretrained, train=cfg, n_pairs=len(pairs),
-                why=dict(Counter(p.why for p in pairs)), n_held_out=len(held),
-                train_seconds=seconds, weights_mb=weights_mb,
-                first_loss=statistics.fmean(r["loss"] for r in log[:10]),
-                final_loss=statistics.fmean(r["loss"] for r in log[-10:]),
-                final_train_accuracy=statistics.fmean(r["accuracy"] for r in log[-10:]),
-                held_out_reward_accuracy=reward_accuracy(policy, reference, tokenizer, held_pairs),
-                held_out_prefers_chosen=dict(sft=prefers_chosen(reference, tokenizer, held_pairs),
-                                             dpo=prefers_chosen(policy, tokenizer, held_pairs)),
-                first_token_vs_base=summarise_first_token(base_p, dpo_p),
-                first_token_vs_sft=summarise_first_token(sft_p, dpo_p),
-                well_first=dict(sft=statistics.fmean(first_token_of(reference, tokenizer, held, "Well")),
-                                dpo=statistics.fmean(first_token_of(policy, tokenizer, held, "Well"))),
-                reply_chars={name: statistics.fmean(map(len, r)) for name, r in replies.items()},
-                samples={ex.instruction: dict(sft=replies["sft"][i], dpo=replies["dpo"][i])
-                         for i, ex in enumerate(held) if i % 12 == 0},
-                hardware=_hardware(args.threads), command=_command(args))
-
-
-def _command(args) -> str:
-    steps = f" --steps {args.steps}" if args.steps else ""
-    return (f"python -m lib.training.finetune {args.stage} --base {shlex.quote(str(args.base))} "
-            f"--out {shlex.quote(str(args.out))}{steps}")
-
-
-def _first_token_table(ft: dict, tuned: str) -> list[str]:
-    return [
-        f"| held-out instructions | base (pocket-lm) | {tuned} |",
-        "|---|---|---|",
-        f"| mean P(expected first token) | {ft['base_mean']:.4f} | {ft['tuned_mean']:.3f} |",
-        f"| ratio of means | | **{ft['ratio_of_means']:,.0f}x** |",
-        f"| median per-instruction ratio | | {ft['median_ratio']:,.0f}x |",
-        f"| share of instructions at least 5x | | {ft['share_at_least_5x']:.0%} |",
-        "",
-    ]
-
-
-MEASURE = [
-    "## The measure",
-    "P(expected first token) = the probability, in the next-token distribution right after the prompt, of the "
-    "reference answer's first token (written directly or after one space), as defined in `lib/stages.py`. "
-    "The base model gets the raw instruction; the tuned models get it in the ChatML chat template. The held-out "
-    "instructions are built from words and sentences that no training example uses.",
-    "",
-]
-LIMITS = ["## Limits", "- A teaching model: it learned a handful of answer formats, not general instruction following.",
-          "- It knows only what is in 11 novels.", ""]
-
-
-def write_card(out: Path, m: dict) -> None:
-    """README.md model card: data, command, wall time and the measured figures."""
-    t = m["train"]
-    run = (f"- Wall time: {m['train_seconds']:.0f} s of training on {m['hardware']}.",
-           f"- Weights: {m['weights_mb']:.1f} MB float32 safetensors.")
-    if m["stage"] == "sft":
-        tasks = ", ".join(f"{k} {v}" for k, v in m["tasks"].items())
-        lines = [
-            "# pocket-lm-sft: pocket-lm after instruction tuning", "",
-            "The bundled pocket-lm (a 4-layer GPT-2 trained on 11 novels) after supervised fine-tuning on the "
-            "project's own small instruction set. Same architecture and tokenizer; the tokenizer now carries a ChatML "
-            "chat template (`<|im_start|>role\\n...<|im_end|>\\n`) and `<|im_end|>` ends the assistant's turn.", "",
-            "## Data",
-            f"- {m['n_examples']} (instruction, answer) pairs templated in `lib/training/instructions.py` ({tasks}).",
-            f"- {m['rambling_answers']} of them ramble before answering (\"Well, let me think about that. ...\"), like "
-            "untidy human demonstrations; the DPO stage learns to prefer the concise form.",
-            "- Loss on the answer tokens and the closing `<|im_end|>` only.", "",
-            "## Training",
-            f"- Command: `{m['command']}`",
-            f"- {t['steps']} steps of AdamW, batch {t['batch_size']}, peak learning rate {t['lr']}, warm-up "
-            f"{t['warmup']}, cosine decay, seed {t['seed']}; plain torch loop.",
-            *run,
-            f"- Loss {m['first_loss']:.2f} (first 10 steps) -> {m['final_loss']:.2f} (last 20).", "",
-            *MEASURE, *_first_token_table(m["first_token"], "SFT"),
-            f"Mean P(first answer token = \"Well\") on the held-out set: {m['well_first']:.3f}: the rambling "
-            "style copied from the demonstrations.", "",
-            "## Greedy replies to held-out instructions",
-            *[f"- *{k.replace(chr(10), ' / ')}* -> {v}" for k, v in m["samples"].items()], "",
-        ]
-    else:
-        why, sft_dpo, pref = m["why"], m["first_token_vs_sft"], m["held_out_prefers_chosen"]
-        lines = [
-            "# pocket-lm-dpo: pocket-lm-sft after preference tuning (DPO)", "",
-            "pocket-lm-sft tuned with Direct Preference Optimization against a frozen copy of itself. Same "
-            "architecture and tokenizer (ChatML chat template).", "",
-            "## Data",
-            f"- {m['n_pairs']} preference pairs from `lib/training/instructions.py`: the chosen answer is concise and "
-            f"on format; the rejected one rambles ({why.get('concise', 0)}), has the wrong label "
-            f"({why.get('correct', 0)}) or is off format ({why.get('on format', 0)}).", "",
-            "## Training",
-            f"- Command: `{m['command']}`",
-            f"- Loss: -log sigmoid(beta * (policy log-ratio - reference log-ratio)), beta {t['beta']}; {t['steps']} "
-            f"steps, batch {t['batch_size']} pairs, peak learning rate {t['lr']}, seed {t['seed']}; plain torch loop.",
-            *run,
-            f"- Loss {m['first_loss']:.3f} -> {m['final_loss']:.3f}; training reward accuracy "
-            f"{m['final_train_accuracy']:.0%} (last 10 steps).", "",
-            "## What changed from SFT (held-out instructions)",
-            "| | SFT | DPO |", "|---|---|---|",
-            f"| mean P(expected first token) | {sft_dpo['base_mean']:.3f} | {sft_dpo['tuned_mean']:.3f} |",
-            f"| mean P(first token = \"Well\") | {m['well_first']['sft']:.3f} | {m['well_first']['dpo']:.3f} |",
-            f"| mean greedy reply length (characters) | {m['reply_chars']['sft']:.0f} "
-            f"| {m['reply_chars']['dpo']:.0f} |",
-            f"| log p(concise) > log p(rambling) | {pref['sft']:.0%} | {pref['dpo']:.0%} |", "",
-            f"DPO implicit-reward accuracy on {m['n_held_out']} held-out pairs (concise vs rambling): "
-            f"{m['held_out_reward_accuracy']:.0%}.", "",
-            *MEASURE, *_first_token_table(m["first_token_vs_base"], "DPO"),
-            "## Greedy replies to held-out instructions (SFT -> DPO)",
-            *[f"- *{k.replace(chr(10), ' / ')}*: SFT \"{v['sft']}\" -> DPO \"{v['dpo']}\""
-              for k, v in m["samples"].items()], "",
-        ]
-    (out / "README.md").write_text("\n".join(lines + LIMITS), encoding="utf-8")
-
-
-def main(argv=None) -> None:
-    import torch
-
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=["sft", "dpo"])
-    parser.add_argument("--base", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--steps", type=int, default=0, help="override the number of steps")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (on a busy 2-core machine one thread is faster: 0.8 s vs 2.1 s per step)")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    metrics = run_sft(args) if args.stage == "sft" else run_dpo(args)
-    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-    write_card(args.out, metrics)
-    print(json.dumps({k: v for k, v in metrics.items() if k not in ("samples",)}, indent=1))
-
-
-if __name__ == "__main__":
     main()
