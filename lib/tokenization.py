@@ -9,7 +9,6 @@ lib/tokenizer_loading.py; the names below are re-exported so pages keep one impo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Sequence
 
 from lib.chat_format import CHATML_GPT2, CHATML_TEMPLATE, CHATML_TOKENS, ChatFormat, ChatSource, chat_format, \
@@ -20,9 +19,9 @@ from lib.tokenizer_loading import DEFAULT_TOKENIZERS, REGISTRY, TokenizerSpec, a
 from lib.tokenizer_loading import tokenizer_folder as _tokenizer_folder  # noqa: F401  (tests' skip checks)
 
 __all__ = ["CHATML_GPT2", "CHATML_TEMPLATE", "CHATML_TOKENS", "ChatFormat", "ChatSource", "Counts", "DEFAULT_PRESET",
-           "DEFAULT_TOKENIZERS", "LanguageRow", "MULTILINGUAL", "PRESETS", "REGISTRY", "Segment", "Segmentation", "TokenizerSpec",
+           "DEFAULT_TOKENIZERS", "MULTILINGUAL", "PRESETS", "REGISTRY", "Segment", "Segmentation", "TokenizerSpec",
            "availability", "canonical", "chat_format", "chat_sources", "clean_text", "count", "decode", "label",
-           "load", "multilingual", "parse_ids", "segment", "short_label", "tiktoken_cached"]
+           "load", "parse_ids", "segment", "short_label", "tiktoken_cached"]
 
 
 def segment(name: str, text: str, limit: int | None = None, group: bool = True) -> Segmentation:
@@ -79,20 +78,3 @@ MULTILINGUAL: dict[str, str] = {
     "Swahili": "Leo hali ya hewa ni nzuri, kwa hivyo tunaenda kwenye bustani.",
 }
 
-
-@dataclass(frozen=True)
-class LanguageRow:
-    language: str
-    tokenizer: str
-    tokens: int
-    characters: int
-    vs_english: float  # tokens relative to the English sentence under the same tokenizer
-
-
-def multilingual(names: Sequence[str], sentences: dict[str, str] = MULTILINGUAL) -> list[LanguageRow]:
-    rows = []
-    for name in names:
-        counts = {lang: segment(name, s, limit=0).n_tokens for lang, s in sentences.items()}
-        base = counts.get("English") or next(iter(counts.values())) or 1
-        rows += [LanguageRow(lang, canonical(name), n, len(sentences[lang]), n / base) for lang, n in counts.items()]
-    return rows
