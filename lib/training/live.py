@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from lib.training.finetune import _batches, _lr, _optimizer, add_chat_template, encode_pair, load, sft_step
+from lib.training.sft_dpo import _batches, _lr, _optimizer, add_chat_template, encode_pair, load, sft_step
 from lib.instructions import Example, probe_example, sft_examples
 
 # The live demo runs inside the app's server. One torch thread: on a busy 2-core machine two threads are much

@@ -12,7 +12,7 @@ import torch
 
 from lib import hub, stages
 from lib import instructions as ins
-from lib.training import finetune, live
+from lib.training import live, sft_dpo as finetune
 
 ASSETS = hub.ASSETS
 
