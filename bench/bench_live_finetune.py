@@ -19,7 +19,7 @@ BUDGET_S = 60.0
 
 
 def run(base, cfg: dict):
-    from lib.training import finetune
+    from lib.training import live as finetune
 
     t0 = time.perf_counter()
     steps = list(finetune.live_sft(base, steps=cfg["steps"], cfg=cfg))
@@ -31,7 +31,7 @@ def main() -> None:
 
     from lib import hub, stages
     from lib.models import HFCausalLM
-    from lib.training import finetune
+    from lib.training import live as finetune
 
     base, _ = hub.resolve("pocket-lm")
     model, tok = finetune.load(base)  # warms the imports, so both timed runs pay only their own loading

@@ -14,8 +14,8 @@ from components.html import chips, esc, problem
 from components.loaders import distribution, generate, get_model
 from lib import hub, stages
 from lib.sampling import Knobs
-from lib.training import finetune  # torch is imported lazily inside
-from lib.training.instructions import preference_pairs, sft_examples
+from lib.training import live as finetune  # the live demo only; torch is imported lazily inside
+from lib.instructions import preference_pairs, sft_examples
 
 BOX_CSS = """<style>
 .ts-row{display:flex;align-items:stretch;gap:.4rem;margin:.3rem 0;font-size:1.1rem}

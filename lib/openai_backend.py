@@ -554,15 +554,3 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float:
     except (TypeError, ValueError):
         return DEFAULT_RETRY_AFTER
     return min(MAX_RETRY_AFTER, max(0.0, when.timestamp() - time.time()))
-
-
-def list_models(api_key: str, base_url: str, timeout: float = 10.0) -> list[ModelInfo]:
-    """Models a server offers (GET /v1/models); on api.openai.com only text models that return logprobs."""
-    backend = OpenAIBackend("models", api_key=api_key, base_url=base_url, timeout=timeout)
-    try:
-        found = backend.list_models()
-    finally:
-        backend.close()
-    if backend.openai:
-        found = [m for m in found if logprob_capable(m.id)]
-    return found

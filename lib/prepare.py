@@ -54,8 +54,8 @@ def resolve_model(name: str) -> str:
 
 
 def tiktoken_cache_dir() -> Path:
-    """Where tiktoken looks (the app's choice when TIKTOKEN_CACHE_DIR is unset, as lib.tokenization does)."""
-    from lib.tokenization import _tiktoken_cache_dir
+    """Where tiktoken looks (the app's choice when TIKTOKEN_CACHE_DIR is unset, as lib.tokenizer_loading does)."""
+    from lib.tokenizer_loading import _tiktoken_cache_dir
 
     return _tiktoken_cache_dir()
 

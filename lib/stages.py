@@ -263,7 +263,7 @@ def compare(labels: Sequence[tuple[str, str]], dists: Sequence[Distribution], ex
 # -- prompt presets: (prompt, expected answer) ----------------------------------------------------------
 def presets() -> dict[str, tuple[str, str]]:
     """Held-out instructions for the bundled model (never seen in SFT or DPO), then general ones for hub models."""
-    from lib.training.instructions import held_out_examples
+    from lib.instructions import held_out_examples
 
     picks = {"sentiment": "Sentiment", "yesno": "Yes or no", "opposite": "Opposite", "polite": "Politeness",
              "title": "Title", "letter": "Letter", "repeat": "Repeat"}

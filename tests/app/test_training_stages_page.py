@@ -125,7 +125,8 @@ def local_family(tmp_path_factory):
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from lib.training.instructions import CHATML_TEMPLATE, sft_examples
+    from lib.chat_format import CHATML_TEMPLATE
+    from lib.instructions import sft_examples
     from lib.training.pretrain import train_tokenizer
 
     text = "\n\n".join(f"{e.instruction}\n{e.answer}" for e in sft_examples())

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from lib import hub, stages
-from lib.training import finetune, instructions as ins
+from lib import instructions as ins
+from lib.training import live, sft_dpo as finetune
 
 ASSETS = hub.ASSETS
 
@@ -152,7 +153,7 @@ def test_dpo_starts_at_log_2_and_one_step_widens_the_margin(tiny):
 
 # -- the live demo ----------------------------------------------------------------------------------
 def test_live_sft_changes_the_probe_distribution(tiny):
-    steps = list(finetune.live_sft(tiny, steps=6))
+    steps = list(live.live_sft(tiny, steps=6))
     assert [s.step for s in steps] == list(range(7))
     assert steps[0].loss is None and all(s.loss is not None for s in steps[1:])
     before, after = steps[0].probe, steps[-1].probe
@@ -163,7 +164,7 @@ def test_live_sft_changes_the_probe_distribution(tiny):
 
 def test_live_sft_leaves_the_folder_untouched(tiny):
     before = (tiny / "model.safetensors").read_bytes()
-    for _ in finetune.live_sft(tiny, steps=2):
+    for _ in live.live_sft(tiny, steps=2):
         pass
     assert (tiny / "model.safetensors").read_bytes() == before
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from lib.openai_backend import (LEGACY_TOP_MAX, OPENAI_BASE_URL, ApiError, OpenAIBackend, RateLimiter,
-                                default_endpoint, deployer_key, list_models, logprob_capable,
+                                default_endpoint, deployer_key, logprob_capable,
                                 normalise_base_url, retry_after_seconds, token_bytes)
 from lib.models import extend_prompt
 from lib.sampling import Knobs
@@ -329,7 +329,7 @@ def test_hosts_environment_never_rides_along(fake, monkeypatch):
 
 # -- settings helpers ----------------------------------------------------------------------
 def test_models_come_from_v1_models(fake):
-    found = list_models("", fake.base_url)
+    found = OpenAIBackend("models", api_key="", base_url=fake.base_url).list_models()  # the method the settings use
     assert "fake-chat" in [m.id for m in found] and all(m.context_length == 2048 for m in found)
     assert fake.recorded()[0].path == "/v1/models"
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from lib import catalog, hub, stages
 from lib.distribution import Distribution
-from lib.training.instructions import CHATML_TEMPLATE
+from lib.chat_format import CHATML_TEMPLATE
 
 
 def dist_from(logits, complete: bool = True) -> Distribution:
@@ -191,7 +191,7 @@ def test_hub_checkpoints_say_they_are_unavailable_offline(model_id, monkeypatch)
 
 
 def test_presets_are_held_out_and_have_expected_answers():
-    from lib.training.instructions import preference_pairs, sft_examples
+    from lib.instructions import preference_pairs, sft_examples
 
     seen = {e.instruction for e in sft_examples()} | {p.instruction for p in preference_pairs()}
     presets = stages.presets()

@@ -347,16 +347,6 @@ def test_missing_encodings_and_hub_ids_fail_fast_and_clearly():
             T.load("someone/not-downloaded-tokenizer")
 
 
-def test_multilingual_rows_match_tiktoken(encodings):
-    rows = T.multilingual(["r50k_base", "cl100k_base"])
-    assert len(rows) == 2 * len(T.MULTILINGUAL)
-    for row in rows:
-        assert row.tokens == len(encodings[row.tokenizer].encode_ordinary(T.MULTILINGUAL[row.language]))
-    english = {r.tokenizer: r.tokens for r in rows if r.language == "English"}
-    hindi = {r.tokenizer: r for r in rows if r.language == "Hindi"}
-    assert hindi["r50k_base"].vs_english == pytest.approx(hindi["r50k_base"].tokens / english["r50k_base"])
-
-
 def test_tiktoken_path_imports_neither_torch_nor_transformers():
     need_shared()
     code = ("import sys; from lib import tokenization as T; s = T.segment('cl100k_base', 'hi 🦙'); "

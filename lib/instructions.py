@@ -111,12 +111,6 @@ ASIDES = ["She looked at him and said nothing.", "It was a long time before anyo
           "The room was silent, and the fire burned low.", "I do not know what you mean, sir."]
 
 TASKS = ("sentiment", "polite", "opposite", "title", "letter", "yesno", "repeat")
-CHATML_TEMPLATE = (
-    "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
 
 
 def _pick(pair: tuple, split: Split):
