@@ -52,10 +52,10 @@ if model.name.startswith("pocket-lm"):
 tokenizer = getattr(model, "tokenizer", None)
 has_template = bool(getattr(tokenizer, "chat_template", None))
 from_query("nt_chat", "chat", has_template and entry_for(model.name).chat, as_bool)
-as_chat = st.toggle("As a chat message (apply the model's chat template)", key="nt_chat", disabled=not has_template,
-                    help="Instruction-tuned and preference-tuned models were trained on prompts wrapped in special "
-                         "tokens that mark the user's turn and the start of the assistant's answer.")
-as_chat = as_chat and has_template
+as_chat = has_template and st.toggle(  # only offered where the tokenizer has a chat template
+    "As a chat message (apply the model's chat template)", key="nt_chat",
+    help="Instruction-tuned and preference-tuned models were trained on prompts wrapped in special "
+         "tokens that mark the user's turn and the start of the assistant's answer.")
 to_query(chat=int(as_chat))
 
 # -- step mode picks: token ids, kept in the link; they belong to the model they were made with -----------

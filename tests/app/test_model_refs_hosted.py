@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from tests.app.apptest import open_page
+from tests.app.apptest import open_page, shown as unescaped
 from tests.conftest import ROOT
 
 
 def messages(at) -> list[str]:
-    return [m.value for m in list(at.warning) + list(at.error) + list(at.sidebar.warning) + list(at.sidebar.error)]
+    """The warnings and errors as a reader sees them (the app escapes markdown in user-supplied text)."""
+    return [unescaped(m.value) for m in list(at.warning) + list(at.error) + list(at.sidebar.warning) + list(at.sidebar.error)]
 
 
 def test_over_long_model_link_is_one_clear_message():

@@ -116,7 +116,7 @@ def fill(page, label: str, value: str) -> None:
 
 
 def choose_model(page, model: str) -> None:
-    sidebar(page).locator("[data-testid=stSelectbox]").filter(has_text="Model").click()
+    sidebar(page).locator("[data-testid=stSelectbox]").filter(has_text="Model").locator("[data-baseweb=select]").click()
     page.get_by_role("option", name=model, exact=True).click()
     wait_idle(page)
 

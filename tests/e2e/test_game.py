@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from lib.game_maths import normalise
-from tests.conftest import IN_CI, need_shared
-from tests.e2e.conftest import CHROMIUM_FLAGS, SCREENSHOTS, no_exception, screenshot, start_server, wait_idle
+from tests.conftest import need_shared
+from tests.e2e.conftest import CHROMIUM_FLAGS, chromium_path, SCREENSHOTS, no_exception, screenshot, start_server, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -31,19 +29,11 @@ def game_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def chromium():
-    exe = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(exe).exists():
-        if IN_CI:
-            pytest.fail("Debian chromium is not installed; .ci/run must apt-get install chromium")
-        pytest.skip("chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    pw = sync_playwright().start()
-    browser = pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_FLAGS)
+def chromium(playwright):
+    """One Chromium with a fresh context per person; built on the suite's one Playwright instance."""
+    browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS)
     yield browser
     browser.close()
-    pw.stop()
 
 
 def new_page(chromium, width=1600, height=1000):

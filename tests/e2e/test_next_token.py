@@ -16,6 +16,7 @@ def slider(page, label):
 
 def bar_labels(page, chart_index=0):
     chart = page.locator("[data-testid=stPlotlyChart]").nth(chart_index)
+    chart.locator(".ytick text").first.wait_for()  # Plotly draws after the script run ends
     return chart.locator(".ytick text").evaluate_all("els => els.map(e => e.textContent)")
 
 

@@ -58,7 +58,7 @@ print(json.dumps(out))
 def test_the_image_runs_make_serve_which_runs_the_launcher():
     cmd = [line for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("CMD")]
     assert cmd == ['CMD ["make", "serve"]']
-    dry = subprocess.run(["make", "-n", "-o", ".venv/.ready", "serve", "PROCESSES=3"], cwd=ROOT,
+    dry = subprocess.run(["make", "--no-print-directory", "-n", "-o", ".venv/.ready", "serve", "PROCESSES=3"], cwd=ROOT,
                          capture_output=True, text=True)
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout.strip().splitlines()[-1].split()[2:] == ["deploy/serve.py", "--processes", "3"]

@@ -153,7 +153,7 @@ def test_dpo_summary_table_matches_the_shipped_weights():
     import json
     import statistics
 
-    from lib.training.instructions import held_out_examples
+    from lib.instructions import held_out_examples
 
     assets = POCKET.parent
     metrics = json.loads((assets / "pocket-lm-dpo" / "metrics.json").read_text())
