@@ -116,7 +116,9 @@ def fill(page, label: str, value: str) -> None:
 
 
 def choose_model(page, model: str) -> None:
-    sidebar(page).locator("[data-testid=stSelectbox]").filter(has_text="Model").locator("[data-baseweb=select]").click()
+    box = sidebar(page).locator("[data-testid=stSelectbox]").filter(has_text="Model").locator("input")
+    box.click()
+    box.fill(model)  # type to filter, as a user with a long list would
     page.get_by_role("option", name=model, exact=True).click()
     wait_idle(page)
 
