@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.e2e.conftest import SCREENSHOTS, no_exception, open_page
 
@@ -39,8 +40,13 @@ def test_presentation_main_chart_above_the_fold(page, app_url, path):
     page.set_viewport_size({"width": 1280, "height": 720})
     open_page(page, f"{app_url}/{path}?present=1")
     no_exception(page)
+    font = "() => parseFloat(getComputedStyle(document.querySelector('[data-testid=stMain] [data-testid=stMarkdown] p')).fontSize)"
+    try:  # the page's style element can land a moment after the run ends; wait for it, then check
+        page.wait_for_function(f"({font})() >= 24", timeout=30_000)
+    except PlaywrightTimeout:
+        pass
+    size = page.evaluate(font)
     shot(page, f"present-{path or 'home'}")
-    size = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('[data-testid=stMain] [data-testid=stMarkdown] p')).fontSize)")
     assert size >= 24, size
     assert page.locator("[data-testid=stAppDeployButton]:visible").count() == 0
     assert page.locator("[data-testid=stSidebar][aria-expanded=true]").count() == 0
