@@ -24,6 +24,7 @@ if not round_id:
 
 r = store.round(round_id)
 if r is None:
+    st.title("Join a guessing round")
     st.error("No such round: check the link or the code on the lecturer's screen.")
     st.stop()
 

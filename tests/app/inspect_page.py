@@ -80,7 +80,9 @@ def problems(at, marker: str = "evil.example") -> list[str]:
     """Everything wrong with a rendered page, as readable lines (empty when the page is fine)."""
     found = [f"exception element: {e.value[:200]}" for e in at.exception]
     found += [f"guard caught an error: {e.value[:200]}" for e in at.error if GUARD_TEXT in e.value]
-    if not any(getattr(el, "type", "") == "title" or type(el).__name__ == "Title" for el in elements(at)):
+    headed = any(getattr(el, "type", "") == "title" or type(el).__name__ == "Title" for el in elements(at)) or any(
+        text.startswith("#") for text in markdown_texts(at))  # a markdown heading (the Lecture page's step title)
+    if not headed:
         found.append("the page did not render its title")
     for text in markdown_texts(at):
         if marker in text:  # escaped user text reads "evil\.example"; bare, GFM would make it a link

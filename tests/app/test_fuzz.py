@@ -51,14 +51,18 @@ CORPUS["all markup at once"] = HOSTILE
 PAGES = {
     "pages/home.py": [],
     "pages/tokenizer.py": ["text", "tokenizers", "ids_view", "group", "view", "single", "lang", "decode_with", "ids",
-                           "chat", "system", "user", "assistant"],
+                           "chat", "system", "user", "assistant", "word", "bpe_tokenizer", "merges"],
     "pages/next-token.py": ["model", "prompt", "chat", "picks", "n", "scale", "tokens", "mode", "seed", "temperature",
                             "api", "api_model", "api_endpoint"],
     "pages/sampling.py": ["model", "prompt", "temperature", "top_k", "top_p", "min_p", "typical_p",
                           "repetition_penalty", "api", "api_model", "api_endpoint"],
-    "pages/training-stages.py": ["stage", "family", "prompt", "expected", "tokens", "temperature", "seed"],
+    "pages/training-stages.py": ["stage", "family", "prompt", "expected", "tokens", "temperature", "seed",
+                                 "shift_model"],
     "pages/model-scale.py": ["models", "view", "meta", "treemap", "L", "d", "h", "V", "ctx", "tied", "sentence",
                              "bert"],
+    "pages/inside.py": ["model", "prompt", "view", "layer", "head", "pattern"],
+    "pages/lecture.py": ["step", "present"],
+    "pages/play.py": ["round", "me"],
 }
 # Tabs that only run when open: each gets its own sweep so their parameters are read.
 TABS = {
@@ -124,6 +128,8 @@ TEXT_BOXES = {
     "pages/sampling.py": ({}, ["sk_prompt"]),
     "pages/tokenizer.py": ({"view": "Chat format"}, ["tok_text", "tok_sys", "tok_user", "tok_asst"]),
     "pages/training-stages.py": ({"tokens": "1"}, ["ts_prompt", "ts_expected"]),
+    "pages/inside.py": ({}, ["ins_prompt"]),
+    "pages/tokenizer.py#bpe": ({"view": "How BPE builds a token"}, ["bpe_word", "bpe_train_text"]),
 }
 
 
@@ -131,7 +137,7 @@ TEXT_BOXES = {
 def test_every_text_box_with_bad_values(page):
     need_shared()
     query, keys = TEXT_BOXES[page]
-    at = fresh(page, query)
+    at = fresh(page.split("#")[0], query)  # "#tab" names a second sweep of one page
     values = list(CORPUS.items())
     failures = []
     for j, key in enumerate(keys):
