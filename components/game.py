@@ -11,6 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from components.html import esc
+from components.state import to_query
 from lib.game_maths import HistRow, hf_scorer, histogram, model_words
 from lib.game_store import GameStore, Round, open_store
 
@@ -75,8 +76,7 @@ def session_id() -> str:
     if "game_me" not in st.session_state:
         me = st.query_params.get("me", "")
         st.session_state.game_me = me if me.isalnum() and 16 <= len(me) <= 64 else secrets.token_hex(16)
-    if st.query_params.get("me") != st.session_state.game_me:
-        st.query_params["me"] = st.session_state.game_me
+    to_query(me=st.session_state.game_me)
     return st.session_state.game_me
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.state import from_query
+from components.state import from_query, to_query
 from lib.sampling import LABELS, Knobs
 
 # name: (slider min, max, step, default when switched on, off value)
@@ -55,8 +55,4 @@ def knobs_to_query(knobs: Knobs) -> None:
     off = Knobs()
     for name in ("temperature",) + tuple(RANGES):
         value = getattr(knobs, name)
-        if name == "temperature" or value != getattr(off, name):
-            if st.query_params.get(name) != str(value):
-                st.query_params[name] = str(value)
-        elif name in st.query_params:
-            del st.query_params[name]
+        to_query(**{name: value if name == "temperature" or value != getattr(off, name) else None})

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import streamlit as st
 
-from components.state import as_bool, from_query
+from components.state import as_bool, from_query, to_query
 from lib.api_http import Refused, check_base_url
 from lib.hosting import ApiPolicy, api_policy
 from lib.openai_backend import (ENDPOINTS, MAX_MODELS, OPENAI_BASE_URL, ApiError, DeployerKey, OpenAIBackend,
@@ -75,15 +75,6 @@ def _copy(name: str, reset: bool = False) -> None:
         st.session_state[S + "key_version"] = st.session_state.get(S + "key_version", 0) + 1
 
 
-def _set_query(**params: str | None) -> None:
-    for name, value in params.items():
-        if value is None:
-            if name in st.query_params:
-                del st.query_params[name]
-        elif st.query_params.get(name) != value:
-            st.query_params[name] = value
-
-
 def _models(conn: "Connection") -> tuple[list[str], dict[str, int], str | None, int]:
     """Model ids from /v1/models (at most MAX_MODELS of them, and how many the server listed), fetched once
     per (server, key) in this session."""
@@ -134,7 +125,7 @@ def connection_sidebar(toggle: bool = True) -> Connection | None:
                            args=("on",), help="OpenAI, or your own vLLM, Ollama or llama.cpp server. They return "
                                               "only the top 20 next tokens, so the rest of the distribution is unknown.")
             if not on:
-                _set_query(api=None, api_model=None, api_endpoint=None)
+                to_query(api=None, api_model=None, api_endpoint=None)
                 return None
         base_raw = st.text_input("Base URL", key=_keep("base_url", default_base_url(os.environ, _secrets())),
                                  on_change=_copy, args=("base_url", True),
@@ -239,7 +230,7 @@ def api_model_from_sidebar() -> OpenAIBackend | None:
                                  "return only the top 5 tokens.")
         st.caption("The server returns only its top tokens; the rest of the distribution is unknown and is shown "
                    "as one “rest” bar.")
-    _set_query(api="1", api_model=model, api_endpoint=endpoint)
+    to_query(api="1", api_model=model, api_endpoint=endpoint)
     return _backend(conn, model, endpoint, ctx.get(model))
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.state import as_bool, to_query
+
 KEY = "present"
 
 ALWAYS = """
@@ -119,15 +121,12 @@ def setup() -> None:
     """Read ?present= once per session, offer the sidebar toggle, collapse the sidebar and inject the CSS."""
     raw = st.query_params.get(KEY)
     if KEY not in st.session_state or raw is not None:
-        st.session_state[KEY] = (raw or "").lower() in ("1", "true", "yes", "on")
+        st.session_state[KEY] = as_bool(raw)
     st.session_state["_present_toggle"] = st.session_state[KEY]
     if presenting():
         st.set_page_config(initial_sidebar_state="collapsed")
     st.sidebar.toggle("Presentation mode", key="_present_toggle", on_change=_sync,
                       help="Large text for a projector; toolbars hidden. Also ?present=1 in the link.")
-    if presenting():
-        st.query_params[KEY] = "1"
-    elif KEY in st.query_params:
-        del st.query_params[KEY]
+    to_query(**{KEY: "1" if presenting() else None})
     st.html(f"<style>{ALWAYS}{PRESENTING if presenting() else ''}{FRAMED if framed() else ''}</style>")
     st.sidebar.html(EXPORT_JS, unsafe_allow_javascript=True)  # in the sidebar: takes no room on the page

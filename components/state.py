@@ -6,6 +6,8 @@ from typing import Any, Callable
 
 import streamlit as st
 
+from lib.text import is_true
+
 
 def from_query(key: str, param: str, default: Any, cast: Callable[[str], Any] = str,
                lo: Any = None, hi: Any = None) -> None:
@@ -30,12 +32,15 @@ def from_query(key: str, param: str, default: Any, cast: Callable[[str], Any] = 
 
 
 def to_query(**params: Any) -> None:
-    """Write the current values back to the URL (only those that changed)."""
+    """The one writer of the URL: each value as text, None removes the parameter; unchanged ones are not
+    written again (every write is a message to the browser)."""
     for name, value in params.items():
-        text = str(value)
-        if st.query_params.get(name) != text:
-            st.query_params[name] = text
+        if value is None:
+            if name in st.query_params:
+                del st.query_params[name]
+        elif st.query_params.get(name) != str(value):
+            st.query_params[name] = str(value)
 
 
-def as_bool(raw: str) -> bool:
-    return raw.lower() in ("1", "true", "yes", "on")
+def as_bool(raw: str | None) -> bool:
+    return is_true(raw or "")

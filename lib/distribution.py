@@ -13,6 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
+from lib.text import WHITESPACE_GLYPHS, show_whitespace  # noqa: F401  (show_whitespace: re-exported)
+
 
 def log_softmax(scores: np.ndarray) -> np.ndarray:
     """Stable log-softmax in float64; -inf scores stay -inf."""
@@ -29,11 +31,6 @@ def entropy_nats(probs: np.ndarray) -> float:
     return float(-(nz * np.log(nz)).sum())
 
 
-def show_whitespace(text: str) -> str:
-    """Make spaces, tabs and newlines visible: ␣ for space, → for tab, ↵ for newline."""
-    return text.replace(" ", "␣").replace("\t", "→").replace("\r", "␍").replace("\n", "↵")
-
-
 def token_label(text: str, raw: bytes) -> str:
     """Readable label for one token: visible whitespace; raw bytes when not whole UTF-8."""
     try:
@@ -43,7 +40,7 @@ def token_label(text: str, raw: bytes) -> str:
     if not decoded and text:
         decoded = text
     shown = show_whitespace(decoded)
-    return "".join(c if c.isprintable() or c in "␣→↵␍" else f"<U+{ord(c):04X}>" for c in shown) or "∅"
+    return "".join(c if c.isprintable() or c in WHITESPACE_GLYPHS.values() else f"<U+{ord(c):04X}>" for c in shown) or "∅"
 
 
 @dataclass(frozen=True)

@@ -20,18 +20,16 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from lib.text import is_true
+
 OPENAI_HOST = "api.openai.com"
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def _truthy(value: Any) -> bool:
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
-
-
 def hosted(env: Mapping[str, str] | None = None) -> bool:
     """True on the class server (LLMX_HOSTED=1)."""
-    return _truthy((os.environ if env is None else env).get("LLMX_HOSTED", ""))
+    return is_true((os.environ if env is None else env).get("LLMX_HOSTED", ""))
 
 
 def _origin(url: str) -> tuple[str, int] | None:

@@ -29,6 +29,7 @@ from lib.distribution import Distribution, TokenRow, token_label
 from lib.hosting import ApiPolicy, api_policy
 from lib.models import Generation, Prompt, Step
 from lib.sampling import Knobs
+from lib.text import clean_text, is_true
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 VERY_UNLIKELY = -9999.0          # OpenAI's marker for "not in the top 20": not a real log-probability
@@ -117,13 +118,9 @@ class DeployerKey:
         raise TypeError("the deployer key is not picklable")
 
 
-def _truthy(value: Any) -> bool:
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
-
-
 def deployer_key(env: Mapping[str, str], secrets: Mapping[str, Any]) -> DeployerKey | None:
     """The host's key from secrets or env, only when LLMX_ALLOW_SERVER_KEY is set in either."""
-    if not (_truthy(env.get("LLMX_ALLOW_SERVER_KEY", "")) or _truthy(secrets.get("LLMX_ALLOW_SERVER_KEY", ""))):
+    if not (is_true(env.get("LLMX_ALLOW_SERVER_KEY", "")) or is_true(secrets.get("LLMX_ALLOW_SERVER_KEY", ""))):
         return None
     key = str(secrets.get("OPENAI_API_KEY") or env.get("OPENAI_API_KEY") or "").strip()
     if not key:
@@ -206,7 +203,7 @@ def _entries(items: Sequence[tuple[str, Sequence[int] | None, float | None]]) ->
 
 def _sanitise(text: str) -> str:
     """Lone surrogates can't travel as UTF-8 JSON: replace them with U+FFFD."""
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return clean_text(text)
 
 
 # -- the backend --------------------------------------------------------------------------

@@ -15,9 +15,10 @@ import functools
 import json
 import math
 import re
-import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from lib.text import clean_text, strip_controls
 
 POCKET_DIR = Path(__file__).resolve().parent.parent / "assets" / "pocket-lm"
 POCKET_DEFAULT = dict(n_layer=4, n_embd=256, n_head=4, vocab_size=4096, n_positions=256, tie_word_embeddings=True)
@@ -604,9 +605,7 @@ MAX_SENTENCE = 2000
 
 def clean_sentence(text: str) -> str:
     """Drop lone surrogates and control characters (newlines and tabs stay); cap the length."""
-    kept = "".join(c for c in text if not 0xD800 <= ord(c) <= 0xDFFF
-                   and (c in "\n\t" or unicodedata.category(c) != "Cc"))
-    return kept[:MAX_SENTENCE]
+    return strip_controls(clean_text(text).replace("\ufffd", ""))[:MAX_SENTENCE]
 
 
 def split_at_mask(text: str) -> str:

@@ -15,6 +15,8 @@ from typing import Sequence
 
 import regex  # grapheme clusters (\X); a dependency of tiktoken and transformers
 
+from lib.text import clean_text as text_clean, lone_surrogates
+
 MAX_GROUP = 64  # a pathological grapheme (thousands of combining marks) is cut at a character boundary
 _GRAPHEME = regex.compile(r"\X")
 BYTE_FALLBACK = re.compile(r"<0x([0-9A-Fa-f]{2})>")
@@ -78,16 +80,12 @@ def count(text: str, n_tokens: int) -> Counts:
 
 
 def clean_text(text: str) -> tuple[str, tuple[str, ...]]:
-    """Replace unpaired surrogates (not valid Unicode, so no tokenizer can take them) with U+FFFD."""
-    try:
-        text.encode("utf-8")
-        return text, ()
-    except UnicodeEncodeError:
-        pass
-    fixed = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")  # pairs stay, lone ones go
-    lone = sum(1 for c in fixed if c == "\ufffd") - text.count("\ufffd")
+    """lib.text.clean_text, plus a note saying how many code points it replaced."""
+    fixed, lone = text_clean(text), lone_surrogates(text)
+    if not lone:
+        return fixed, ()  # valid, or surrogate pairs now joined
     return fixed, (f"The text held {lone} unpaired surrogate code point(s), which are not valid Unicode; "
-                   "each was replaced by U+FFFD (�) before tokenizing.",)
+                              "each was replaced by U+FFFD (�) before tokenizing.",)
 
 
 def parse_ids(raw: str, max_ids: int = 200_000) -> list[int]:

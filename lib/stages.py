@@ -165,11 +165,6 @@ def format_prompt(model, text: str, chat: bool) -> Formatted:
     return Formatted(fit_context(ids, model.context_length, text), True)
 
 
-def clean_text(text: str) -> str:
-    """Lone surrogates become "?" so no tokenizer or JSON encoder ever sees text that isn't valid Unicode."""
-    return text.encode("utf-8", "replace").decode("utf-8")
-
-
 def token_labels(model, ids: Sequence[int]) -> list[str]:
     """Readable labels of prompt tokens (special tokens shown by name)."""
     from lib.distribution import token_label

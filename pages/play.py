@@ -6,6 +6,7 @@ import streamlit as st
 
 from components.game import get_store, histogram_html, prompt_html, round_score, session_id
 from components.html import esc
+from components.state import to_query
 from components.setup import route_through_app
 from lib.game_maths import rank_among
 from lib.game_store import MAX_GUESS_CHARS, GameError
@@ -18,7 +19,7 @@ if not round_id:
     st.title("Join a guessing round")
     typed = st.text_input("Round code from the lecturer's screen", max_chars=20, key="play_join").strip()
     if typed:
-        st.query_params["round"] = typed
+        to_query(round=typed)
         st.rerun()
     st.stop()
 

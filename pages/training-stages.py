@@ -11,6 +11,7 @@ from components.html import esc, md
 from components.setup import route_through_app
 from components.state import from_query, to_query
 from lib import stages
+from lib.text import clean_text
 
 MAX_PROMPT_CHARS = 4_000
 
@@ -31,10 +32,10 @@ views.story_panel(stage_key)
 st.header("Same prompt, one family, every stage")
 PRESETS = stages.presets()
 from_query("ts_family", "family", stages.DEFAULT_FAMILY)
-from_query("ts_prompt", "prompt", PRESETS[stages.DEFAULT_PRESET][0], lambda v: stages.clean_text(v)[-100_000:])
+from_query("ts_prompt", "prompt", PRESETS[stages.DEFAULT_PRESET][0], lambda v: clean_text(v)[-100_000:])
 # Without ?expected=, a preset's prompt brings its own expected answer; any other prompt starts with none.
 matching_answer = next((a for p, a in PRESETS.values() if p == st.session_state.ts_prompt), "")
-from_query("ts_expected", "expected", matching_answer, lambda v: stages.clean_text(v)[:500])
+from_query("ts_expected", "expected", matching_answer, lambda v: clean_text(v)[:500])
 from_query("ts_tokens", "tokens", 24, lambda v: min(64, max(1, int(v))))
 from_query("ts_temp", "temperature", 0.8, lambda v: round(min(2.0, max(0.1, float(v))), 1))
 from_query("ts_seed", "seed", 0, lambda v: max(0, int(v)))
@@ -57,9 +58,9 @@ c2.selectbox("Example prompt", list(PRESETS), index=None, key="ts_preset", place
              on_change=use_preset)
 family = stages.FAMILIES[family_key]
 st.caption(family.note)
-text = stages.clean_text(st.text_area("Prompt (the user's message)", key="ts_prompt", height=90, max_chars=100_000))
+text = clean_text(st.text_area("Prompt (the user's message)", key="ts_prompt", height=90, max_chars=100_000))
 c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
-expected = stages.clean_text(c1.text_input("Expected answer (its first token is measured)", key="ts_expected"))
+expected = clean_text(c1.text_input("Expected answer (its first token is measured)", key="ts_expected"))
 n_tokens = c2.slider("New tokens", 1, 64, key="ts_tokens")
 temperature = c3.slider("Sampling temperature", 0.1, 2.0, step=0.1, key="ts_temp")
 seed = int(c4.number_input("Seed", 0, 2**31 - 1, step=1, key="ts_seed"))

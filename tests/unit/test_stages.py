@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from lib import catalog, hub, stages
 from lib.distribution import Distribution
 from lib.chat_format import CHATML_TEMPLATE
+from lib.text import clean_text
 
 
 def dist_from(logits, complete: bool = True) -> Distribution:
@@ -136,8 +137,8 @@ def test_long_chat_prompt_keeps_the_end(local_chat_model):
 
 
 def test_lone_surrogates_are_cleaned_before_tokenizing(local_chat_model):
-    text = stages.clean_text("a\ud800b 🙂")
-    assert text == "a?b 🙂"
+    text = clean_text("a\ud800b 🙂")
+    assert text == "a\ufffdb 🙂"
     assert stages.format_prompt(local_chat_model, text, chat=True).prompt.ids
 
 
@@ -208,3 +209,13 @@ def test_story_has_three_stages_with_sources():
     for number in ("13k", "33k", "31k", "1.3B", "175B"):
         assert number in facts
     assert "facts.md" in stages.SOURCES["InstructGPT"]
+
+
+def test_one_cleaning_for_every_text_box():
+    """Lone surrogates become U+FFFD everywhere, and a surrogate pair written as two code points is one character."""
+    from lib import openai_backend, segmentation
+
+    assert clean_text("\ud83d\ude00 \udc00") == "😀 \ufffd"
+    assert segmentation.clean_text("\ud83d\ude00 \udc00")[0] == "😀 \ufffd"
+    assert openai_backend._sanitise("a\ud800") == "a\ufffd"
+    assert "😀".encode("utf-8") == clean_text("\ud83d\ude00").encode("utf-8")
