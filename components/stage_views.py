@@ -38,6 +38,7 @@ class StageRun:
     n_tokens: int
     temperature: float
     seed: int
+    complete: bool = True  # write greedy and sampled answers too
 
 
 def story_row(era: str, names: list[str], stage_key: str) -> str:
@@ -150,6 +151,8 @@ def show_checkpoint(ck: stages.Checkpoint, model, run: StageRun):
     elif run.expected.strip():
         m1.metric("P(expected)", "not in list" if not dist.complete else "–")
     m2.metric("Entropy", f"{stages.entropy(dist):.2f} nats" + ("" if dist.complete else " (top only)"))
+    if not run.complete:
+        return dist, positions
     greedy = generate(model, prompt, run.n_tokens, None, run.seed)
     sampled = generate(model, prompt, run.n_tokens, Knobs(temperature=float(run.temperature)), run.seed)
     st.markdown("**Greedy completion**")

@@ -54,7 +54,7 @@ def legend_html() -> str:
 
 
 @st.fragment
-def token_shift_panel(family: stages.Family, text: str) -> None:
+def token_shift_panel(family: stages.Family, text: str, complete: bool = True) -> None:
     """Greedy answer of one aligned checkpoint of `family`, scored under the family's base checkpoint."""
     st.header("Which tokens did alignment change?")
     st.markdown("Take the tuned model's greedy answer. At every token, give the **base** model the same text so far "
@@ -65,6 +65,9 @@ def token_shift_panel(family: stages.Family, text: str) -> None:
     tuned = [c for c in family.checkpoints if c.stage != "base"]
     if family.backend != "hf" or base is None or not tuned:
         st.info("This view needs a family with a local base checkpoint and a tuned one: pick pocket-lm (bundled).")
+        return
+    if not complete:
+        st.info("Switch on “Completions” above: this view scores the tuned model's own answer.")
         return
     by_id = {c.model_id: c for c in tuned}
     from_query("ts_shift_model", "shift_model", tuned[-1].model_id, lambda v: v if v in by_id else tuned[-1].model_id)

@@ -9,7 +9,7 @@ from components.token_shift_view import token_shift_panel
 from components.guard import guarded_callback
 from components.html import esc, md
 from components.setup import route_through_app
-from components.state import from_query, to_query
+from components.state import as_bool, from_query, to_query
 from lib import stages
 from lib.text import clean_text
 
@@ -39,6 +39,9 @@ from_query("ts_expected", "expected", matching_answer, lambda v: clean_text(v)[:
 from_query("ts_tokens", "tokens", 24, lambda v: min(64, max(1, int(v))))
 from_query("ts_temp", "temperature", 0.8, lambda v: round(min(2.0, max(0.1, float(v))), 1))
 from_query("ts_seed", "seed", 0, lambda v: max(0, int(v)))
+# Completions cost each checkpoint dozens of forward passes; a preset's are shared by the class (cached), a new
+# prompt's are not, so they run on request for anything but a preset (issue 13, item 19).
+from_query("ts_complete", "complete", st.session_state.ts_prompt in {p for p, _ in PRESETS.values()}, as_bool)
 family_key = st.session_state.ts_family
 if family_key not in stages.FAMILIES:
     st.warning(f"There is no family called “{md(family_key)}”; showing {stages.FAMILIES[stages.DEFAULT_FAMILY].name}.")
@@ -59,12 +62,16 @@ c2.selectbox("Example prompt", list(PRESETS), index=None, key="ts_preset", place
 family = stages.FAMILIES[family_key]
 st.caption(family.note)
 text = clean_text(st.text_area("Prompt (the user's message)", key="ts_prompt", height=90, max_chars=100_000))
-c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
+c1, c2, c3, c4, c5 = st.columns([3, 1, 1, 1, 1])
 expected = clean_text(c1.text_input("Expected answer (its first token is measured)", key="ts_expected"))
-n_tokens = c2.slider("New tokens", 1, 64, key="ts_tokens")
-temperature = c3.slider("Sampling temperature", 0.1, 2.0, step=0.1, key="ts_temp")
-seed = int(c4.number_input("Seed", 0, 2**31 - 1, step=1, key="ts_seed"))
-to_query(family=family_key, prompt=text, expected=expected, tokens=n_tokens, temperature=temperature, seed=seed)
+complete = c2.toggle("Completions", key="ts_complete",
+                     help="Let every checkpoint write a greedy and a sampled answer (and score the tuned answer below). "
+                          "The distributions and measures need one pass per checkpoint; the answers need dozens.")
+n_tokens = c3.slider("New tokens", 1, 64, key="ts_tokens", disabled=not complete)
+temperature = c4.slider("Sampling temperature", 0.1, 2.0, step=0.1, key="ts_temp", disabled=not complete)
+seed = int(c5.number_input("Seed", 0, 2**31 - 1, step=1, key="ts_seed", disabled=not complete))
+to_query(family=family_key, prompt=text, expected=expected, complete=int(complete), tokens=n_tokens,
+         temperature=temperature, seed=seed)
 
 if not text.strip():
     st.info("Type a prompt above to compare the stages.")
@@ -74,8 +81,8 @@ if len(text) > MAX_PROMPT_CHARS:
     text = text[-MAX_PROMPT_CHARS:]
 
 
-views.compare_checkpoints(family, views.StageRun(text, expected, n_tokens, temperature, seed))
-token_shift_panel(family, text)
+views.compare_checkpoints(family, views.StageRun(text, expected, n_tokens, temperature, seed, complete))
+token_shift_panel(family, text, complete)
 
 # -- 3. what DPO changed in the bundled model -----------------------------------------------------
 views.dpo_summary(family_key)

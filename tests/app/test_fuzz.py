@@ -57,7 +57,7 @@ PAGES = {
     "pages/sampling.py": ["model", "prompt", "temperature", "top_k", "top_p", "min_p", "typical_p",
                           "repetition_penalty", "api", "api_model", "api_endpoint"],
     "pages/training-stages.py": ["stage", "family", "prompt", "expected", "tokens", "temperature", "seed",
-                                 "shift_model"],
+                                 "shift_model", "complete"],
     "pages/model-scale.py": ["models", "view", "meta", "treemap", "L", "d", "h", "V", "ctx", "tied", "sentence",
                              "bert"],
     "pages/inside.py": ["model", "prompt", "view", "layer", "head", "pattern"],

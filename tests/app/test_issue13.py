@@ -152,3 +152,56 @@ def test_link_text_never_becomes_markdown_html_or_plotly_markup(page, query):
     at = open_page(page, **query)
     assert not problems(at), problems(at)
     assert "evil.example" in shown("\n".join(markdown_texts(at) + html_texts(at)))  # shown, as text
+
+
+# -- item 19: a link with an unseen prompt (here with invalid percent-encoding) costs one pass per checkpoint --
+class ForwardCounter:
+    """Counts whole-model forward passes (a causal LM's top module), through torch's global forward hook."""
+
+    def __init__(self):
+        import torch
+
+        self.calls = 0
+        self.handle = torch.nn.modules.module.register_module_forward_hook(self._hook)
+
+    def _hook(self, module, args, output):
+        if type(module).__name__.endswith(("LMHeadModel", "ForCausalLM")):
+            self.calls += 1
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.remove()
+
+
+@pytest.mark.parametrize("raw", ["%G1", "%25%32%35", "an unseen prompt, typed into a link"])
+def test_an_unseen_prompt_in_a_link_runs_each_checkpoint_once(raw):
+    """Completions (two generations per checkpoint plus the token-shift answer, about 150 forward passes for
+    pocket-lm) ran for every new prompt; with 50 students on one link that was tens of seconds. Now a link's
+    new prompt gets the first-token view (one pass per checkpoint) and completions on request. The link's text
+    is taken literally, as browsers do with invalid escapes, and written back unchanged (one run, no loop)."""
+    need_shared()
+    open_page("pages/training-stages.py", timeout=240, prompt="warm the three checkpoints", family="pocket-lm")
+    with ForwardCounter() as passes:
+        at = open_page("pages/training-stages.py", timeout=240, prompt=raw, family="pocket-lm")
+    assert not at.exception and not problems(at)
+    assert at.text_area(key="ts_prompt").value == raw
+    assert at.query_params["prompt"] == raw
+    assert len(at.get("plotly_chart")) == 3
+    assert passes.calls <= 3, passes.calls
+    assert not any("Greedy completion" in m for m in markdown_texts(at))
+
+    at.toggle(key="ts_complete").set_value(True).run()  # asked for: the answers come
+    assert at.query_params["complete"] == "1"
+    assert sum("Greedy completion" in m for m in markdown_texts(at)) == 3
+
+
+def test_a_preset_prompt_still_shows_completions_at_once():
+    need_shared()
+    from lib import stages
+
+    prompt, _ = stages.presets()[stages.DEFAULT_PRESET]
+    at = open_page("pages/training-stages.py", timeout=240, prompt=prompt, family="pocket-lm")
+    assert at.toggle(key="ts_complete").value is True
+    assert sum("Greedy completion" in m for m in markdown_texts(at)) == 3
