@@ -36,6 +36,7 @@ import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
+from typing import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -153,12 +154,12 @@ class Table:
 
 
 # -- students ---------------------------------------------------------------------------------------------------
-async def open_class(ws: str, page: str, n: int, within: float, query: str = "",
+async def open_class(ws: str, page: str, n: int, within: float, query: str | Callable[[int], str] = "",
                      timeout: float = 60.0) -> tuple[list[Student], list[RunResult]]:
-    """n students open `page` at random moments within `within` seconds."""
+    """n students open `page` at random moments within `within` seconds (student i with query(i) when callable)."""
     async def one(i: int):
         await asyncio.sleep(random.uniform(0, within) if n > 1 else 0)
-        s = Student(ws, page, query, timeout=timeout)
+        s = Student(ws, page, query(i) if callable(query) else query, timeout=timeout)
         try:
             return s, await s.open()
         except OSError as exc:
@@ -263,6 +264,18 @@ async def hanging_round(ws: str, n: int, seconds: float, table: Table) -> None:
     await close_all(others)
 
 
+async def stages_round(ws: str, pids: list[int], n: int, table: Table) -> None:
+    """n students open /training-stages within 5 s, each from a link with a prompt nobody sent before (issue 13,
+    item 19), first as links are now, then with ?complete=1 (completions on, as every link was before)."""
+    for label, extra in (("open stages, own prompt", ""), ("  same, complete=1", "&complete=1")):
+        tag = random.randrange(10**6, 10**9)
+        cpu0, t0 = cpu_seconds(pids), time.perf_counter()
+        students, opened = await open_class(
+            ws, "training-stages", n, 5.0, lambda i: f"family=pocket-lm&prompt=Question%20{tag}%20{i}%3F{extra}", 300)
+        table.add(label, n, opened, 100 * (cpu_seconds(pids) - cpu0) / (time.perf_counter() - t0), rss_mb(pids))
+        await close_all(students)
+
+
 # -- soak -------------------------------------------------------------------------------------------------------
 async def soak(ws: str, pids: list[int], prompts: int, sessions: int) -> None:
     """RSS over distinct prompts (one session typing) and over sessions opened and closed."""
@@ -306,6 +319,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="N = 1, 10, 25 and 8 s slider scenarios")
     parser.add_argument("--soak", action="store_true", help="only the memory soak")
     parser.add_argument("--core", action="store_true", help="skip the fine-tune and hanging-server scenarios")
+    parser.add_argument("--stages", action="store_true",
+                        help="only: N students open /training-stages with their own prompt, completions off vs on")
     parser.add_argument("--profile", help="write a sampling profile of the server's script runs to this file")
     parser.add_argument("--prompts", type=int, default=1000)
     parser.add_argument("--sessions", type=int, default=300)
@@ -331,9 +346,11 @@ def main() -> None:
             return
         table = Table()
         t0, c0 = time.perf_counter(), sum(os.times()[:2])
-        for n in sizes:
+        for n in sizes if args.stages else ():
+            await stages_round(ws, pids, n, table)
+        for n in () if args.stages else sizes:
             await scenario_round(ws, pids, n, args.seconds, table, not args.core)
-        if not args.core:
+        if not (args.core or args.stages):
             await hanging_round(ws, sizes[-1], min(args.seconds, 10.0), table)
         print(f"the load client itself used {100 * (sum(os.times()[:2]) - c0) / (time.perf_counter() - t0):.1f}% "
               f"of one core over {time.perf_counter() - t0:.0f} s (it shares the machine with the server)")

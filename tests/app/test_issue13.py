@@ -205,3 +205,30 @@ def test_a_preset_prompt_still_shows_completions_at_once():
     at = open_page("pages/training-stages.py", timeout=240, prompt=prompt, family="pocket-lm")
     assert at.toggle(key="ts_complete").value is True
     assert sum("Greedy completion" in m for m in markdown_texts(at)) == 3
+
+
+# -- every number true: a top-20 API distribution's entropy is a lower bound, and says so -------------------------
+def test_partial_distribution_entropy_is_marked_as_a_lower_bound(monkeypatch):
+    need_shared()
+    import math
+
+    from tests.fake_openai_server import FakeOpenAI, expected_logprobs
+
+    for name in ("LLMX_ALLOW_SERVER_KEY", "OPENAI_API_KEY", "LLMX_API_BASE_URL", "LLMX_HOSTED"):
+        monkeypatch.delenv(name, raising=False)
+    server = FakeOpenAI().start()
+    try:
+        at = open_page("pages/next-token.py", prompt=PROMPT, chat="0")
+        at.sidebar.toggle(key="_api_on_w").set_value(True).run()
+        at.sidebar.text_input(key="_api_base_url_w").input(server.base_url).run()
+        at.sidebar.text_input(key="_api_key_w").input("sk-test").run()
+        at.sidebar.selectbox(key="_api_model_choice_w").select("fake-chat").run()
+        assert not at.exception, at.exception
+        shown_entropy = next(m.value for m in at.metric if m.label == "Entropy")
+    finally:
+        server.stop()
+    ranked = expected_logprobs(PROMPT)  # the server's whole distribution over its 40 words
+    top20 = -sum(math.exp(lp) * lp for _, lp in ranked[:20])
+    full = -sum(math.exp(lp) * lp for _, lp in ranked)
+    assert top20 < full
+    assert shown_entropy == f"≥ {top20:.2f} nats", (shown_entropy, top20, full)
