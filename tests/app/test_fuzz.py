@@ -147,3 +147,25 @@ def test_every_text_box_with_bad_values(page):
             box.set_value(url_safe(value)).run()
             failures += [f"{key}={name}: {p}" for p in problems(at)]
     assert not failures, "\n".join(failures)
+
+
+def test_the_lecturers_boxes_on_the_game_page(tmp_path, monkeypatch):
+    """The lecturer's sidebar: their own prompt and true word (then Start round), and the lecturer-code box."""
+    need_shared()
+    monkeypatch.setenv("LLMX_GAME_STORE", str(tmp_path / "game.sqlite3"))
+    at = fresh("pages/game.py", {})
+    at.radio(key="game_source").set_value("My own").run()
+    code = at.session_state["game_code"]
+    failures = []
+    for name, value in CORPUS.items():
+        at.text_area(key="game_prompt").set_value(url_safe(value))
+        at.text_input(key="game_true_custom").set_value(url_safe(value)[:40])
+        at.button(key="game_start").click().run()
+        failures += [f"prompt/true word={name}: {p}" for p in problems(at)]
+    from lib.game_store import open_store
+
+    assert len(open_store(str(tmp_path / "game.sqlite3")).rounds_for(code)) >= len(CORPUS) // 2  # rounds did start
+    for name, value in list(CORPUS.items())[::3]:
+        at.text_input(key="game_code_in").set_value(url_safe(value)).run()
+        failures += [f"lecturer code={name}: {p}" for p in problems(at)]
+    assert not failures, "\n".join(failures)
