@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.state import from_query, to_query
-from lib.sampling import KNOBS, Knob, Knobs
+from lib.knobs import KNOBS, Knob, Knobs
 
 EXPLAIN = {row.name: row.explain for row in KNOBS}  # name: (words, LaTeX formula)
 

@@ -228,7 +228,8 @@ class Knob:
     explain: tuple[str, str]         # words, LaTeX formula
     server: str | None = None        # its parameter on OpenAI-compatible servers; None: an extension (vLLM)
     server_max: float | None = None  # the largest value those servers take
-    warper: bool = True              # transformers applies it only when sampling, after every processor (False)
+    warper: bool = True              # a LogitsWarper: only when sampling, after every processor; False: a
+                                     # LogitsProcessor, which greedy decoding applies too
 
     def active(self, value: Any) -> bool:
         return value != self.off

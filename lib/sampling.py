@@ -1,8 +1,9 @@
 """Applying the knobs (lib.knobs) to one cached score vector, exactly as transformers' generate(), and the
 readouts drawn from the result.
 
-`apply_knobs` runs the active knobs in generate()'s order: repetition penalty, then temperature, top-k, top-p,
-min-p, typical-p. Probabilities are always over the whole vocabulary; nothing is renormalised over a cut set.
+`apply_knobs` runs the active knobs in generate()'s order (`ORDER`: the repetition penalty, then temperature,
+top-k, top-p, min-p, typical-p). Probabilities are always over the whole vocabulary; nothing is renormalised over a
+cut set.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Sequence
 import numpy as np
 
 from lib.distribution import entropy_nats
-from lib.knobs import (  # noqa: F401  (the knobs and their functions: re-exported, callers import them from here)
-    BY_NAME, KNOBS, LABELS, NEG_INF, ORDER, Knob, Knobs, _softmax, _survivors, greedy, min_p, repetition_penalty,
-    server_params, temperature, top_k, top_p, typical_p)
+from lib.knobs import BY_NAME, KNOBS, ORDER, Knobs, _softmax, _survivors
+from lib.knobs import (  # noqa: F401  (re-exported: callers import the knobs and their functions from here)
+    LABELS, greedy, min_p, repetition_penalty, server_params, temperature, top_k, top_p, typical_p)
 
 
 @dataclass(frozen=True)
