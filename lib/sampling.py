@@ -1,226 +1,22 @@
-"""Sampling knobs as NumPy transforms of one cached score vector, exactly as transformers' generate().
+"""Applying the knobs (lib.knobs) to one cached score vector, exactly as transformers' generate(), and the
+readouts drawn from the result.
 
-Each knob mirrors one transformers LogitsProcessor (same checks, same tie rules, removed tokens
-set to -inf, input never modified in place). `apply_knobs` runs them in generate()'s order:
-repetition penalty, then temperature, top-k, top-p, min-p, typical-p. Probabilities are always
-over the whole vocabulary; nothing is renormalised over a cut set.
-
-Precision: generate() casts a local model's logits to float32 and runs its processors in float32.
-Float32 scores (what a local model gives) are therefore reshaped in float32: the element-wise knobs
-and top-k in NumPy (bit-identical), top-p, min-p and typical-p through transformers' own processors
-(their float32 softmax and sort decide near-flat cuts), so the cut matches generate() bit for bit.
-Float64 scores (API log-probabilities) use the NumPy knobs below, which match the processors in float64.
+`apply_knobs` runs the active knobs in generate()'s order (`ORDER`: the repetition penalty, then temperature,
+top-k, top-p, min-p, typical-p). Probabilities are always over the whole vocabulary; nothing is renormalised over a
+cut set.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
-from lib.distribution import entropy_nats, log_softmax
-
-NEG_INF = -np.inf
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    """exp(x - max) / sum, the formula torch.softmax uses, so threshold comparisons agree with transformers."""
-    e = np.exp(np.asarray(x, dtype=np.float64) - np.max(x))
-    return e / e.sum()
-
-
-def _torch_sort_ascending(x: np.ndarray) -> np.ndarray:
-    """The permutation torch.sort gives, ties included: transformers breaks ties this way, so we do too."""
-    import torch
-
-    return torch.sort(torch.from_numpy(x), descending=False).indices.numpy()
-
-
-def _tie_is_split(sorted_values: np.ndarray, remove_sorted: np.ndarray) -> bool:
-    """True when equal values sit on both sides of the keep/remove line: then which of them survive
-    depends on the sort's order within ties."""
-    return bool(np.any((remove_sorted[:-1] != remove_sorted[1:]) & (sorted_values[:-1] == sorted_values[1:])))
-
-
-def _check_keep(min_tokens_to_keep: int) -> None:
-    if not isinstance(min_tokens_to_keep, (int, np.integer)) or min_tokens_to_keep < 1:
-        raise ValueError(f"min_tokens_to_keep has to be a positive integer, but is {min_tokens_to_keep}")
-
-
-def repetition_penalty(scores: np.ndarray, context_ids: Sequence[int], penalty: float) -> np.ndarray:
-    """Each id seen in the context once: negative scores are multiplied, positive ones divided."""
-    if not penalty > 0:
-        raise ValueError(f"repetition_penalty has to be a strictly positive float, but is {penalty}")
-    out = np.array(scores, dtype=np.float64, copy=True)
-    ids = np.unique(np.asarray(list(context_ids), dtype=np.int64))
-    if ids.size:
-        seen = out[ids]
-        out[ids] = np.where(seen < 0, seen * penalty, seen / penalty)
-    return out
-
-
-def temperature(scores: np.ndarray, t: float) -> np.ndarray:
-    if not (isinstance(t, (float, np.floating)) and t > 0):
-        raise ValueError(f"temperature has to be a strictly positive float, but is {t!r}")
-    return np.asarray(scores, dtype=np.float64) / t
-
-
-def greedy(scores: np.ndarray) -> np.ndarray:
-    """Temperature 0: only the argmax survives (first index on ties, like torch.argmax)."""
-    out = np.full(len(scores), NEG_INF, dtype=np.asarray(scores).dtype)
-    best = int(np.argmax(scores))
-    out[best] = scores[best]
-    return out
-
-
-def top_k(scores: np.ndarray, k: int, min_tokens_to_keep: int = 1) -> np.ndarray:
-    """Keep every token whose score is >= the k-th largest (ties with the k-th are kept)."""
-    if not isinstance(k, (int, np.integer)) or k <= 0:
-        raise ValueError(f"top_k has to be a strictly positive integer, but is {k}")
-    x = np.asarray(scores, dtype=np.float64)
-    k = min(max(int(k), min_tokens_to_keep), x.size)
-    kth = np.partition(x, -k)[-k]
-    return np.where(x < kth, NEG_INF, x)
-
-
-def _survivors(x: np.ndarray) -> np.ndarray | None:
-    """Indices of the finite scores when an earlier knob cut the rest to -inf, else None. Top-p and
-    typical-p then work on these few alone: the -inf tokens have probability 0 and stay removed."""
-    finite = np.isfinite(x)
-    if finite.all() or not finite.any():
-        return None
-    return np.flatnonzero(finite)
-
-
-def _remove_where(x: np.ndarray, survivors: np.ndarray | None, removed: np.ndarray) -> np.ndarray:
-    """Scores with the removed tokens set to -inf; `removed` indexes `survivors` when it is given."""
-    if survivors is None:
-        return np.where(removed, NEG_INF, x)
-    out = x.copy()
-    out[survivors[removed]] = NEG_INF
-    return out
-
-
-def _top_p_removed(x: np.ndarray, p: float, min_tokens_to_keep: int, exact_ties: bool) -> np.ndarray | None:
-    order = np.argsort(x)
-    sorted_values = x[order]  # the same values, position by position, as torch.sort gives
-    cum = np.cumsum(_softmax(sorted_values))
-    remove_sorted = cum <= (1 - p)
-    remove_sorted[-min_tokens_to_keep:] = False
-    if _tie_is_split(sorted_values, remove_sorted):
-        if not exact_ties:
-            return None
-        order = _torch_sort_ascending(x)  # transformers' own tie order decides which tied tokens go
-    removed = np.empty_like(remove_sorted)
-    removed[order] = remove_sorted
-    return removed
-
-
-def top_p(scores: np.ndarray, p: float, min_tokens_to_keep: int = 1) -> np.ndarray:
-    """Nucleus: drop the low tail whose ascending cumulative probability is <= 1 - p."""
-    p = float(p)
-    if p < 0 or p > 1.0:
-        raise ValueError(f"top_p has to be a float > 0 and < 1, but is {p}")
-    _check_keep(min_tokens_to_keep)
-    x = np.asarray(scores, dtype=np.float64)
-    survivors = _survivors(x)
-    if survivors is not None:
-        # Tie order within the survivors alone can differ from a sort of the whole vector; if ties are split, redo.
-        removed = _top_p_removed(x[survivors], p, min_tokens_to_keep, exact_ties=False)
-        if removed is not None:
-            return _remove_where(x, survivors, removed)
-    return _remove_where(x, None, _top_p_removed(x, p, min_tokens_to_keep, exact_ties=True))
-
-
-def min_p(scores: np.ndarray, p: float, min_tokens_to_keep: int = 1) -> np.ndarray:
-    """Drop tokens whose probability is below p times the top token's probability."""
-    if not 0 <= p <= 1.0:
-        raise ValueError(f"min_p has to be a float in the [0, 1] interval, but is {p}")
-    _check_keep(min_tokens_to_keep)
-    x = np.asarray(scores, dtype=np.float64)
-    survivors = _survivors(x)
-    probs = _softmax(x if survivors is None else x[survivors])
-    remove = probs < p * probs.max()
-    if min_tokens_to_keep > 1:  # the top token always passes p * max <= max, so one needs no sort
-        remove[np.argsort(-probs, kind="stable")[: min(min_tokens_to_keep, probs.size)]] = False
-    return _remove_where(x, survivors, remove)
-
-
-def _typical_removed(x: np.ndarray, mass: float, min_tokens_to_keep: int) -> np.ndarray:
-    normalized = log_softmax(x)
-    p = np.exp(normalized)
-    with np.errstate(invalid="ignore"):  # -inf * 0 is nan; nansum drops it, as torch does
-        ent = -np.nansum(normalized * p)
-    shifted = np.abs(-normalized - ent)
-    # The cut is a threshold on `shifted`, so with one token kept at least, the order within ties can't change it.
-    order = np.argsort(shifted) if min_tokens_to_keep == 1 else _torch_sort_ascending(shifted)
-    sorted_shifted = shifted[order]
-    cum = np.cumsum(_softmax(x[order]))
-    last = min(int((cum < mass).sum()), x.size - 1)
-    remove_sorted = sorted_shifted > sorted_shifted[last]
-    remove_sorted[:min_tokens_to_keep] = False
-    removed = np.empty_like(remove_sorted)
-    removed[order] = remove_sorted
-    return removed
-
-
-def typical_p(scores: np.ndarray, mass: float, min_tokens_to_keep: int = 1) -> np.ndarray:
-    """Locally typical sampling: keep tokens whose surprise is closest to the entropy, up to `mass`."""
-    mass = float(mass)
-    if not 0 < mass < 1:
-        raise ValueError(f"typical_p has to be a float > 0 and < 1, but is {mass}")
-    _check_keep(min_tokens_to_keep)
-    x = np.asarray(scores, dtype=np.float64)
-    survivors = _survivors(x) if min_tokens_to_keep == 1 else None
-    if survivors is not None:
-        return _remove_where(x, survivors, _typical_removed(x[survivors], mass, 1))
-    return _remove_where(x, None, _typical_removed(x, mass, min_tokens_to_keep))
-
-
-@dataclass(frozen=True)
-class Knobs:
-    """Off values: temperature 1, top_k 0, top_p 1, min_p 0, typical_p 1, repetition_penalty 1."""
-
-    temperature: float = 1.0  # 0 means greedy
-    top_k: int = 0
-    top_p: float = 1.0
-    min_p: float = 0.0
-    typical_p: float = 1.0
-    repetition_penalty: float = 1.0
-
-    def __post_init__(self):
-        checks = [
-            (self.temperature >= 0, "temperature must be 0 (greedy) or more"),
-            (isinstance(self.top_k, (int, np.integer)) and self.top_k >= 0, "top_k must be a whole number, 0 for off"),
-            (0 <= self.top_p <= 1, "top_p must be between 0 and 1"),
-            (0 <= self.min_p <= 1, "min_p must be between 0 and 1"),
-            (0 < self.typical_p <= 1, "typical_p must be above 0 and at most 1"),
-            (self.repetition_penalty > 0, "repetition_penalty must be above 0"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
-
-    def active(self) -> list[str]:
-        """Names of the knobs that change anything, in generate()'s order."""
-        on = {
-            "repetition_penalty": self.repetition_penalty != 1.0,
-            "temperature": self.temperature != 1.0,
-            "top_k": self.top_k > 0,
-            "top_p": self.top_p < 1.0,
-            "min_p": self.min_p > 0.0,
-            "typical_p": self.typical_p < 1.0,
-        }
-        return [name for name in ORDER if on[name]]
-
-    def as_query(self) -> dict[str, str]:
-        return {f.name: str(getattr(self, f.name)) for f in fields(self)}
-
-
-ORDER = ("repetition_penalty", "temperature", "top_k", "top_p", "min_p", "typical_p")
-LABELS = {"repetition_penalty": "Repetition penalty", "temperature": "Temperature", "top_k": "Top-k",
-          "top_p": "Top-p (nucleus)", "min_p": "Min-p", "typical_p": "Typical-p"}
+from lib.distribution import entropy_nats
+from lib.knobs import BY_NAME, KNOBS, ORDER, Knobs, _softmax, _survivors
+from lib.knobs import (  # noqa: F401  (re-exported: callers import the knobs and their functions from here)
+    LABELS, greedy, min_p, repetition_penalty, server_params, temperature, top_k, top_p, typical_p)
 
 
 @dataclass(frozen=True)
@@ -253,63 +49,33 @@ class Reshaped:
 
 
 def apply_knobs(scores: np.ndarray, knobs: Knobs, context_ids: Sequence[int] = ()) -> Reshaped:
-    """Every active knob in generate()'s order, in the scores' own precision (see the module docstring)."""
-    if np.asarray(scores).dtype == np.float32:
-        return _apply_knobs_float32(np.asarray(scores), knobs, context_ids)
-    x = np.asarray(scores, dtype=np.float64)
+    """Every active knob in generate()'s order, in the scores' own precision (see lib.knobs): float32 scores
+    through each row's float32 path, anything else in float64."""
+    x = np.asarray(scores)
+    float32 = x.dtype == np.float32
+    if not float32:
+        x = x.astype(np.float64, copy=False)
     stages = [Stage("model", x, int(np.isfinite(x).sum()))]
     for name in knobs.active():
-        if name == "repetition_penalty":
-            x = repetition_penalty(x, context_ids, knobs.repetition_penalty)
-        elif name == "temperature":
-            x = greedy(x) if knobs.temperature == 0 else temperature(x, float(knobs.temperature))
-        elif name == "top_k":
-            x = top_k(x, int(knobs.top_k))
-        elif name == "top_p":
-            x = top_p(x, knobs.top_p)
-        elif name == "min_p":
-            x = min_p(x, knobs.min_p)
-        elif name == "typical_p":
-            x = typical_p(x, knobs.typical_p)
-        stages.append(Stage(name, x, int(np.isfinite(x).sum())))
-    return Reshaped(tuple(stages), _probabilities(x))
-
-
-def _apply_knobs_float32(scores: np.ndarray, knobs: Knobs, context_ids: Sequence[int]) -> Reshaped:
-    """generate()'s float32 arithmetic. Element-wise knobs (penalty, temperature) and top-k's comparisons are
-    bit-identical in NumPy float32; knobs built on a float32 softmax, sort and cumsum run through transformers'
-    own processors, so the cut is exactly the one generate() makes."""
-    import torch
-    from transformers.generation import logits_process as lp
-
-    warpers = {"top_p": lambda: lp.TopPLogitsWarper(float(knobs.top_p)),
-               "min_p": lambda: lp.MinPLogitsWarper(float(knobs.min_p)),
-               "typical_p": lambda: lp.TypicalLogitsWarper(float(knobs.typical_p))}
-    x = scores.astype(np.float32, copy=False)
-    stages = [Stage("model", x, int(np.isfinite(x).sum()))]
-    for name in knobs.active():
-        if name == "repetition_penalty":
-            x = x.copy()
-            ids = np.unique(np.asarray(list(context_ids), dtype=np.int64))
-            if ids.size:
-                seen, penalty = x[ids], np.float32(knobs.repetition_penalty)
-                x[ids] = np.where(seen < 0, seen * penalty, seen / penalty)
-        elif name == "temperature":
-            x = greedy(x) if knobs.temperature == 0 else x / np.float32(knobs.temperature)
-        elif name == "top_k":
-            x = top_k(x, int(knobs.top_k)).astype(np.float32)  # comparisons only: float32 values kept as they are
+        row, value = BY_NAME[name], getattr(knobs, name)
+        if not float32:
+            x = row.apply(x, value, context_ids)
+        elif row.apply32 is not None:
+            x = row.apply32(x, value, context_ids)
         else:
-            x = warpers[name]()(None, torch.from_numpy(x.copy())[None, :])[0].numpy()
+            x = row.apply(x, value, context_ids).astype(np.float32)
         stages.append(Stage(name, x, int(np.isfinite(x).sum())))
     return Reshaped(tuple(stages), _probabilities(x))
 
 
 def greedy_choice(scores: np.ndarray, knobs: Knobs | None, context_ids: Sequence[int]) -> int:
     """The token generate(do_sample=False) picks: argmax after the processors it applies without sampling
-    (here the repetition penalty; temperature, top-k, top-p, min-p and typical-p only act when sampling)."""
+    (the rows that are not warpers: the repetition penalty; the warpers only act when sampling)."""
     x = np.asarray(scores)
-    if knobs is not None and knobs.repetition_penalty != 1.0:
-        x = apply_knobs(x, Knobs(repetition_penalty=knobs.repetition_penalty), context_ids).final_scores
+    if knobs is not None:
+        processors = Knobs(**{row.name: getattr(knobs, row.name) for row in KNOBS if not row.warper})
+        if processors.active():
+            x = apply_knobs(x, processors, context_ids).final_scores
     return int(np.argmax(x))
 
 

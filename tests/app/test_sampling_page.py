@@ -46,3 +46,20 @@ def test_three_continuations():
 def test_empty_prompt():
     at = run_page(prompt="")
     assert any("Type a prompt" in i.value for i in at.info)
+
+
+def test_the_panel_has_one_control_per_row_of_the_knob_table():
+    """Every knob switched on from the URL: one slider per row, a switch for each row that has one, every knob in
+    the order line in generate()'s order, each explained, and each written back to the URL."""
+    from lib.knobs import KNOBS, LABELS, ORDER
+
+    on = {row.name: str(0.7 if row.slider.on is None else row.slider.on) for row in KNOBS}
+    at = run_page(prompt="She opened the door and", **on)
+    assert {s.key for s in at.slider if s.key.startswith("sk_")} - {"sk_n"} == {f"sk_{row.name}" for row in KNOBS}
+    assert {t.key: t.value for t in at.toggle if t.key.startswith("sk_")} == {
+        f"sk_{row.name}_on": True for row in KNOBS if row.slider.on is not None}
+    order_line = next(m.value for m in at.markdown if m.value.startswith("**Order applied"))
+    positions = [order_line.index(f"{LABELS[name]} (") for name in ORDER]
+    assert positions == sorted(positions)
+    assert all(any(m.value.startswith(f"**{row.label}.**") for m in at.markdown) for row in KNOBS)
+    assert {name: at.query_params[name] for name in on} in (on, {n: [v] for n, v in on.items()})
