@@ -98,3 +98,24 @@ def test_server_params():
     assert server_params(Knobs(temperature=3.0, top_p=0.9, top_k=5, min_p=0.1, repetition_penalty=1.2)) == (
         {"temperature": 2.0, "top_p": 0.9}, {"top_k": 5, "min_p": 0.1, "repetition_penalty": 1.2},
         ["The API takes temperatures up to 2, so 3 was sent as 2."])
+
+
+@pytest.mark.parametrize("name", ["top_p", "typical_p", "min_p"])
+def test_near_flat_float32_scores_are_cut_exactly_as_generate_cuts_them(processors, name):
+    """Where a float64 computation and generate()'s float32 one disagree (near-flat scores, 4,096 and 50,257
+    tokens), the page must follow generate(): each cut is checked against its processor from generate()'s list."""
+    rng = np.random.default_rng(1)
+    values = {"top_p": (0.25, 0.5, 0.9, 0.99), "typical_p": (0.25, 0.5, 0.9, 0.99), "min_p": (0.5, 0.9, 0.999999)}[name]
+    row = BY_NAME[name]
+    float64_misses = 0
+    for vocab in (4096, 50257):
+        for spread in (0.0, 1e-7, 1e-6, 1e-5):
+            scores = (np.float32(3.0) + rng.standard_normal(vocab).astype(np.float32) * np.float32(spread))
+            for value in values:
+                theirs = run(processors(**{name: value}), scores)
+                ours = apply_knobs(scores, Knobs(**{name: value}), CONTEXT).final_scores
+                np.testing.assert_array_equal(np.isinf(ours), np.isinf(theirs), err_msg=f"{vocab} {spread} {value}")
+                float64_misses += not np.array_equal(np.isinf(row.apply(scores.astype(np.float64), value, CONTEXT)),
+                                                     np.isinf(theirs))
+    if name != "min_p":  # these cases do tell float32 from float64 apart, so the check above has teeth
+        assert float64_misses > 0
