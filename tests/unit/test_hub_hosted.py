@@ -31,7 +31,7 @@ def clean(message: str) -> None:
 @pytest.mark.parametrize("ref", LONG, ids=LONG_IDS)
 def test_over_long_model_names_are_a_clear_refusal_in_every_loader(ref):
     from lib.models import HFCausalLM
-    from lib.scale import MaskedLM
+    from lib.masked_lm import MaskedLM
 
     for load in (hub.resolve, hub.canonical, HFCausalLM.load, MaskedLM.load):
         with pytest.raises(hub.ModelUnavailable) as err:
