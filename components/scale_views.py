@@ -248,45 +248,60 @@ def bert_vs_gpt_view(models: list, index: dict) -> None:
         left_text, right_text = sentence.split("[MASK]", 1)
         bert_col, gpt_col = st.columns(2)
         with bert_col:
-            st.subheader("BERT fills the blank")
-            st.markdown(f'<div style="font-size:1.3rem">{esc(left_text)}<b>[MASK]</b>{esc(right_text)}</div>'
-                        "<small>sees both sides</small>", unsafe_allow_html=True)
-            bert_ref = st.text_input("Masked-LM model (hub id or local folder)", key="scale_bert")
-            link("bert", bert_ref, BERT_REF)
-            try:
-                with st.spinner(f"Loading {md(bert_ref)}…"):
-                    guesses = scale_cache.fill_mask(bert_ref, sentence)
-                st.table(pd.DataFrame([{"rank": g.rank, "token": g.token, "probability": f"{g.prob:.1%}"}
-                                       for g in guesses]).set_index("rank"))
-            except hub.ModelUnavailable as exc:
-                size = scale.human_bytes(scale.weight_bytes(index["bert-base"].counted, "fp32"))
-                st.warning(f"**BERT is not available here.** {problem(exc)} BERT-base's weights (about {size}) are not bundled "
-                           "with this app; when the machine is online they download on first use.")
-            except ValueError as exc:
-                st.info(problem(exc))
+            _bert_fills(sentence, left_text, right_text, index)
         with gpt_col:
-            st.subheader("GPT predicts the next token")
-            st.markdown(f'<div style="font-size:1.3rem">{esc(left_text)}<b>▢</b>'
-                        f'<span style="color:#9ca3af;text-decoration:line-through">{esc(right_text)}</span></div>'
-                        "<small>sees only the left side; the struck-out words don't exist for it yet</small>",
-                        unsafe_allow_html=True)
-            from components.loaders import distribution, get_model_or_fallback
-            from lib.catalog import default_model
+            _gpt_predicts(left_text, right_text)
+    _bigger_is_not_better(index)
 
-            try:
-                with st.spinner("Loading the GPT-style model…"):
-                    gpt, note = get_model_or_fallback(default_model())
-                if note:
-                    st.caption(problem(note, limit=600))
-                prompt = gpt.encode(left_text.rstrip(" "))
-                rows = distribution(gpt, prompt).top_rows(5)
-                st.caption(f"Model: {gpt.name}")
-                st.table(pd.DataFrame([{"rank": r.rank, "token": r.label, "probability": f"{r.prob:.1%}"}
-                                       for r in rows]).set_index("rank"))
-                if not left_text.strip():
-                    st.caption("Nothing comes before the blank, so GPT predicts the very first token.")
-            except hub.ModelUnavailable as exc:
-                st.warning(f"**No GPT-style model is available offline yet.** {problem(exc)}")
+
+def _bert_fills(sentence: str, left_text: str, right_text: str, index: dict) -> None:
+    """BERT's column: the sentence with its blank, and the masked LM's top guesses."""
+    st.subheader("BERT fills the blank")
+    st.markdown(f'<div style="font-size:1.3rem">{esc(left_text)}<b>[MASK]</b>{esc(right_text)}</div>'
+                "<small>sees both sides</small>", unsafe_allow_html=True)
+    bert_ref = st.text_input("Masked-LM model (hub id or local folder)", key="scale_bert")
+    link("bert", bert_ref, BERT_REF)
+    try:
+        with st.spinner(f"Loading {md(bert_ref)}…"):
+            guesses = scale_cache.fill_mask(bert_ref, sentence)
+        st.table(pd.DataFrame([{"rank": g.rank, "token": g.token, "probability": f"{g.prob:.1%}"}
+                               for g in guesses]).set_index("rank"))
+    except hub.ModelUnavailable as exc:
+        size = scale.human_bytes(scale.weight_bytes(index["bert-base"].counted, "fp32"))
+        st.warning(f"**BERT is not available here.** {problem(exc)} BERT-base's weights (about {size}) are not bundled "
+                   "with this app; when the machine is online they download on first use.")
+    except ValueError as exc:
+        st.info(problem(exc))
+
+
+def _gpt_predicts(left_text: str, right_text: str) -> None:
+    """GPT's column: only the left side, and the next-token model's top guesses."""
+    st.subheader("GPT predicts the next token")
+    st.markdown(f'<div style="font-size:1.3rem">{esc(left_text)}<b>▢</b>'
+                f'<span style="color:#9ca3af;text-decoration:line-through">{esc(right_text)}</span></div>'
+                "<small>sees only the left side; the struck-out words don't exist for it yet</small>",
+                unsafe_allow_html=True)
+    from components.loaders import distribution, get_model_or_fallback
+    from lib.catalog import default_model
+
+    try:
+        with st.spinner("Loading the GPT-style model…"):
+            gpt, note = get_model_or_fallback(default_model())
+        if note:
+            st.caption(problem(note, limit=600))
+        prompt = gpt.encode(left_text.rstrip(" "))
+        rows = distribution(gpt, prompt).top_rows(5)
+        st.caption(f"Model: {gpt.name}")
+        st.table(pd.DataFrame([{"rank": r.rank, "token": r.label, "probability": f"{r.prob:.1%}"}
+                               for r in rows]).set_index("rank"))
+        if not left_text.strip():
+            st.caption("Nothing comes before the blank, so GPT predicts the very first token.")
+    except hub.ModelUnavailable as exc:
+        st.warning(f"**No GPT-style model is available offline yet.** {problem(exc)}")
+
+
+def _bigger_is_not_better(index: dict) -> None:
+    """BERT-Large against GPT-3 175B on WiC and SuperGLUE: size is not the whole story."""
     st.subheader("Bigger is not better for every task")
     g175, large = index["gpt3-175b"], index["bert-large"]
     st.markdown(
