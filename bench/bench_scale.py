@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from lib import scale
+from lib import meta_device, scale, scale_catalog
 
 
 def timed(fn, repeat: int = 1) -> float:
@@ -18,12 +18,12 @@ def timed(fn, repeat: int = 1) -> float:
 
 
 def main() -> None:
-    models = [m for m in scale.catalog() if m.counter == "transformers"]
+    models = [m for m in scale_catalog.catalog() if m.counter == "transformers"]
     import_s = timed(lambda: __import__("transformers") and __import__("torch"))
     formula_s = timed(lambda: [scale.count(m.spec) for m in models], repeat=200)
-    scale.meta_breakdown.cache_clear()
-    meta_s = timed(lambda: [scale.meta_count(m.spec) for m in models])
-    cached_s = timed(lambda: [scale.meta_count(m.spec) for m in models], repeat=200)
+    meta_device.meta_breakdown.cache_clear()
+    meta_s = timed(lambda: [meta_device.meta_count(m.spec) for m in models])
+    cached_s = timed(lambda: [meta_device.meta_count(m.spec) for m in models], repeat=200)
     print(f"{len(models)} models with a transformers class")
     print(f"import torch + transformers : {import_s * 1e3:9.1f} ms (once per process)")
     print(f"analytic formula, all models : {formula_s * 1e3:9.3f} ms")

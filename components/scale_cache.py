@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib import hub, scale
+from lib import hub, masked_lm, meta_device, scale
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def meta_breakdown(spec: scale.Spec) -> dict[str, int]:
     """transformers' own count on the meta device; imports torch and transformers on first use."""
-    return scale.meta_breakdown(spec)
+    return meta_device.meta_breakdown(spec)
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
-def _masked_lm(ref: str) -> scale.MaskedLM:
-    return scale.MaskedLM.load(ref)  # raises hub.ModelUnavailable (not cached) when it can't be had
+def _masked_lm(ref: str) -> masked_lm.MaskedLM:
+    return masked_lm.MaskedLM.load(ref)  # raises hub.ModelUnavailable (not cached) when it can't be had
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def fill_mask(ref: str, text: str, top_k: int = 5) -> list[scale.MaskGuess]:
+def fill_mask(ref: str, text: str, top_k: int = 5) -> list[masked_lm.MaskGuess]:
     return _masked_lm(hub.canonical(ref)).fill(text, top_k)  # one model per folder, however spelled

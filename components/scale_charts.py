@@ -7,7 +7,7 @@ from typing import Sequence
 
 import plotly.graph_objects as go
 
-from lib import scale
+from lib import scale, scale_catalog
 
 FONT = 20
 TICK = 18
@@ -49,7 +49,7 @@ def _layout(fig: go.Figure, title: str, height: int, **extra) -> go.Figure:
     return fig
 
 
-def params_bar(models: Sequence[scale.Model]) -> go.Figure:
+def params_bar(models: Sequence[scale_catalog.Model]) -> go.Figure:
     """Counted parameters per model, on a log axis, one trace (and pattern) per architecture type."""
     ordered = sorted(models, key=lambda m: m.counted)
     fig = go.Figure()
@@ -68,9 +68,9 @@ def params_bar(models: Sequence[scale.Model]) -> go.Figure:
                    xaxis=dict(title="parameters (counted)", **_log_ticks(lo, hi)), barmode="overlay")
 
 
-def params_by_year(models: Sequence[scale.Model]) -> go.Figure:
+def params_by_year(models: Sequence[scale_catalog.Model]) -> go.Figure:
     fig = go.Figure()
-    by_year: dict[int, list[scale.Model]] = {}
+    by_year: dict[int, list[scale_catalog.Model]] = {}
     for m in sorted(models, key=lambda m: m.counted):
         by_year.setdefault(m.year, []).append(m)
     offsets, sides = {}, {}
@@ -95,7 +95,7 @@ def params_by_year(models: Sequence[scale.Model]) -> go.Figure:
                    yaxis=dict(title="parameters", **_log_ticks(lo, hi)))
 
 
-def treemap(model: scale.Model) -> go.Figure:
+def treemap(model: scale_catalog.Model) -> go.Figure:
     parts = scale.parts(model.spec)
     total = sum(p.count for p in parts)
     ids, labels, parents, values, colours = [model.name], [model.name], [""], [total], ["#ffffff"]
@@ -116,7 +116,7 @@ def treemap(model: scale.Model) -> go.Figure:
     return _layout(fig, f"Where {model.name}'s {total:,} parameters live", 620)
 
 
-def category_shares(models: Sequence[scale.Model]) -> go.Figure:
+def category_shares(models: Sequence[scale_catalog.Model]) -> go.Figure:
     """Each model's parameters split into categories, as percentages (small models are mostly embeddings)."""
     ordered = sorted(models, key=lambda m: m.counted)
     shares = {m.key: scale.breakdown(m.spec) for m in ordered}
@@ -137,7 +137,7 @@ def category_shares(models: Sequence[scale.Model]) -> go.Figure:
                    barmode="stack", xaxis=dict(title="% of parameters", range=[0, 100]))
 
 
-def memory_chart(models: Sequence[scale.Model]) -> go.Figure:
+def memory_chart(models: Sequence[scale_catalog.Model]) -> go.Figure:
     ordered = sorted(models, key=lambda m: m.counted)
     names = [m.name for m in ordered]
     fig = go.Figure()
@@ -164,7 +164,7 @@ def memory_chart(models: Sequence[scale.Model]) -> go.Figure:
     return fig
 
 
-def compute_chart(models: Sequence[scale.Model]) -> go.Figure:
+def compute_chart(models: Sequence[scale_catalog.Model]) -> go.Figure:
     known = sorted((m for m in models if m.tokens), key=lambda m: scale.training_flops(m.counted, m.tokens))
     flops = [scale.training_flops(m.counted, m.tokens) for m in known]
     fig = go.Figure()
@@ -181,7 +181,7 @@ def compute_chart(models: Sequence[scale.Model]) -> go.Figure:
                    xaxis=dict(title="FLOPs", **_log_ticks(min(flops), max(flops) * 30, power_of_ten)))
 
 
-def data_chart(datasets: Sequence[scale.Dataset]) -> go.Figure:
+def data_chart(datasets: Sequence[scale_catalog.Dataset]) -> go.Figure:
     fig = go.Figure()
     ordered = sorted(datasets, key=lambda d: d.tokens)
     for estimated, name, pattern in ((False, "stated in tokens", ""), (True, "estimated from words or bytes (≈)", "/")):

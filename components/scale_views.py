@@ -7,7 +7,7 @@ from components import scale_cache
 from components import scale_charts as charts
 from components.html import esc, md, problem
 from components.state import as_bool, from_query, to_query
-from lib import hub, scale
+from lib import hub, masked_lm, scale, scale_catalog
 
 VIEWS = ["Scale", "Where parameters live", "Memory", "Compute and data", "Build your own", "BERT vs GPT",
          "Catalog and sources"]
@@ -73,12 +73,12 @@ def scale_view(models: list, index: dict) -> None:
             "**GPT-2: 117M or 124M?** The GPT-2 paper printed 117M, 345M, 762M and 1542M. OpenAI's README later "
             "said the original counts were wrong \"due to an error\" ✅ and renamed the models 124M, 355M, 774M "
             "and 1558M, which is what the architecture gives. Our own arithmetic (⚠, not confirmed by OpenAI): "
-            f"all four paper numbers are what you get with a {scale.GPT1_VOCAB:,}-token vocabulary, the size of "
+            f"all four paper numbers are what you get with a {scale_catalog.GPT1_VOCAB:,}-token vocabulary, the size of "
             "GPT-1's, instead of GPT-2's 50,257.")
         st.dataframe(pd.DataFrame([{"model": m.name, "counted (vocab 50,257)": f"{m.counted:,}",
-                                    f"with vocab {scale.GPT1_VOCAB:,}": f"{scale.gpt2_paper_count_explained(m):,}",
+                                    f"with vocab {scale_catalog.GPT1_VOCAB:,}": f"{scale_catalog.gpt2_paper_count_explained(m):,}",
                                     "published": m.published_label} for m in gpt2]), hide_index=True)
-        g13, printed = index["gpt3-13b"], scale.gpt3_13b_with_printed_d_model()
+        g13, printed = index["gpt3-13b"], scale_catalog.gpt3_13b_with_printed_d_model()
         llama7, olmo7 = index["llama-2-7b"], index["olmo-2-7b"]
         st.markdown(
             f"**GPT-3 13B: d_model 5140?** Table 2.1 prints 5140, but 40 heads × 128 = 5120: a known typo. "
@@ -116,8 +116,8 @@ def parameters_view(models: list, index: dict) -> None:
         show(charts.category_shares(models))
         small, big = min(models, key=lambda m: m.counted), max(models, key=lambda m: m.counted)
         st.caption(f"Embeddings (the vocabulary, and positions where the model learns them) take "
-                   f"{scale.embedding_share(small):.1%} of {small.name}'s parameters and "
-                   f"{scale.embedding_share(big):.1%} of {big.name}'s; the rest sits in the attention and MLP "
+                   f"{scale_catalog.embedding_share(small):.1%} of {small.name}'s parameters and "
+                   f"{scale_catalog.embedding_share(big):.1%} of {big.name}'s; the rest sits in the attention and MLP "
                    "blocks repeated in every layer.")
 
 
@@ -155,14 +155,14 @@ def compute_view(models: list, index: dict) -> None:
         st.caption("N = counted parameters, D = training tokens. 6·N·D counts a forward (2N) and backward (4N) "
                    f"pass per token (Kaplan et al. 2020 ⚠). For GPT-3 175B it gives "
                    f"{charts.sci(scale.training_flops(g175.counted, g175.tokens))}, next to the "
-                   f"{charts.sci(scale.GPT3_175B_PAPER_FLOPS)} FLOPs in the GPT-3 paper's Table D.1 ⚠.")
+                   f"{charts.sci(scale_catalog.GPT3_175B_PAPER_FLOPS)} FLOPs in the GPT-3 paper's Table D.1 ⚠.")
         st.dataframe(pd.DataFrame([{"model": m.name, "training tokens": scale.human(m.tokens) if m.tokens else "?",
                                     "data": m.data, "source": m.data_src} for m in models]),
                      hide_index=True, width="stretch")
-    datasets = list(scale.DATASETS)
+    datasets = list(scale_catalog.DATASETS)
     pocket = index["pocket-lm"]
     if pocket.tokens:
-        datasets.append(scale.Dataset("11 novels (tokens seen)", "pocket-lm", f"{pocket.tokens:,.0f} tokens",
+        datasets.append(scale_catalog.Dataset("11 novels (tokens seen)", "pocket-lm", f"{pocket.tokens:,.0f} tokens",
                                       pocket.tokens, False, pocket.data_src))
     show(charts.data_chart(datasets))
     st.dataframe(pd.DataFrame([{"data": d.name, "used by": d.used_by, "as stated": d.stated,
@@ -213,8 +213,8 @@ def builder_view(models: list, index: dict) -> None:
         if values["b_d"] % values["b_heads"]:
             st.warning(f"{values['b_heads']} heads don't divide d_model {values['b_d']} evenly, so a real model "
                        "couldn't be built. The count doesn't depend on the number of heads: they split d_model.")
-        twin = scale.same_architecture(spec)
-        near = scale.closest(total)
+        twin = scale_catalog.same_architecture(spec)
+        near = scale_catalog.closest(total)
         if twin:
             st.success(f"Identical architecture: **{twin.name}** ({twin.counted:,} parameters).")
         else:
@@ -237,10 +237,10 @@ def bert_vs_gpt_view(models: list, index: dict) -> None:
     st.markdown("The same sentence, two kinds of model. **BERT** (an encoder) reads the whole sentence in both "
                 "directions and fills in the `[MASK]`. **GPT** (a decoder) reads only the words to the left and "
                 "predicts the next token.")
-    from_query("scale_sentence", "sentence", DEFAULT_SENTENCE, scale.clean_sentence)
+    from_query("scale_sentence", "sentence", DEFAULT_SENTENCE, masked_lm.clean_sentence)
     from_query("scale_bert", "bert", BERT_REF, lambda raw: raw.strip()[:300] or BERT_REF)
-    raw_sentence = st.text_input("Sentence with one [MASK]", key="scale_sentence", max_chars=scale.MAX_SENTENCE)
-    sentence = scale.clean_sentence(raw_sentence)
+    raw_sentence = st.text_input("Sentence with one [MASK]", key="scale_sentence", max_chars=masked_lm.MAX_SENTENCE)
+    sentence = masked_lm.clean_sentence(raw_sentence)
     link("sentence", sentence, DEFAULT_SENTENCE)
     if "[MASK]" not in sentence:
         st.info("Put `[MASK]` where the missing word goes, e.g. *She opened the [MASK] and walked in.*")
@@ -248,45 +248,60 @@ def bert_vs_gpt_view(models: list, index: dict) -> None:
         left_text, right_text = sentence.split("[MASK]", 1)
         bert_col, gpt_col = st.columns(2)
         with bert_col:
-            st.subheader("BERT fills the blank")
-            st.markdown(f'<div style="font-size:1.3rem">{esc(left_text)}<b>[MASK]</b>{esc(right_text)}</div>'
-                        "<small>sees both sides</small>", unsafe_allow_html=True)
-            bert_ref = st.text_input("Masked-LM model (hub id or local folder)", key="scale_bert")
-            link("bert", bert_ref, BERT_REF)
-            try:
-                with st.spinner(f"Loading {md(bert_ref)}…"):
-                    guesses = scale_cache.fill_mask(bert_ref, sentence)
-                st.table(pd.DataFrame([{"rank": g.rank, "token": g.token, "probability": f"{g.prob:.1%}"}
-                                       for g in guesses]).set_index("rank"))
-            except hub.ModelUnavailable as exc:
-                size = scale.human_bytes(scale.weight_bytes(index["bert-base"].counted, "fp32"))
-                st.warning(f"**BERT is not available here.** {problem(exc)} BERT-base's weights (about {size}) are not bundled "
-                           "with this app; when the machine is online they download on first use.")
-            except ValueError as exc:
-                st.info(problem(exc))
+            _bert_fills(sentence, left_text, right_text, index)
         with gpt_col:
-            st.subheader("GPT predicts the next token")
-            st.markdown(f'<div style="font-size:1.3rem">{esc(left_text)}<b>▢</b>'
-                        f'<span style="color:#9ca3af;text-decoration:line-through">{esc(right_text)}</span></div>'
-                        "<small>sees only the left side; the struck-out words don't exist for it yet</small>",
-                        unsafe_allow_html=True)
-            from components.loaders import distribution, get_model_or_fallback
-            from lib.catalog import default_model
+            _gpt_predicts(left_text, right_text)
+    _bigger_is_not_better(index)
 
-            try:
-                with st.spinner("Loading the GPT-style model…"):
-                    gpt, note = get_model_or_fallback(default_model())
-                if note:
-                    st.caption(problem(note, limit=600))
-                prompt = gpt.encode(left_text.rstrip(" "))
-                rows = distribution(gpt, prompt).top_rows(5)
-                st.caption(f"Model: {gpt.name}")
-                st.table(pd.DataFrame([{"rank": r.rank, "token": r.label, "probability": f"{r.prob:.1%}"}
-                                       for r in rows]).set_index("rank"))
-                if not left_text.strip():
-                    st.caption("Nothing comes before the blank, so GPT predicts the very first token.")
-            except hub.ModelUnavailable as exc:
-                st.warning(f"**No GPT-style model is available offline yet.** {problem(exc)}")
+
+def _bert_fills(sentence: str, left_text: str, right_text: str, index: dict) -> None:
+    """BERT's column: the sentence with its blank, and the masked LM's top guesses."""
+    st.subheader("BERT fills the blank")
+    st.markdown(f'<div style="font-size:1.3rem">{esc(left_text)}<b>[MASK]</b>{esc(right_text)}</div>'
+                "<small>sees both sides</small>", unsafe_allow_html=True)
+    bert_ref = st.text_input("Masked-LM model (hub id or local folder)", key="scale_bert")
+    link("bert", bert_ref, BERT_REF)
+    try:
+        with st.spinner(f"Loading {md(bert_ref)}…"):
+            guesses = scale_cache.fill_mask(bert_ref, sentence)
+        st.table(pd.DataFrame([{"rank": g.rank, "token": g.token, "probability": f"{g.prob:.1%}"}
+                               for g in guesses]).set_index("rank"))
+    except hub.ModelUnavailable as exc:
+        size = scale.human_bytes(scale.weight_bytes(index["bert-base"].counted, "fp32"))
+        st.warning(f"**BERT is not available here.** {problem(exc)} BERT-base's weights (about {size}) are not bundled "
+                   "with this app; when the machine is online they download on first use.")
+    except ValueError as exc:
+        st.info(problem(exc))
+
+
+def _gpt_predicts(left_text: str, right_text: str) -> None:
+    """GPT's column: only the left side, and the next-token model's top guesses."""
+    st.subheader("GPT predicts the next token")
+    st.markdown(f'<div style="font-size:1.3rem">{esc(left_text)}<b>▢</b>'
+                f'<span style="color:#9ca3af;text-decoration:line-through">{esc(right_text)}</span></div>'
+                "<small>sees only the left side; the struck-out words don't exist for it yet</small>",
+                unsafe_allow_html=True)
+    from components.loaders import distribution, get_model_or_fallback
+    from lib.catalog import default_model
+
+    try:
+        with st.spinner("Loading the GPT-style model…"):
+            gpt, note = get_model_or_fallback(default_model())
+        if note:
+            st.caption(problem(note, limit=600))
+        prompt = gpt.encode(left_text.rstrip(" "))
+        rows = distribution(gpt, prompt).top_rows(5)
+        st.caption(f"Model: {gpt.name}")
+        st.table(pd.DataFrame([{"rank": r.rank, "token": r.label, "probability": f"{r.prob:.1%}"}
+                               for r in rows]).set_index("rank"))
+        if not left_text.strip():
+            st.caption("Nothing comes before the blank, so GPT predicts the very first token.")
+    except hub.ModelUnavailable as exc:
+        st.warning(f"**No GPT-style model is available offline yet.** {problem(exc)}")
+
+
+def _bigger_is_not_better(index: dict) -> None:
+    """BERT-Large against GPT-3 175B on WiC and SuperGLUE: size is not the whole story."""
     st.subheader("Bigger is not better for every task")
     g175, large = index["gpt3-175b"], index["bert-large"]
     st.markdown(
@@ -312,7 +327,7 @@ def catalog_view(models: list, index: dict) -> None:
         "counted": m.counted, "published": m.published_label, "year": m.year, "training data": m.data,
         "training tokens": scale.human(m.tokens) if m.tokens else "not published",
         "published: source": m.published_src, "architecture: source": m.arch_src, "data: source": m.data_src,
-    } for m in scale.catalog()]), hide_index=True, width="stretch", height=600,
+    } for m in scale_catalog.catalog()]), hide_index=True, width="stretch", height=600,
         column_config={"counted": st.column_config.NumberColumn(format="localized"),
                        "year": st.column_config.NumberColumn(format="%d")})
     st.caption(MARKS + " T5 layers are encoder + decoder. Context for T5 is the pre-training input length "

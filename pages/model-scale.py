@@ -6,7 +6,7 @@ from components import scale_views as views
 from components.html import md
 from components.setup import route_through_app
 from components.state import to_query
-from lib import scale
+from lib import scale_catalog
 
 route_through_app()
 st.title("Model scale: from BERT to GPT-3 and beyond")
@@ -14,9 +14,9 @@ st.markdown("BERT-base has about **110 million** parameters; GPT-3 has **175 bil
             "Every number here is counted from the architecture and shown next to the number its authors published.")
 
 # -- which models: ?models=a,b,c ------------------------------------------------------------------------
-index = scale.by_key()
+index = scale_catalog.by_key()
 if "scale_models" not in st.session_state:
-    picked, unknown = scale.parse_selection(st.query_params.get("models"))
+    picked, unknown = scale_catalog.parse_selection(st.query_params.get("models"))
     st.session_state["scale_models"] = picked
     if unknown:
         st.warning(f"Not in the catalog, so left out: {md(', '.join(unknown))}. Names look like "
@@ -30,7 +30,7 @@ def select(keys) -> None:
 top = st.columns([7, 1.2, 1.2, 1])
 selected = top[0].multiselect("Models on the charts (kept in the link as ?models=…)", list(index), key="scale_models",
                               format_func=lambda k: index[k].name)
-top[1].button("Lecture set", on_click=select, args=(scale.DEFAULT_SELECTION,), width="stretch")
+top[1].button("Lecture set", on_click=select, args=(scale_catalog.DEFAULT_SELECTION,), width="stretch")
 top[2].button("GPT-3 family", on_click=select, width="stretch",
               args=(["bert-base", "gpt2-small"] + [k for k in index if k.startswith("gpt3-")],))
 top[3].button("All", on_click=select, args=(list(index),), width="stretch")

@@ -34,6 +34,17 @@ def gpt2_tokenizer():
     return AutoTokenizer.from_pretrained(str(GPT2_TOKENIZER))
 
 
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory, gpt2_tokenizer):
+    """A folder holding a 1-layer GPT-2 (random weights) and GPT-2's tokenizer: a model given by its path."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    folder = tmp_path_factory.mktemp("tiny-model")
+    GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, n_positions=32)).save_pretrained(folder)
+    gpt2_tokenizer.save_pretrained(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_gpt2(gpt2_tokenizer):
     """The GPT-2 architecture with random weights, small dims, real 50,257-token vocabulary."""

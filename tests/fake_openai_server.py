@@ -26,7 +26,9 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.loopback_server import LoopbackServer
 
 VERY_UNLIKELY = -9999.0
 WORDS = [" quokka", " axolotl", " pangolin", " narwhal", "\xe2\x80", " okapi", "🦘", " tapir", "\n", " wombat",
@@ -99,7 +101,7 @@ class Recorded:
 
 
 @dataclass
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
     host: str = "127.0.0.1"
     good_key_prefix: str = "sk-good"
     slow_seconds: float = 3.0
@@ -107,35 +109,11 @@ class FakeOpenAI:
 
     def __post_init__(self):
         self.lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # quiet
-                pass
-
-            def do_GET(self):
-                outer._handle(self, "GET")
-
-            def do_POST(self):
-                outer._handle(self, "POST")
-
-        self.httpd = ThreadingHTTPServer((self.host, 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.listen(self.host)
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.httpd.server_address[1]}/v1"
-
-    def start(self) -> "FakeOpenAI":
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        return f"http://{self.host}:{self.port}/v1"
 
     def recorded(self) -> list[Recorded]:
         with self.lock:

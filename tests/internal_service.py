@@ -17,11 +17,12 @@ Each base URL prefix behaves differently; every prefix serves `<prefix>/v1/model
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.loopback_server import LoopbackServer
 
 SECRET = "SECRET-db-password-hunter2"
 DB_URL = "postgres://admin:hunter2@db.internal:5432/prod"
@@ -37,48 +38,20 @@ def model_list(ids: list[str]) -> bytes:
 
 
 @dataclass
-class InternalService:
+class InternalService(LoopbackServer):
     drip_seconds: float = 0.05
     huge_count: int = 200_000
     sent: Counter = field(default_factory=Counter)
 
     def __post_init__(self):
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                outer._handle(self)
-
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
-                outer._handle(self)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def port(self) -> int:
-        return self.httpd.server_address[1]
+        self.listen()
 
     def url(self, prefix: str, host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self.port}/{prefix}/v1"
 
-    def start(self) -> "InternalService":
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+    def _handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
+        if method == "POST":
+            h.rfile.read(int(h.headers.get("Content-Length") or 0))
         prefix, _, rest = h.path.lstrip("/").partition("/")
         models = rest.startswith("v1/models")
         if prefix == "internal":

@@ -9,23 +9,14 @@ import pytest
 from tests.app.test_openai_settings import app, shown_text, switch_on
 from tests.fake_openai_server import FakeOpenAI
 from tests.internal_service import DB_URL, SECRET, InternalService
+from tests.loopback_server import served
 
 ENV = ("LLMX_HOSTED", "LLMX_ALLOWED_API_HOSTS", "LLMX_ALLOWED_API_NETWORKS", "LLMX_ALLOW_SERVER_KEY",
        "OPENAI_API_KEY", "LLMX_API_BASE_URL", "LLMX_SERVER_KEY_PER_MINUTE")
 
 
-@pytest.fixture(scope="module")
-def internal():
-    s = InternalService().start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="module")
-def fake():
-    s = FakeOpenAI().start()
-    yield s
-    s.stop()
+internal = served(InternalService)
+fake = served(FakeOpenAI)
 
 
 @pytest.fixture(autouse=True)

@@ -15,6 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.fake_openai_server import WORDS, FakeOpenAI, closed_port_url, expected_logprobs
+from tests.loopback_server import served
 
 HOST_KEY = "sk-good-host-aa90f3c2d1"
 
@@ -37,11 +38,7 @@ def harness():
     st.markdown("GEN: " + gen.text)
 
 
-@pytest.fixture(scope="module")
-def fake():
-    server = FakeOpenAI(slow_seconds=12.0).start()
-    yield server
-    server.stop()
+fake = served(lambda: FakeOpenAI(slow_seconds=12.0))
 
 
 @pytest.fixture

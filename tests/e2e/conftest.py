@@ -27,12 +27,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str, Path]:
+def start_server(extra_env: dict[str, str] | None = None,
+                 app: str | Path = "streamlit_app.py") -> tuple[subprocess.Popen, str, Path]:
+    """Run `app` (a path from the repository root) in a Streamlit server of its own; wait until it is healthy."""
     port = _free_port()
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"streamlit-{port}.log"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", **(extra_env or {})}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless=true",
+        [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless=true",
          f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
          "--server.fileWatcherType=none"],
         cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)

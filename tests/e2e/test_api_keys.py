@@ -18,6 +18,7 @@ import pytest
 from tests.conftest import need_shared
 from tests.e2e.conftest import CHROMIUM_FLAGS, no_exception, open_page, screenshot, start_server, wait_idle
 from tests.fake_openai_server import FakeOpenAI, expected_logprobs, WORDS
+from tests.loopback_server import served
 
 pytestmark = pytest.mark.e2e
 
@@ -26,11 +27,7 @@ HOST_KEY = "sk-good-HOST-" + secrets.token_hex(12)
 PROMPT = "The animal I like best is the"
 
 
-@pytest.fixture(scope="module")
-def fake():
-    server = FakeOpenAI().start()
-    yield server
-    server.stop()
+fake = served(FakeOpenAI)
 
 
 @pytest.fixture(scope="module")

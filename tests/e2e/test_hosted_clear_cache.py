@@ -3,39 +3,21 @@ must not clear the shared caches in hosted mode; in local mode it still does."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
-from tests.e2e.conftest import _free_port
+from tests.e2e.conftest import start_server
 
 APP = Path(__file__).with_name("clear_cache_app.py")
 
 
 def start(hosted: bool) -> tuple[subprocess.Popen, int, Path]:
-    port = _free_port()
-    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"streamlit-clear-cache-{port}.log"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "LLMX_HOSTED": "1" if hosted else "0"}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless=true",
-                             f"--server.port={port}", "--server.address=127.0.0.1",
-                             "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"],
-                            cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
-                return proc, port, log
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError(f"streamlit did not start; log:\n{log.read_text()}")
+    proc, url, log = start_server({"PYTHONPATH": str(ROOT), "LLMX_HOSTED": "1" if hosted else "0"}, app=APP)
+    return proc, int(url.rsplit(":", 1)[1]), log
 
 
 def run_and_read_token(ws) -> str:

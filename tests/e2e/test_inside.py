@@ -11,6 +11,14 @@ PROMPT = "Mr. Darcy walked to the window. Miss Bennet smiled. Mr. Darcy walked t
 SIZES = {"1920x1080": (1920, 1080), "1280x720": (1280, 720), "390x844": (390, 844)}
 
 
+def open_sized(page, size: str, url: str) -> None:
+    """Open `url` in a viewport of one of SIZES; no exception may show."""
+    w, h = SIZES[size]
+    page.set_viewport_size({"width": w, "height": h})
+    open_page(page, url)
+    no_exception(page)
+
+
 def chart_shots(page, name):
     """The page, then each chart on its own (the page scrolls inside Streamlit's main area)."""
     screenshot(page, name)
@@ -27,10 +35,7 @@ def chart_titles(page, expect: str = "") -> list[str]:
 
 @pytest.mark.parametrize("size", SIZES)
 def test_deep_links_reproduce_each_view(page, app_url, size):
-    w, h = SIZES[size]
-    page.set_viewport_size({"width": w, "height": h})
-    open_page(page, f"{app_url}/inside?prompt={quote(PROMPT)}&view=lens")
-    no_exception(page)
+    open_sized(page, size, f"{app_url}/inside?prompt={quote(PROMPT)}&view=lens")
     titles = chart_titles(page, "stopped at each layer")
     assert any("layer by layer" in t for t in titles) and any("stopped at each layer" in t for t in titles), titles
     chart_shots(page, f"inside-lens-{size}")
@@ -57,10 +62,8 @@ def test_switching_head_updates_chart_and_url(page, app_url):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_bpe_tab_and_token_shift_deep_links(page, app_url, size):
-    w, h = SIZES[size]
-    page.set_viewport_size({"width": w, "height": h})
-    open_page(page, f"{app_url}/tokenizer?view={quote('How BPE builds a token')}&word={quote(' tokenization')}&merges=60")
-    no_exception(page)
+    open_sized(page, size, f"{app_url}/tokenizer?view={quote('How BPE builds a token')}&word={quote(' tokenization')}"
+                           "&merges=60")
     page.get_by_text("merge rank").first.wait_for()
     assert page.get_by_text("Train your own BPE").count() == 1
     screenshot(page, f"inside-bpe-{size}")

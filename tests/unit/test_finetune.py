@@ -99,11 +99,16 @@ def test_encode_pair_matches_the_full_chat_template(tiny):
         assert tok.decode(labels[prompt_len:-1]) == ex.answer
 
 
-def test_sft_loss_equals_transformers_loss(tiny):
+def sft_batch(tiny, n: int):
+    """The tiny model (with the chat template) and its first n SFT examples, encoded one by one and collated."""
     model, tok = finetune.load(tiny)
     finetune.add_chat_template(tok)
-    rows = [finetune.encode_pair(tok, e.instruction, e.answer) for e in ins.sft_examples()[:6]]
-    ids, mask, labels = finetune.collate(rows, tok.pad_token_id)
+    rows = [finetune.encode_pair(tok, e.instruction, e.answer) for e in ins.sft_examples()[:n]]
+    return model, rows, finetune.collate(rows, tok.pad_token_id)
+
+
+def test_sft_loss_equals_transformers_loss(tiny):
+    model, _, (ids, mask, labels) = sft_batch(tiny, 6)
     with torch.no_grad():
         ours = finetune.sft_loss(model, ids, mask, labels)
         theirs = model(input_ids=ids, attention_mask=mask, labels=labels).loss
@@ -111,10 +116,7 @@ def test_sft_loss_equals_transformers_loss(tiny):
 
 
 def test_token_logprobs_match_a_per_example_loop(tiny):
-    model, tok = finetune.load(tiny)
-    finetune.add_chat_template(tok)
-    rows = [finetune.encode_pair(tok, e.instruction, e.answer) for e in ins.sft_examples()[:5]]
-    ids, mask, labels = finetune.collate(rows, tok.pad_token_id)
+    model, rows, (ids, mask, labels) = sft_batch(tiny, 5)
     with torch.no_grad():
         batched = finetune.token_logprobs(model, ids, mask, labels)
         for b, (x, y) in enumerate(rows):  # unpadded, one at a time

@@ -194,24 +194,38 @@ def test_restart_mid_round_loses_nothing(store_url):
         third.close()
 
 
-def test_concurrent_submissions_are_each_stored_once(store):
-    code = new_code()
-    r = store.create_round("Threads", code)
+def crowd(student, count: int, midway=None) -> list[Exception]:
+    """Run student(i) for i < count, each in its own thread, and wait for all of them; `midway()` runs once
+    half have started. Returns what the students raised."""
     errors: list[Exception] = []
 
-    def student(i: int) -> None:
+    def run(i: int) -> None:
         try:
-            store.submit(r.id, f"s{i}", f"w{i % 7}")
-            store.submit(r.id, f"s{i}", f"w{i % 5}")  # a change of mind replaces the first guess
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            student(i)
+        except Exception as exc:  # noqa: BLE001 - returned to the test, which asserts on it
             errors.append(exc)
 
-    threads = [threading.Thread(target=student, args=(i,)) for i in range(60)]
-    for t in threads:
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads[:count // 2]:
+        t.start()
+    if midway:
+        midway()
+    for t in threads[count // 2:]:
         t.start()
     for t in threads:
         t.join()
-    assert errors == []
+    return errors
+
+
+def test_concurrent_submissions_are_each_stored_once(store):
+    code = new_code()
+    r = store.create_round("Threads", code)
+
+    def student(i: int) -> None:
+        store.submit(r.id, f"s{i}", f"w{i % 7}")
+        store.submit(r.id, f"s{i}", f"w{i % 5}")  # a change of mind replaces the first guess
+
+    assert crowd(student, 60) == []
     assert store.counts(r.id, code) == Counter(f"w{i % 5}" for i in range(60))
 
 
@@ -227,12 +241,5 @@ def test_a_guess_racing_a_close_is_either_stored_or_refused(store):
         except GameError:
             results.append(False)
 
-    threads = [threading.Thread(target=student, args=(i,)) for i in range(40)]
-    for t in threads[:20]:
-        t.start()
-    store.set_status(r.id, code, "closed")
-    for t in threads[20:]:
-        t.start()
-    for t in threads:
-        t.join()
+    assert crowd(student, 40, midway=lambda: store.set_status(r.id, code, "closed")) == []
     assert sum(results) == sum(store.counts(r.id, code).values())

@@ -12,16 +12,6 @@ from lib import hub
 from tests.conftest import ROOT
 
 
-@pytest.fixture(scope="module")
-def tiny_folder(tmp_path_factory, gpt2_tokenizer):
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    folder = tmp_path_factory.mktemp("tiny-model")
-    GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, n_positions=32)).save_pretrained(folder)
-    gpt2_tokenizer.save_pretrained(folder)
-    return folder
-
-
 def test_bundled_name_resolves_to_the_assets_folder():
     path, local_only = hub.resolve("pocket-lm")
     assert local_only and path.endswith("assets/pocket-lm")

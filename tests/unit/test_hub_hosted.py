@@ -12,16 +12,6 @@ LONG = ["a" * 300, "org/" + "b" * 300, "x" * 256, "/" + "c" * 400]
 LONG_IDS = ["300", "org-300", "256", "path-400"]
 
 
-@pytest.fixture(scope="module")
-def tiny_folder(tmp_path_factory, gpt2_tokenizer):
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    folder = tmp_path_factory.mktemp("tiny-hosted")
-    GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, n_positions=32)).save_pretrained(folder)
-    gpt2_tokenizer.save_pretrained(folder)
-    return folder
-
-
 def clean(message: str) -> None:
     assert "Errno" not in message and "Traceback" not in message and str(ROOT) not in message
     assert "\n" not in message and len(message) < 300
@@ -31,7 +21,7 @@ def clean(message: str) -> None:
 @pytest.mark.parametrize("ref", LONG, ids=LONG_IDS)
 def test_over_long_model_names_are_a_clear_refusal_in_every_loader(ref):
     from lib.models import HFCausalLM
-    from lib.scale import MaskedLM
+    from lib.masked_lm import MaskedLM
 
     for load in (hub.resolve, hub.canonical, HFCausalLM.load, MaskedLM.load):
         with pytest.raises(hub.ModelUnavailable) as err:

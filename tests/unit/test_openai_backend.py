@@ -19,15 +19,12 @@ from lib.openai_backend import (LEGACY_TOP_MAX, OPENAI_BASE_URL, ApiError, OpenA
 from lib.models import extend_prompt
 from lib.sampling import Knobs
 from tests.fake_openai_server import RAWS, WORDS, FakeOpenAI, closed_port_url, expected_logprobs
+from tests.loopback_server import served
 
 KEY = "sk-good-unit-7f3a9c21e5"
 
 
-@pytest.fixture(scope="module")
-def server():
-    s = FakeOpenAI(slow_seconds=2.0).start()
-    yield s
-    s.stop()
+server = served(lambda: FakeOpenAI(slow_seconds=2.0))
 
 
 @pytest.fixture

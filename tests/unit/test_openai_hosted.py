@@ -15,22 +15,13 @@ from lib.hosting import ApiPolicy, api_policy
 from lib.openai_backend import MAX_MODELS, ApiError, OpenAIBackend
 from tests.fake_openai_server import FakeOpenAI
 from tests.internal_service import DB_URL, SECRET, InternalService
+from tests.loopback_server import served
 
 LOCAL = ApiPolicy()
 
 
-@pytest.fixture(scope="module")
-def internal():
-    s = InternalService().start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="module")
-def fake():
-    s = FakeOpenAI().start()
-    yield s
-    s.stop()
+internal = served(InternalService)
+fake = served(FakeOpenAI)
 
 
 def hosted(**env) -> ApiPolicy:

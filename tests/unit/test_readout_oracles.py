@@ -9,7 +9,7 @@ import pytest
 import torch
 import transformers as tf
 
-from lib import scale, stages
+from lib import scale, scale_catalog, stages
 from lib.distribution import Distribution
 from lib.models import HFCausalLM
 from lib.sampling import Knobs, apply_knobs, summary
@@ -125,7 +125,7 @@ MEMORY_CASES = {
 @pytest.mark.parametrize("key", list(MEMORY_CASES))
 def test_weight_memory_is_what_the_real_class_occupies(key):
     cls, config = MEMORY_CASES[key]
-    m = scale.by_key()[key]
+    m = scale_catalog.by_key()[key]
     for precision, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         with torch.device("meta"):
             model = cls(config()).to(dtype)
@@ -137,7 +137,7 @@ def test_weight_memory_is_what_the_real_class_occupies(key):
 
 def test_pocket_lm_counts_equal_the_shipped_weights(pocket):
     shipped = sum(p.numel() for p in pocket.model.parameters())  # tied: the head shares the embedding tensor
-    m = scale.by_key()["pocket-lm"]
+    m = scale_catalog.by_key()["pocket-lm"]
     assert m.counted == shipped and m.published == shipped
     assert pocket.context_length == m.spec.context
 

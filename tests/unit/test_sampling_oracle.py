@@ -25,9 +25,9 @@ scores_st = st.one_of(tied, free).map(lambda xs: np.array(xs, dtype=np.float64))
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def oracle(processors, scores, input_ids=None):
+def oracle(processors, scores, input_ids=None, dtype=torch.float64):
     ids = torch.tensor([list(input_ids or [])], dtype=torch.long).reshape(1, -1)
-    out = LogitsProcessorList(processors)(ids, torch.tensor(scores[None, :], dtype=torch.float64))
+    out = LogitsProcessorList(processors)(ids, torch.tensor(scores[None, :], dtype=dtype))
     return out[0].numpy()
 
 
@@ -36,34 +36,31 @@ def same(ours, theirs):
     np.testing.assert_allclose(ours[np.isfinite(ours)], theirs[np.isfinite(theirs)], rtol=1e-12, atol=1e-12)
 
 
+# After an earlier cut most scores are -inf; top-p and typical-p then sort only the rest. Many ties, so
+# equal scores often sit on both sides of the cut, where transformers' own tie order must decide.
+cut_scores_st = st.lists(st.sampled_from([-np.inf, -np.inf, -3.0, 0.0, 0.5, 0.5, 2.0, 2.0]), min_size=1,
+                         max_size=300).filter(lambda xs: any(np.isfinite(xs))).map(np.array)
+ONE_KNOB = [  # id, our function, transformers' processor, scores, values
+    ("temperature", sampling.temperature, TemperatureLogitsWarper, scores_st,
+     st.one_of(st.floats(0.01, 0.1), st.floats(0.1, 10), st.floats(10, 1000))),
+    ("top_k-including-ties-and-k-beyond-vocab", sampling.top_k, TopKLogitsWarper, scores_st, st.integers(1, 100)),
+    ("top_p-including-p-one", sampling.top_p, TopPLogitsWarper, scores_st,
+     st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.0, 0.25, 0.5, 0.9, 1.0]))),
+    ("min_p", sampling.min_p, MinPLogitsWarper, scores_st, st.floats(0.0, 1.0)),
+    ("typical_p", sampling.typical_p, TypicalLogitsWarper, scores_st, st.floats(0.01, 0.99)),
+    ("top_p-after-a-cut-with-ties", sampling.top_p, TopPLogitsWarper, cut_scores_st,
+     st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.25, 0.5, 0.75, 0.9, 1.0]))),
+    ("typical_p-after-a-cut-with-ties", sampling.typical_p, TypicalLogitsWarper, cut_scores_st, st.floats(0.01, 0.99)),
+]
+
+
+@pytest.mark.parametrize("ours, processor, scores_from, values", [row[1:] for row in ONE_KNOB],
+                         ids=[row[0] for row in ONE_KNOB])
 @SETTINGS
-@given(scores_st, st.one_of(st.floats(0.01, 0.1), st.floats(0.1, 10), st.floats(10, 1000)))
-def test_temperature(scores, t):
-    same(sampling.temperature(scores, t), oracle([TemperatureLogitsWarper(t)], scores))
-
-
-@SETTINGS
-@given(scores_st, st.integers(1, 100))
-def test_top_k_including_ties_and_k_beyond_vocab(scores, k):
-    same(sampling.top_k(scores, k), oracle([TopKLogitsWarper(k)], scores))
-
-
-@SETTINGS
-@given(scores_st, st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.0, 0.25, 0.5, 0.9, 1.0])))
-def test_top_p_including_p_one(scores, p):
-    same(sampling.top_p(scores, p), oracle([TopPLogitsWarper(p)], scores))
-
-
-@SETTINGS
-@given(scores_st, st.floats(0.0, 1.0))
-def test_min_p(scores, p):
-    same(sampling.min_p(scores, p), oracle([MinPLogitsWarper(p)], scores))
-
-
-@SETTINGS
-@given(scores_st, st.floats(0.01, 0.99))
-def test_typical_p(scores, mass):
-    same(sampling.typical_p(scores, mass), oracle([TypicalLogitsWarper(mass)], scores))
+@given(data=st.data())
+def test_one_knob_against_its_processor(ours, processor, scores_from, values, data):
+    scores, value = data.draw(scores_from, label="scores"), data.draw(values, label="value")
+    same(ours(scores, value), oracle([processor(value)], scores))
 
 
 @SETTINGS
@@ -74,7 +71,7 @@ def test_repetition_penalty(scores, penalty, context):
          oracle([RepetitionPenaltyLogitsProcessor(penalty)], scores, context))
 
 
-def transformers_chain(knobs: Knobs, scores, context):
+def processors(knobs: Knobs) -> list:
     """The processors generate() would build for these settings, in its order."""
     procs = []
     if knobs.repetition_penalty != 1.0:
@@ -89,7 +86,11 @@ def transformers_chain(knobs: Knobs, scores, context):
         procs.append(MinPLogitsWarper(knobs.min_p))
     if knobs.typical_p < 1.0:
         procs.append(TypicalLogitsWarper(knobs.typical_p))
-    return oracle(procs, scores, context)
+    return procs
+
+
+def transformers_chain(knobs: Knobs, scores, context):
+    return oracle(processors(knobs), scores, context)
 
 
 knobs_st = st.builds(
@@ -157,22 +158,8 @@ def test_sampling_frequencies_follow_the_probabilities():
     np.testing.assert_allclose(freq, probs, atol=0.02)
 
 
-# After an earlier cut most scores are -inf; top-p and typical-p then sort only the rest. Many ties, so
-# equal scores often sit on both sides of the cut, where transformers' own tie order must decide.
-cut_scores_st = st.lists(st.sampled_from([-np.inf, -np.inf, -3.0, 0.0, 0.5, 0.5, 2.0, 2.0]), min_size=1,
-                         max_size=300).filter(lambda xs: any(np.isfinite(xs))).map(np.array)
-
-
-@SETTINGS
-@given(cut_scores_st, st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.25, 0.5, 0.75, 0.9, 1.0])))
-def test_top_p_after_a_cut_with_ties(scores, p):
-    same(sampling.top_p(scores, p), oracle([TopPLogitsWarper(p)], scores))
-
-
-@SETTINGS
-@given(cut_scores_st, st.floats(0.01, 0.99))
-def test_typical_p_after_a_cut_with_ties(scores, mass):
-    same(sampling.typical_p(scores, mass), oracle([TypicalLogitsWarper(mass)], scores))
+EVERY_KNOB = (Knobs(top_p=0.9), Knobs(typical_p=0.9), Knobs(temperature=0.7, top_k=40, top_p=0.8),
+              Knobs(temperature=1.3, top_p=0.95, min_p=0.02, typical_p=0.9, repetition_penalty=1.2))
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -181,8 +168,7 @@ def test_every_knob_on_a_gpt2_sized_vocabulary_with_ties(seed):
     rng = np.random.default_rng(seed)
     scores = np.round(rng.standard_normal(50257) * 3, 0 if seed % 2 else 1)
     context = list(rng.integers(0, 50257, 30))
-    for knobs in (Knobs(top_p=0.9), Knobs(typical_p=0.9), Knobs(temperature=0.7, top_k=40, top_p=0.8),
-                  Knobs(temperature=1.3, top_p=0.95, min_p=0.02, typical_p=0.9, repetition_penalty=1.2)):
+    for knobs in EVERY_KNOB:
         same(apply_knobs(scores, knobs, context).final_scores, transformers_chain(knobs, scores, context))
 
 
@@ -191,21 +177,7 @@ scores32_st = st.one_of(tied, free, cut_scores_st.map(list)).map(lambda xs: np.a
 
 
 def float32_chain(knobs: Knobs, scores, context):
-    procs = []
-    if knobs.repetition_penalty != 1.0:
-        procs.append(RepetitionPenaltyLogitsProcessor(knobs.repetition_penalty))
-    if knobs.temperature != 1.0:
-        procs.append(TemperatureLogitsWarper(knobs.temperature))
-    if knobs.top_k > 0:
-        procs.append(TopKLogitsWarper(knobs.top_k))
-    if knobs.top_p < 1.0:
-        procs.append(TopPLogitsWarper(knobs.top_p))
-    if knobs.min_p > 0:
-        procs.append(MinPLogitsWarper(knobs.min_p))
-    if knobs.typical_p < 1.0:
-        procs.append(TypicalLogitsWarper(knobs.typical_p))
-    ids = torch.tensor([list(context)], dtype=torch.long).reshape(1, -1)
-    return LogitsProcessorList(procs)(ids, torch.tensor(scores[None, :], dtype=torch.float32))[0].numpy()
+    return oracle(processors(knobs), scores, context, torch.float32)
 
 
 @SETTINGS
@@ -223,7 +195,6 @@ def test_float32_every_knob_on_a_gpt2_sized_vocabulary(seed):
     rng = np.random.default_rng(seed)
     scores = (rng.standard_normal(50257) * (3 if seed else 1e-3)).astype(np.float32)  # seed 0: nearly flat
     context = list(rng.integers(0, 50257, 30))
-    for knobs in (Knobs(top_p=0.9), Knobs(typical_p=0.9), Knobs(temperature=0.7, top_k=40, top_p=0.8),
-                  Knobs(temperature=1.3, top_p=0.95, min_p=0.02, typical_p=0.9, repetition_penalty=1.2)):
+    for knobs in EVERY_KNOB:
         np.testing.assert_array_equal(apply_knobs(scores, knobs, context).final_scores,
                                       float32_chain(knobs, scores, context))

@@ -1,4 +1,5 @@
-"""lib/scale.py against independent oracles: transformers on the meta device and published tables written here."""
+"""lib/scale.py, scale_catalog.py, meta_device.py and masked_lm.py against independent oracles: transformers on the
+meta device and published tables written here."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lib import hub, scale
+from lib import hub, masked_lm, meta_device, scale, scale_catalog
 from tests.conftest import BERT_TOKENIZER, need_shared
 
 # Published or independently known numbers, written here (never computed by the code under test).
@@ -28,30 +29,30 @@ GPT2_RELEASED_MILLIONS = {"gpt2-small": 124, "gpt2-medium": 355, "gpt2-large": 7
 LLAMA_32_BILLIONS = {"llama-3.2-1b": 1.23, "llama-3.2-3b": 3.21}  # Llama 3.2 model card
 GPT3_175B_TRAINING_FLOPS = 3.14e23  # GPT-3 paper, Table D.1 (⚠ not re-checked here)
 
-TRANSFORMERS_MODELS = [m.key for m in scale.catalog() if m.counter == "transformers"]
+TRANSFORMERS_MODELS = [m.key for m in scale_catalog.catalog() if m.counter == "transformers"]
 
 
-def model(key: str) -> scale.Model:
-    return scale.by_key()[key]
+def model(key: str) -> scale_catalog.Model:
+    return scale_catalog.by_key()[key]
 
 
 # -- the two correctness anchors from the issue ---------------------------------------------------------
 def test_gpt2_small_meta_device_count_is_exact():
     spec = model("gpt2-small").spec
-    assert scale.meta_count(spec) == GPT2_SMALL_LMHEAD
+    assert meta_device.meta_count(spec) == GPT2_SMALL_LMHEAD
     assert model("gpt2-small").counted == GPT2_SMALL_LMHEAD
 
 
 def test_bert_base_bertmodel_meta_device_count_is_exact():
     spec = model("bert-base").spec
-    assert scale.meta_count(spec) == BERT_BASE_BERTMODEL
+    assert meta_device.meta_count(spec) == BERT_BASE_BERTMODEL
     assert model("bert-base").counted == BERT_BASE_BERTMODEL
 
 
 def test_meta_device_allocates_nothing():
     import torch
 
-    cls, config = scale.hf_class_and_config(model("llama-3.1-405b").spec)
+    cls, config = meta_device.hf_class_and_config(model("llama-3.1-405b").spec)
     with torch.device("meta"):
         big = cls(config)
     assert all(p.device.type == "meta" for p in big.parameters())
@@ -61,21 +62,21 @@ def test_meta_device_allocates_nothing():
 @pytest.mark.parametrize("key", TRANSFORMERS_MODELS)
 def test_formula_equals_meta_count_part_by_part(key):
     spec = model(key).spec
-    assert scale.breakdown(spec) == scale.meta_breakdown(spec)
-    assert scale.count(spec) == scale.meta_count(spec)
+    assert scale.breakdown(spec) == meta_device.meta_breakdown(spec)
+    assert scale.count(spec) == meta_device.meta_count(spec)
 
 
 @pytest.mark.parametrize("key", ["gpt2-small", "gpt2-medium", "gpt2-large", "gpt2-xl", "pocket-lm"])
 def test_gpt3_formula_checked_against_meta_counts_for_gpt2(key):
     s = model(key).spec
-    assert scale.gpt_formula(s.layers, s.d_model, s.vocab, s.context) == scale.meta_count(s)
+    assert scale.gpt_formula(s.layers, s.d_model, s.vocab, s.context) == meta_device.meta_count(s)
 
 
 def test_untied_gpt2_adds_one_embedding_matrix():
     tied = scale.gpt2_spec(12, 768, 12, 50257, 1024, tied=True)
     untied = scale.gpt2_spec(12, 768, 12, 50257, 1024, tied=False)
-    assert scale.meta_count(untied) - scale.meta_count(tied) == 50257 * 768
-    assert scale.count(untied) == scale.meta_count(untied)
+    assert meta_device.meta_count(untied) - meta_device.meta_count(tied) == 50257 * 768
+    assert scale.count(untied) == meta_device.meta_count(untied)
 
 
 # -- published tables --------------------------------------------------------------------------------
@@ -90,7 +91,7 @@ def test_gpt3_analytic_count_within_2_percent_of_table_2_1(key):
 
 def test_gpt3_13b_uses_5120_not_the_printed_5140():
     assert model("gpt3-13b").spec.d_model == 40 * 128 == 5120
-    printed = scale.gpt3_13b_with_printed_d_model()
+    printed = scale_catalog.gpt3_13b_with_printed_d_model()
     assert printed == 50257 * 5140 + 2048 * 5140 + 40 * (12 * 5140 ** 2 + 13 * 5140) + 2 * 5140
     assert printed > model("gpt3-13b").counted
 
@@ -102,27 +103,27 @@ def test_gpt3_175b_by_hand():
 
 @pytest.mark.parametrize("key", list(PYTHIA_TOTAL_PARAMS))
 def test_pythia_counts_equal_the_model_card_exactly(key):
-    assert scale.meta_count(model(key).spec) == PYTHIA_TOTAL_PARAMS[key]
+    assert meta_device.meta_count(model(key).spec) == PYTHIA_TOTAL_PARAMS[key]
 
 
 @pytest.mark.parametrize("key", list(LLAMA_32_BILLIONS))
 def test_llama_32_counts_truncate_to_the_model_card(key):
-    billions = scale.meta_count(model(key).spec) / 1e9
+    billions = meta_device.meta_count(model(key).spec) / 1e9
     assert LLAMA_32_BILLIONS[key] <= billions < LLAMA_32_BILLIONS[key] + 0.01  # the card truncates: 1.2358 -> "1.23"
 
 
 @pytest.mark.parametrize("key", list(GPT2_RELEASED_MILLIONS))
 def test_gpt2_counts_match_release_names_and_paper_numbers_come_from_a_40478_vocab(key):
     assert round(model(key).counted / 1e6) == GPT2_RELEASED_MILLIONS[key]
-    assert round(scale.gpt2_paper_count_explained(model(key)) / 1e6) == GPT2_PAPER_MILLIONS[key]
+    assert round(scale_catalog.gpt2_paper_count_explained(model(key)) / 1e6) == GPT2_PAPER_MILLIONS[key]
 
 
 def test_bert_large_and_tied_gpt2_head():
-    assert scale.meta_count(model("bert-large").spec) == 335_141_888  # BertModel, 24 × 1024
-    assert "Output head" not in scale.meta_breakdown(model("gpt2-small").spec)
+    assert meta_device.meta_count(model("bert-large").spec) == 335_141_888  # BertModel, 24 × 1024
+    assert "Output head" not in meta_device.meta_breakdown(model("gpt2-small").spec)
 
 
-@pytest.mark.parametrize("key", [m.key for m in scale.catalog()])
+@pytest.mark.parametrize("key", [m.key for m in scale_catalog.catalog()])
 def test_every_count_is_near_its_published_size(key):
     m = model(key)
     assert abs(m.counted / m.published - 1) < 0.06, f"{key}: counted {m.counted:,} vs published {m.published:,.0f}"
@@ -130,7 +131,7 @@ def test_every_count_is_near_its_published_size(key):
 
 # -- catalog shape and sources -------------------------------------------------------------------------
 def test_catalog_covers_the_issue_list():
-    keys = set(scale.by_key())
+    keys = set(scale_catalog.by_key())
     assert {"bert-base", "bert-large", "gpt2-small", "gpt2-medium", "gpt2-large", "gpt2-xl", "pocket-lm",
             "qwen2.5-0.5b", "llama-2-7b", "llama-3-8b"} <= keys
     assert len([k for k in keys if k.startswith("gpt3-")]) == 8
@@ -139,7 +140,7 @@ def test_catalog_covers_the_issue_list():
     assert any(k.startswith("pythia-") for k in keys)
 
 
-@pytest.mark.parametrize("m", scale.catalog(), ids=lambda m: m.key)
+@pytest.mark.parametrize("m", scale_catalog.catalog(), ids=lambda m: m.key)
 def test_every_number_has_a_marked_source(m):
     assert m.kind in ("encoder", "decoder", "encoder-decoder")
     for src in (m.published_src, m.arch_src, m.data_src):
@@ -155,7 +156,7 @@ def test_kinds():
 
 # -- pocket-lm from its config ------------------------------------------------------------------------
 def test_pocket_lm_defaults_when_absent(tmp_path):
-    m = scale.pocket_model(tmp_path / "missing")
+    m = scale_catalog.pocket_model(tmp_path / "missing")
     assert (m.spec.layers, m.spec.d_model, m.spec.heads, m.spec.vocab, m.spec.context, m.spec.tied) == (4, 256, 4, 4096, 256, True)
     assert m.counted == 4096 * 256 + 256 * 256 + 4 * (12 * 256 ** 2 + 13 * 256) + 2 * 256 == 4_273_664
     assert "⚠" in m.arch_src
@@ -165,8 +166,8 @@ def test_pocket_lm_reads_config_and_metrics(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(dict(n_layer=2, n_embd=64, n_head=2, vocab_size=1000, n_positions=128)))
     (tmp_path / "metrics.json").write_text(json.dumps(dict(parameters=123, train_tokens=5000,
                                                            train=dict(steps=10, batch_size=4, seq_len=32))))
-    m = scale.pocket_model(tmp_path)
-    assert m.counted == scale.meta_count(m.spec) == 1000 * 64 + 128 * 64 + 2 * (12 * 64 ** 2 + 13 * 64) + 2 * 64
+    m = scale_catalog.pocket_model(tmp_path)
+    assert m.counted == meta_device.meta_count(m.spec) == 1000 * 64 + 128 * 64 + 2 * (12 * 64 ** 2 + 13 * 64) + 2 * 64
     assert m.tokens == 10 * 4 * 32 and m.published == 123 and "5,000" in m.data
 
 
@@ -197,9 +198,9 @@ def test_flops_per_token_gpt2_small():
 def test_builder_reproduces_gpt2_small_and_finds_it():
     spec = scale.gpt2_spec(12, 768, 12, 50257, 1024)
     assert scale.count(spec) == GPT2_SMALL_LMHEAD
-    assert scale.same_architecture(spec).key == "gpt2-small"
-    assert scale.closest(GPT2_SMALL_LMHEAD).key == "gpt2-small"
-    assert scale.same_architecture(scale.gpt2_spec(3, 100, 5, 999, 77)) is None
+    assert scale_catalog.same_architecture(spec).key == "gpt2-small"
+    assert scale_catalog.closest(GPT2_SMALL_LMHEAD).key == "gpt2-small"
+    assert scale_catalog.same_architecture(scale.gpt2_spec(3, 100, 5, 999, 77)) is None
 
 
 def test_human_formatting():
@@ -210,23 +211,23 @@ def test_human_formatting():
 
 # -- ?models= -----------------------------------------------------------------------------------------
 def test_parse_selection():
-    assert scale.parse_selection(None) == (list(scale.DEFAULT_SELECTION), [])
-    assert scale.parse_selection("") == (list(scale.DEFAULT_SELECTION), [])
-    assert scale.parse_selection("GPT3-175B, bert-base,bert-base,nope") == (["gpt3-175b", "bert-base"], ["nope"])
-    assert set(scale.DEFAULT_SELECTION) <= set(scale.by_key())
+    assert scale_catalog.parse_selection(None) == (list(scale_catalog.DEFAULT_SELECTION), [])
+    assert scale_catalog.parse_selection("") == (list(scale_catalog.DEFAULT_SELECTION), [])
+    assert scale_catalog.parse_selection("GPT3-175B, bert-base,bert-base,nope") == (["gpt3-175b", "bert-base"], ["nope"])
+    assert set(scale_catalog.DEFAULT_SELECTION) <= set(scale_catalog.by_key())
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.text())
 def test_parse_selection_never_raises(raw):
-    known, unknown = scale.parse_selection(raw)
-    assert set(known) <= set(scale.by_key())
+    known, unknown = scale_catalog.parse_selection(raw)
+    assert set(known) <= set(scale_catalog.by_key())
     assert all(len(u) <= 40 for u in unknown)
 
 
 def test_categorize_rejects_unknown_names():
     with pytest.raises(ValueError):
-        scale.categorize("something.weird.weight")
+        meta_device.categorize("something.weird.weight")
 
 
 # -- BERT fill-mask ----------------------------------------------------------------------------------------
@@ -250,14 +251,14 @@ def test_fill_mask_matches_transformers_pipeline(tiny_bert_folder):
     from transformers import pipeline
 
     text = "She opened the [MASK] and walked in."
-    ours = scale.MaskedLM.load(str(tiny_bert_folder)).fill(text, top_k=5)
+    ours = masked_lm.MaskedLM.load(str(tiny_bert_folder)).fill(text, top_k=5)
     oracle = pipeline("fill-mask", model=str(tiny_bert_folder), tokenizer=str(tiny_bert_folder), top_k=5)(text)
     assert [g.token for g in ours] == [o["token_str"].strip() for o in oracle]
     assert [g.prob for g in ours] == pytest.approx([o["score"] for o in oracle], rel=1e-4)
 
 
 def test_fill_mask_needs_a_mask_and_survives_odd_text(tiny_bert_folder):
-    lm = scale.MaskedLM.load(str(tiny_bert_folder))
+    lm = masked_lm.MaskedLM.load(str(tiny_bert_folder))
     with pytest.raises(ValueError, match=r"\[MASK\]"):
         lm.fill("no blank here")
     assert len(lm.fill("🙂 \x07 [MASK] 中文 " * 3, top_k=3)) == 3
@@ -271,23 +272,18 @@ def test_bert_weights_offline_fail_fast_and_clearly(monkeypatch):
     if hub.cached_snapshot("google-bert/bert-base-uncased") is not None:
         pytest.skip("bert-base-uncased is in this machine's hub cache")
     with pytest.raises(hub.ModelUnavailable, match="no network"):  # raised by resolve(), before any hub call
-        scale.MaskedLM.load("google-bert/bert-base-uncased")
+        masked_lm.MaskedLM.load("google-bert/bert-base-uncased")
     hub.network_available.cache_clear()
-
-
-def test_split_at_mask():
-    assert scale.split_at_mask("She opened the [MASK] and left.") == "She opened the "
-    assert scale.split_at_mask("no mask") == "no mask"
 
 
 @given(st.text(alphabet=st.characters(codec=None, min_codepoint=0, max_codepoint=0x10FFFF), max_size=3000))
 @settings(max_examples=200, deadline=None)
 def test_clean_sentence_leaves_encodable_printable_text(text):
-    cleaned = scale.clean_sentence(text)
+    cleaned = masked_lm.clean_sentence(text)
     cleaned.encode("utf-8")  # no lone surrogates left
-    assert len(cleaned) <= scale.MAX_SENTENCE
+    assert len(cleaned) <= masked_lm.MAX_SENTENCE
     assert all(c in "\n\t" or not (ord(c) < 32 or 127 <= ord(c) < 160) for c in cleaned)
 
 
 def test_clean_sentence_examples():
-    assert scale.clean_sentence("a\ud800b\x00c\x07 [MASK]\n🙂") == "abc [MASK]\n🙂"
+    assert masked_lm.clean_sentence("a\ud800b\x00c\x07 [MASK]\n🙂") == "abc [MASK]\n🙂"
