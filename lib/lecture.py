@@ -12,15 +12,14 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
-from lib import presets, stages
+from lib import page_table, presets, stages
 from lib.catalog import CATALOG, DEFAULT_MODEL, CatalogEntry
 
 HACKER = "A Hacker's Guide to Language Models (Jeremy Howard)"
 MODERN = "14.1 Modern Large Language Models"
-PAGES = {"next-token": "pages/next-token.py", "tokenizer": "pages/tokenizer.py", "sampling": "pages/sampling.py",
-         "training-stages": "pages/training-stages.py", "model-scale": "pages/model-scale.py"}
-PAGE_TITLES = {"next-token": "Next-token distribution", "tokenizer": "Tokenizer", "sampling": "Sampling knobs",
-               "training-stages": "Training stages", "model-scale": "Model scale"}
+# The pages a step can open: url_path -> file, url_path -> title (lib/page_table.py).
+PAGES = {row.url_path: row.file for row in page_table.PAGES if row.url_path}
+PAGE_TITLES = {row.url_path: row.title for row in page_table.PAGES if row.url_path}
 
 # needs: "none" (any model, or no model), "knowledge" (world knowledge: the biggest base model here),
 # "family" (one model family at several training stages).
