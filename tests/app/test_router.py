@@ -1,6 +1,8 @@
+import ast
+
 from streamlit.testing.v1 import AppTest
 
-from lib.page_table import ON_HOME
+from lib.page_table import ON_HOME, PAGES
 from tests.conftest import ROOT
 
 
@@ -14,3 +16,16 @@ def test_home_page_links_every_page():
         assert path in links, path
     for row in ON_HOME:  # every page the table puts on the home page, with its title, blurb and icon
         assert row.url_path in links and row.home_label in links and row.icon in links, row.file
+
+
+def test_every_page_file_has_a_row():
+    assert sorted(row.file for row in PAGES) == sorted(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py"))
+
+
+def test_every_page_routes_itself_before_it_draws_anything():
+    """route_through_app() must run before the page's first call (components/setup.py says why)."""
+    for row in PAGES:
+        body = ast.parse((ROOT / row.file).read_text()).body
+        first_call = next(s for s in body if not isinstance(s, (ast.Import, ast.ImportFrom, ast.FunctionDef))
+                          and any(isinstance(n, ast.Call) for n in ast.walk(s)))
+        assert ast.unparse(first_call) == "route_through_app()", row.file
