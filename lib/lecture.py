@@ -19,9 +19,7 @@ from lib import page_table, presets, stages
 from lib.catalog import CATALOG, DEFAULT_MODEL, CatalogEntry
 
 STEPS_FILE = Path(__file__).with_name("lecture_steps.toml")  # the steps themselves, as data
-# The pages a step can open: url_path -> file, url_path -> title (lib/page_table.py).
-PAGES = {row.url_path: row.file for row in page_table.PAGES if row.url_path}
-PAGE_TITLES = {row.url_path: row.title for row in page_table.PAGES if row.url_path}
+PAGES = {row.url_path: row.file for row in page_table.PAGES if row.url_path}  # the pages a step can open
 
 # needs: "none" (any model, or no model), "knowledge" (world knowledge: the biggest base model here),
 # "family" (one model family at several training stages).
