@@ -3,6 +3,7 @@ import ast
 from streamlit.testing.v1 import AppTest
 
 from lib.page_table import ON_HOME, PAGES
+from tests.app.apptest import open_page
 from tests.conftest import ROOT
 
 
@@ -29,3 +30,11 @@ def test_every_page_routes_itself_before_it_draws_anything():
         first_call = next(s for s in body if not isinstance(s, (ast.Import, ast.ImportFrom, ast.FunctionDef))
                           and any(isinstance(n, ast.Call) for n in ast.walk(s)))
         assert ast.unparse(first_call) == "route_through_app()", row.file
+
+
+def test_a_page_run_goes_through_the_router():
+    """AppTest starts every run in legacy pages/ mode (it resets PagesManager.uses_pages_directory), which runs
+    the page file alone; route_through_app puts the router, and so its sidebar toggle, back in front of it."""
+    at = open_page("pages/tokenizer.py")
+    assert at.title[0].value == "Tokenizer"
+    assert [t.key for t in at.sidebar.toggle] == ["_present_toggle"]
