@@ -3,7 +3,7 @@
 import streamlit as st
 
 from components.guard import guard
-from components.navigation import app_pages, run
+from components.navigation import app_pages, run_page
 from components.presentation import setup as presentation_setup
 from components.setup import configure_environment
 
@@ -14,4 +14,4 @@ presentation_setup()  # ?present=1, phone layout, no Deploy button
 
 page = st.navigation(app_pages())
 with guard("This page"):  # no traceback ever reaches a student: one line here, detail in the log
-    run(page)
+    run_page(page)

@@ -14,7 +14,7 @@ def app_pages() -> list[st.Page]:
             for row in PAGES]
 
 
-def run(page: st.Page) -> None:
+def run_page(page: st.Page) -> None:
     """Run the page st.navigation chose, marked as routed (components.setup.route_through_app)."""
     with routed():
         page.run()
