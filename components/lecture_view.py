@@ -8,6 +8,7 @@ from components.presentation import presenting
 from lib import lecture as L
 from lib import presets
 from lib.catalog import CATALOG, locally_available
+from lib.page_table import BY_URL
 
 EMBED_HEIGHT = 900
 
@@ -41,7 +42,7 @@ def step_notes(step: L.Step, params: dict[str, str]) -> None:
         st.markdown("**A preference pair** (written for this app to show the shape of the data):")
         st.text(f"PROMPT: {pair['prompt']}\n\n✔ CHOSEN:\n{pair['chosen']}\n\n✘ REJECTED:\n{pair['rejected']}")
     _api_link(step, params)
-    st.link_button(f"Open on the {L.PAGE_TITLES[step.page]} page ↗", L.link(step.page, params), width="stretch")
+    st.link_button(f"Open on the {BY_URL[step.page].title} page ↗", L.link(step.page, params), width="stretch")
 
 
 def _api_link(step: L.Step, params: dict[str, str]) -> None:
@@ -50,7 +51,7 @@ def _api_link(step: L.Step, params: dict[str, str]) -> None:
     model = st.session_state.get("api_model")
     if step.needs != "knowledge" or not st.session_state.get("api_on") or not model:
         return
-    st.page_link(L.PAGES[step.page], label=f"Open with your connected server ({model})", icon="🔌",
+    st.page_link(BY_URL[step.page].file, label=f"Open with your connected server ({model})", icon="🔌",
                  query_params={k: v for k, v in params.items() if k != "model"} | {
                      "api": "1", "api_model": model, "api_endpoint": "completions"})
 

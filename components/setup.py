@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_TIKTOKEN = ROOT.parent / "shared" / "assets" / "tiktoken-cache"
+_ROUTED: ContextVar[bool] = ContextVar("routed", default=False)  # True while the router runs a page
 
 
 def configure_environment() -> None:
@@ -41,22 +45,31 @@ def guard_cache_clearing() -> None:
     AppSession._handle_clear_cache_request = ignore_clear_cache
 
 
-def route_through_app(from_router: bool = False) -> None:
-    """Make every run go through streamlit_app.py's st.navigation.
+@contextmanager
+def routed() -> Iterator[None]:
+    """Mark this script run as one that went through streamlit_app.py's st.navigation (see route_through_app)."""
+    token = _ROUTED.set(True)
+    try:
+        yield
+    finally:
+        _ROUTED.reset(token)
 
-    With a pages/ folder beside the entry file, Streamlit starts a process (and every AppTest run) in
-    legacy auto-discovery mode, which may run a page file directly, without the router. Switch that
-    mode off; when a page file was run directly, run the router in its place (it resolves the same
-    page from the URL), then stop. No rerun, so a click that started this run is not lost.
+
+def route_through_app() -> None:
+    """A page file's first line: make sure this run went through the router, streamlit_app.py.
+
+    With a pages/ folder beside the entry file, a new Streamlit process (and each AppTest process) starts in
+    legacy auto-discovery mode: until the router first calls st.navigation, a deep link such as /sampling runs
+    pages/sampling.py directly, without the router (streamlit/runtime/scriptrunner/script_runner.py, _mpa_v1).
+    Nothing of ours runs earlier in that run, so the page asks here: when the router did not run it, run the
+    router in its place (it resolves the same page from the URL), then stop. No rerun, so a click is not lost.
+    Only public behaviour is used; tests/e2e/test_navigation.py opens every page as a new process's first run.
     """
+    if _ROUTED.get():
+        return
     import runpy
 
     import streamlit as st
-    from streamlit.runtime.pages_manager import PagesManager
 
-    if not PagesManager.uses_pages_directory:
-        return
-    PagesManager.uses_pages_directory = False
-    if not from_router:
-        runpy.run_path(str(ROOT / "streamlit_app.py"), run_name="__main__")
-        st.stop()
+    runpy.run_path(str(ROOT / "streamlit_app.py"), run_name="__main__")
+    st.stop()

@@ -43,3 +43,11 @@ PREFERENCE_PAIR = {
               "could use.\n5. Take a real break, then set one goal for the next three months.",
     "rejected": "Careers are hard. Maybe you should just quit and do something else.",
 }
+
+# Inside the model: a phrase every layer should agree on, a repeat for the copying heads, a fact pocket-lm lacks.
+INSIDE_PRESETS: dict[str, str] = {
+    "A fixed phrase (Austen)": NEXT_TOKEN_PRESETS["A fixed phrase (Austen)"],
+    "A repeated phrase (copying heads)": "Mr. Darcy walked to the window. Miss Bennet smiled. Mr. Darcy walked to the",
+    "A fact (pocket-lm can't know it)": NEXT_TOKEN_PRESETS["A fact (pocket-lm can't know it)"],
+}
+INSIDE_DEFAULT = "A fixed phrase (Austen)"

@@ -4,17 +4,10 @@ import streamlit as st
 
 from components import inside_views as views
 from components.model_picker import chosen_model
+from components.preset_prompt import preset_prompt
 from components.setup import route_through_app
-from components.state import from_query, to_query
 from lib.models import HFCausalLM
-
-PRESETS = {
-    "A fixed phrase (Austen)": "It is a truth universally acknowledged, that a single man in possession of a good "
-                               "fortune, must be in want of a",
-    "A repeated phrase (copying heads)": "Mr. Darcy walked to the window. Miss Bennet smiled. Mr. Darcy walked to the",
-    "A fact (pocket-lm can't know it)": "The capital of France is",
-}
-DEFAULT = "A fixed phrase (Austen)"
+from lib.presets import INSIDE_DEFAULT, INSIDE_PRESETS
 
 route_through_app()
 st.title("Inside the model")
@@ -25,18 +18,8 @@ if not isinstance(model, HFCausalLM):
     st.info("Looking inside needs a local model: switch the API off in the sidebar to use the bundled one.")
     st.stop()
 
-from_query("ins_prompt", "prompt", PRESETS[DEFAULT], lambda v: v[:20_000])
-
-
-def use_preset() -> None:
-    if st.session_state.ins_preset:
-        st.session_state.ins_prompt = PRESETS[st.session_state.ins_preset]
-
-
-st.selectbox("Example prompt", list(PRESETS), index=None, key="ins_preset", placeholder="Choose an example…",
-             on_change=use_preset)
-text = st.text_area("Prompt", key="ins_prompt", height=90, max_chars=20_000)
-to_query(prompt=text)
+text = preset_prompt(INSIDE_PRESETS, INSIDE_DEFAULT, prefix="ins", label="Example prompt",
+                     placeholder="Choose an example…", height=90, max_chars=20_000)
 if not text.strip():
     st.info("Type a prompt above to look inside the model.")
     st.stop()

@@ -6,11 +6,12 @@ import streamlit as st
 
 from components.charts import distribution_chart
 from components.generation_view import generation_view, step_mode
-from components.guard import guarded_callback, guarded_fragment
+from components.guard import guarded_fragment
 from components.html import chips
 from components.loaders import distribution
 from components.model_picker import chosen_model
 from components.openai_settings import api_errors
+from components.preset_prompt import preset_prompt
 from components.setup import route_through_app
 from components.state import as_bool, from_query, to_query
 from lib.catalog import entry_for
@@ -24,22 +25,9 @@ st.title("What comes next?")
 st.caption("A language model gives every token in its vocabulary a probability of coming next.")
 
 model = chosen_model()
-from_query("nt_prompt", "prompt", NEXT_TOKEN_PRESETS[DEFAULT_PRESET], lambda v: v[:100_000])
-
-
-@guarded_callback
-def use_preset():
-    choice = st.session_state.get("nt_preset")
-    if choice in NEXT_TOKEN_PRESETS:  # None when the selectbox is cleared with its ✕
-        st.session_state.nt_prompt = NEXT_TOKEN_PRESETS[choice]
-        st.session_state.nt_steps = []
-
-
-st.selectbox("Preset from the lectures", list(NEXT_TOKEN_PRESETS), index=None, key="nt_preset",
-             placeholder="Choose a preset…", on_change=use_preset)
-text = st.text_area("Prompt", key="nt_prompt", height=110, max_chars=100_000,
-                    on_change=guarded_callback(lambda: st.session_state.update(nt_steps=[])))
-to_query(prompt=text)
+text = preset_prompt(NEXT_TOKEN_PRESETS, DEFAULT_PRESET, prefix="nt", label="Preset from the lectures",
+                     placeholder="Choose a preset…", height=110, max_chars=100_000,
+                     on_new_prompt=lambda: st.session_state.update(nt_steps=[]))
 if not text.strip():
     st.info("Type a prompt above to see what the model thinks comes next.")
     st.stop()

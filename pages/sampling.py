@@ -3,14 +3,14 @@
 import numpy as np
 import streamlit as st
 
-from components.guard import guarded_callback, guarded_fragment
+from components.guard import guarded_fragment
 from components.html_charts import cumulative_svg, paired_bars
 from components.knob_controls import EXPLAIN, knob_controls, knobs_to_query
 from components.loaders import distribution, generate
 from components.model_picker import chosen_model
 from components.openai_settings import api_errors
+from components.preset_prompt import preset_prompt
 from components.setup import route_through_app
-from components.state import from_query, to_query
 from lib.presets import DEFAULT_PRESET, NEXT_TOKEN_PRESETS
 from lib.sampling import LABELS, apply_knobs, sample, summary, top_p_view
 
@@ -19,20 +19,8 @@ st.title("Sampling knobs")
 st.caption("Moving a knob never runs the model: it reshapes the same stored scores, over the whole vocabulary.")
 
 model = chosen_model()
-from_query("sk_prompt", "prompt", NEXT_TOKEN_PRESETS[DEFAULT_PRESET], lambda v: v[:100_000])
-
-
-@guarded_callback
-def use_preset():
-    choice = st.session_state.get("sk_preset")
-    if choice in NEXT_TOKEN_PRESETS:  # None when the selectbox is cleared with its ✕
-        st.session_state.sk_prompt = NEXT_TOKEN_PRESETS[choice]
-
-
-st.selectbox("Preset", list(NEXT_TOKEN_PRESETS), index=None, key="sk_preset", placeholder="Choose a preset…",
-             on_change=use_preset)
-text = st.text_area("Prompt", key="sk_prompt", height=90, max_chars=100_000)
-to_query(prompt=text)
+text = preset_prompt(NEXT_TOKEN_PRESETS, DEFAULT_PRESET, prefix="sk", label="Preset", placeholder="Choose a preset…",
+                     height=90, max_chars=100_000)
 if not text.strip():
     st.info("Type a prompt above to see its next-token distribution.")
     st.stop()

@@ -6,14 +6,16 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from lib import page_table
 from tests.e2e.conftest import SCREENSHOTS, no_exception, open_page
 
 pytestmark = pytest.mark.e2e
-# page path -> selector of its main chart (None: the page has no chart)
-PAGES = {"lecture": "[data-testid=stMain] iframe", "": None, "tokenizer": ".tv-wrap",
-         "next-token": "[data-testid=stPlotlyChart]", "sampling": ".llmx-pb",
-         "training-stages": ".ts-row", "model-scale": "[data-testid=stPlotlyChart]",
-         "inside": "[data-testid=stPlotlyChart]", "game": None, "play": None}
+# page path -> selector of its main chart (a page not listed has no chart)
+CHARTS = {"lecture": "[data-testid=stMain] iframe", "tokenizer": ".tv-wrap",
+          "next-token": "[data-testid=stPlotlyChart]", "sampling": ".llmx-pb",
+          "training-stages": ".ts-row", "model-scale": "[data-testid=stPlotlyChart]",
+          "inside": "[data-testid=stPlotlyChart]"}
+PAGES = {row.url_path: CHARTS.get(row.url_path) for row in page_table.PAGES}  # every page of the app
 WIDTHS = """() => {
   const main = document.querySelector('[data-testid=stMain]');
   return [document.documentElement.scrollWidth, window.innerWidth, main.scrollWidth, main.clientWidth];
@@ -36,7 +38,7 @@ def test_phone_nothing_wider_than_the_screen(page, app_url, path):
     assert main <= main_client + 1, (path, main, main_client)
 
 
-@pytest.mark.parametrize("path", [p for p in PAGES if p != "play"])  # /play is the students' phone form: no body text
+@pytest.mark.parametrize("path", [row.url_path for row in page_table.PAGES if row.presented])  # not /play
 def test_presentation_main_chart_above_the_fold(page, app_url, path):
     page.set_viewport_size({"width": 1280, "height": 720})
     open_page(page, f"{app_url}/{path}?present=1")
