@@ -114,7 +114,7 @@ def load_checkpoints(family: stages.Family) -> tuple[list, str | None]:
 
 def api_error_types() -> tuple:
     try:
-        from lib.openai_backend import ApiError
+        from lib.openai_client import ApiError
     except ImportError:
         return (hub.ModelUnavailable,)
     return (hub.ModelUnavailable, ApiError)
@@ -128,7 +128,7 @@ def show_checkpoint(ck: stages.Checkpoint, model, run: StageRun):
         if note:
             st.caption(note)
     if prompt.ids:
-        token_rows = stages.token_labels(model, prompt.ids)
+        token_rows = model.token_labels(prompt.ids)
         shown = "" if len(prompt.ids) <= 200 else " (the last 200 are shown)"
         st.markdown(f"**Tokens this model sees: {len(prompt.ids)}**{shown}")
         with st.container(height=230):  # the same height in every column, so the charts line up
@@ -136,7 +136,7 @@ def show_checkpoint(ck: stages.Checkpoint, model, run: StageRun):
     dist = distribution(model, prompt)
     for note in dist.notes:
         st.caption(note)
-    positions = (stages.expected_positions(dist, run.expected, getattr(model, "tokenizer", None))
+    positions = (stages.expected_positions(dist, run.expected, model)
                  if run.expected.strip() else ())
     best = max(positions, key=lambda i: dist.probs[i]) if positions and dist.complete else None
     st.plotly_chart(stage_chart(dist.top_rows(8), dist.rest_mass(8), best, "First answer token"), width="stretch",

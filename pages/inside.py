@@ -6,7 +6,6 @@ from components import inside_views as views
 from components.model_picker import chosen_model
 from components.setup import route_through_app
 from components.state import from_query, to_query
-from lib.models import HFCausalLM
 
 PRESETS = {
     "A fixed phrase (Austen)": "It is a truth universally acknowledged, that a single man in possession of a good "
@@ -21,7 +20,7 @@ st.title("Inside the model")
 st.caption("A model is a stack of layers. Look at what each layer would predict, and where each token looks.")
 
 model = chosen_model()
-if not isinstance(model, HFCausalLM):
+if not model.can_look_inside:
     st.info("Looking inside needs a local model: switch the API off in the sidebar to use the bundled one.")
     st.stop()
 
