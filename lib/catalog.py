@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lib import hub
 
@@ -19,7 +19,7 @@ def is_chat(stage: str) -> bool:
 @dataclass(frozen=True)
 class CatalogEntry:
     id: str            # bundled name, hub id or "openai:<model>"
-    family: str        # a key of FAMILY_INFO when the family's stages are compared, else any name
+    family: str        # a key of SHOWN_FAMILIES when the family's stages are compared, else any name
     size: str
     stage: str         # "base", "sft", "dpo", "instruct"
     description: str
@@ -31,29 +31,40 @@ class CatalogEntry:
 
 
 @dataclass(frozen=True)
-class FamilyInfo:
-    """A family whose checkpoints the training-stages page compares: its entries are grouped from ENTRIES."""
-    key: str           # the ?family= value
+class Checkpoint:
+    """One stage of a family, as the training-stages page compares it."""
+    model_id: str     # a bundled name, a hub id, or "openai:<model>"
+    stage: str        # "base", "sft", "dpo" or "instruct"
+    label: str
+
+    @property
+    def chat(self) -> bool:
+        return is_chat(self.stage)
+
+
+@dataclass(frozen=True)
+class Family:
+    key: str          # the ?family= value, and the `family` of its entries
     name: str
-    note: str
+    checkpoints: tuple[Checkpoint, ...] = ()   # grouped from ENTRIES by stage_families()
     backend: str = "hf"   # "hf" (local or hub) or "openai"
+    note: str = ""
 
 
 _SMOL_NOTE = "Instruct = SFT, then DPO on UltraFeedback."
-FAMILY_INFO: tuple[FamilyInfo, ...] = (
-    FamilyInfo("pocket-lm", "pocket-lm (bundled, 4.2M)",
-               "Trained by this project: pretraining on 11 novels, SFT on the project's instruction set, "
-               "DPO on its preference pairs. Works offline."),
-    FamilyInfo("smollm2-135m", "SmolLM2-135M", _SMOL_NOTE + " No public SFT-only checkpoint."),
-    FamilyInfo("smollm2-360m", "SmolLM2-360M", _SMOL_NOTE),
-    FamilyInfo("qwen2.5-0.5b", "Qwen2.5-0.5B", "No intermediate stages are published."),
-    FamilyInfo("olmo-2-1b", "OLMo-2-0425-1B",
-               "Fully open: every stage is published. Instruct = SFT, DPO, then RLVR. About 4 GB per checkpoint "
-               "in float32."),
-    FamilyInfo("openai", "OpenAI API: davinci-002 vs a chat model",
-               "Through the OpenAI API (needs an API key): davinci-002 is a base completion model; the chat "
-               "model is instruction- and preference-tuned. The API returns only the top 20 log-probabilities.",
-               backend="openai"),
+SHOWN_FAMILIES: tuple[Family, ...] = (  # the families whose stages are compared, in this order
+    Family("pocket-lm", "pocket-lm (bundled, 4.2M)",
+           note="Trained by this project: pretraining on 11 novels, SFT on the project's instruction set, "
+                "DPO on its preference pairs. Works offline."),
+    Family("smollm2-135m", "SmolLM2-135M", note=_SMOL_NOTE + " No public SFT-only checkpoint."),
+    Family("smollm2-360m", "SmolLM2-360M", note=_SMOL_NOTE),
+    Family("qwen2.5-0.5b", "Qwen2.5-0.5B", note="No intermediate stages are published."),
+    Family("olmo-2-1b", "OLMo-2-0425-1B",
+           note="Fully open: every stage is published. Instruct = SFT, DPO, then RLVR. About 4 GB per checkpoint "
+                "in float32."),
+    Family("openai", "OpenAI API: davinci-002 vs a chat model", backend="openai",
+           note="Through the OpenAI API (needs an API key): davinci-002 is a base completion model; the chat "
+                "model is instruction- and preference-tuned. The API returns only the top 20 log-probabilities."),
 )
 
 ENTRIES: tuple[CatalogEntry, ...] = (
@@ -106,3 +117,9 @@ def default_model() -> str:
         if entry.stage == "base" and entry.id not in hub.BUNDLED and locally_available(entry.id):
             return entry.id
     return DEFAULT_MODEL
+
+
+def stage_families() -> dict[str, Family]:
+    """Each shown family with its checkpoints: the entries of that family, in catalog order."""
+    return {f.key: replace(f, checkpoints=tuple(Checkpoint(e.id, e.stage, e.label or STAGE_LABELS[e.stage])
+                                                for e in ENTRIES if e.family == f.key)) for f in SHOWN_FAMILIES}

@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from lib.catalog import ENTRIES, FAMILY_INFO, STAGE_LABELS, FamilyInfo, is_chat
+from lib.catalog import Checkpoint, Family, stage_families  # noqa: F401 (pages name them stages.Checkpoint, stages.Family)
 from lib.distribution import Distribution, entropy_nats
 from lib.models import Formatted, NextTokenModel
 
@@ -81,37 +81,8 @@ SOURCES = {
     "Families": "../shared/reference/facts.md, section C (same base model at several training stages)",
 }
 
-# -- families, kept as data -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    model_id: str     # a bundled name, a hub id, or "openai:<model>"
-    stage: str        # "base", "sft", "dpo" or "instruct"
-    label: str
-
-    @property
-    def chat(self) -> bool:
-        return is_chat(self.stage)
-
-
-@dataclass(frozen=True)
-class Family:
-    key: str          # the ?family= value
-    name: str
-    checkpoints: tuple[Checkpoint, ...]
-    backend: str = "hf"   # "hf" (local or hub) or "openai"
-    note: str = ""
-
-
-def _family(info: FamilyInfo) -> Family:
-    """A family's checkpoints, grouped from the catalog in its order."""
-    checkpoints = tuple(Checkpoint(e.id, e.stage, e.label or STAGE_LABELS[e.stage]) for e in ENTRIES
-                        if e.family == info.key)
-    return Family(info.key, info.name, checkpoints, info.backend, info.note)
-
-
-FAMILIES: dict[str, Family] = {info.key: _family(info) for info in FAMILY_INFO}
+# -- families, grouped from the catalog -----------------------------------------------------------
+FAMILIES: dict[str, Family] = stage_families()  # built from lib/catalog.py: add a family there
 DEFAULT_FAMILY = "pocket-lm"
 
 # -- prompts as each checkpoint sees them --------------------------------------------------------
