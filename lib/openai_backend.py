@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from lib.distribution import Distribution, TokenRow, token_label
+from lib.distribution import Distribution, TokenRow, entropy_nats, token_label
 from lib.models import Formatted, Generation, Prompt, Step
 from lib.openai_client import ApiConnection, ApiError
 from lib.sampling import Knobs
@@ -167,28 +167,11 @@ class OpenAIBackend(ApiConnection):
     def _parsed_request(self, text: str, max_tokens: int, n_alt: int, sampling: dict[str, Any]):
         if self.endpoint == "chat":
             limit = {"max_completion_tokens" if self.openai else "max_tokens": max_tokens}
-            reply = self._call(lambda: self._client.chat.completions.create(
+            return _chat_positions(self._call(lambda: self._client.chat.completions.create(
                 model=self.name, messages=[{"role": "user", "content": text}], logprobs=True,
-                top_logprobs=n_alt, **limit, **sampling))
-            choice = reply.choices[0] if reply.choices else None
-            content = choice.logprobs.content if choice is not None and choice.logprobs is not None else None
-            if content is None:
-                raise ApiError(f"{self.name} answered without log-probabilities, so there is no distribution to "
-                               "show. Reasoning models (o1, o3, gpt-5) never return them; pick another model.",
-                               None, None, "no_logprobs")
-            return [((c.token, c.bytes, c.logprob), [(t.token, t.bytes, t.logprob) for t in c.top_logprobs])
-                    for c in content]
-        reply = self._call(lambda: self._client.completions.create(
-            model=self.name, prompt=text, logprobs=n_alt, max_tokens=max_tokens, **sampling))
-        choice = reply.choices[0] if reply.choices else None
-        lp = choice.logprobs if choice is not None else None
-        if lp is None or lp.tokens is None:
-            raise ApiError(f"{self.name} answered without log-probabilities, so there is no distribution to show.",
-                           None, None, "no_logprobs")
-        tops = lp.top_logprobs or [None] * len(lp.tokens)
-        lps = lp.token_logprobs or [None] * len(lp.tokens)
-        return [((tok, None, lps[i]), [(t, None, v) for t, v in (tops[i] or {}).items()])
-                for i, tok in enumerate(lp.tokens)]
+                top_logprobs=n_alt, **limit, **sampling)), self.name)
+        return _legacy_positions(self._call(lambda: self._client.completions.create(
+            model=self.name, prompt=text, logprobs=n_alt, max_tokens=max_tokens, **sampling)), self.name)
 
     def _distribution(self, text: str, n: int) -> Distribution:
         positions = self._request(text, 1, n, {})
@@ -240,28 +223,54 @@ class OpenAIBackend(ApiConnection):
     def _generate(self, prompt: Prompt, steps: int, knobs: Knobs | None, seed: int, n_alt: int) -> Generation:
         params, notes = self._sampling(knobs, seed)
         positions = self._request(prompt.text, steps, n_alt, params)
-        out = []
-        for (token, raw, lp), items in positions:
-            entries, _ = _entries(items)
-            rows, cum = [], 0.0
-            for rank, e in enumerate(entries, start=1):
-                p = math.exp(e.logprob)
-                cum += p
-                rows.append(TokenRow(rank, -1, e.text, e.raw, token_label(e.text, e.raw), e.logprob, p, cum))
-            text, data = token_bytes(token, raw)
-            listed = next((r for r in rows if r.raw == data), None)
-            rank = listed.rank if listed else -1  # -1: outside the returned top
-            if is_very_unlikely(lp):  # the marker is not a probability: use the listed value, else unknown
-                chosen_lp = listed.logprob if listed else float("nan")
-            else:
-                chosen_lp = float(lp)
-            chosen = TokenRow(rank, -1, text, data, token_label(text, data), chosen_lp, math.exp(chosen_lp),
-                              float("nan"))
-            probs = np.array([r.prob for r in rows])
-            entropy = float(-(probs[probs > 0] * np.log(probs[probs > 0])).sum()) if rows else float("nan")
-            out.append(Step(chosen, tuple(rows), entropy))
+        out = tuple(_step(chosen, items) for chosen, items in positions)
         if self.endpoint == "chat":
             notes.append("Chat model: this is its reply to your text, not a continuation of it.")
-        return Generation(prompt, tuple(out), tuple(notes))
+        return Generation(prompt, out, tuple(notes))
 
 
+# -- replies -----------------------------------------------------------------------------
+def _chat_positions(reply, model: str) -> list:
+    """Per position of a chat completion: (chosen item, top items) as (token, bytes, logprob) tuples."""
+    choice = reply.choices[0] if reply.choices else None
+    content = choice.logprobs.content if choice is not None and choice.logprobs is not None else None
+    if content is None:
+        raise ApiError(f"{model} answered without log-probabilities, so there is no distribution to "
+                       "show. Reasoning models (o1, o3, gpt-5) never return them; pick another model.",
+                       None, None, "no_logprobs")
+    return [((c.token, c.bytes, c.logprob), [(t.token, t.bytes, t.logprob) for t in c.top_logprobs])
+            for c in content]
+
+
+def _legacy_positions(reply, model: str) -> list:
+    """The same from a legacy completion, which gives no bytes and its top tokens as a dict."""
+    choice = reply.choices[0] if reply.choices else None
+    lp = choice.logprobs if choice is not None else None
+    if lp is None or lp.tokens is None:
+        raise ApiError(f"{model} answered without log-probabilities, so there is no distribution to show.",
+                       None, None, "no_logprobs")
+    tops = lp.top_logprobs or [None] * len(lp.tokens)
+    lps = lp.token_logprobs or [None] * len(lp.tokens)
+    return [((tok, None, lps[i]), [(t, None, v) for t, v in (tops[i] or {}).items()])
+            for i, tok in enumerate(lp.tokens)]
+
+
+def _step(chosen_item: tuple, items: Sequence[tuple]) -> Step:
+    """One generated token with the top alternatives the server listed for its position."""
+    entries, _ = _entries(items)
+    rows, cum = [], 0.0
+    for rank, e in enumerate(entries, start=1):
+        p = math.exp(e.logprob)
+        cum += p
+        rows.append(TokenRow(rank, -1, e.text, e.raw, token_label(e.text, e.raw), e.logprob, p, cum))
+    token, raw, lp = chosen_item
+    text, data = token_bytes(token, raw)
+    listed = next((r for r in rows if r.raw == data), None)
+    rank = listed.rank if listed else -1  # -1: outside the returned top
+    if is_very_unlikely(lp):  # the marker is not a probability: use the listed value, else unknown
+        chosen_lp = listed.logprob if listed else float("nan")
+    else:
+        chosen_lp = float(lp)
+    chosen = TokenRow(rank, -1, text, data, token_label(text, data), chosen_lp, math.exp(chosen_lp), float("nan"))
+    entropy = entropy_nats(np.array([r.prob for r in rows])) if rows else float("nan")  # of the listed tokens
+    return Step(chosen, tuple(rows), entropy)

@@ -252,7 +252,7 @@ class ApiConnection:
             self._block(err, NETWORK_COOLDOWN)
             raise err from None
         except openai.APIStatusError as exc:
-            err = self._status_error(exc)
+            err = status_error(exc, self.host, self.name, self._redact)
             if err.kind in FATAL_STATUS:
                 self._fatal = err
             elif err.kind == "rate_limit":
@@ -283,34 +283,36 @@ class ApiConnection:
         self._blocked_until = self.clock() + seconds
         self._blocking_error = err
 
-    def _status_error(self, exc) -> ApiError:
-        status = exc.status_code
-        body = exc.body.get("error", exc.body) if isinstance(exc.body, dict) else {}
-        body = body if isinstance(body, dict) else {}
-        raw = body.get("message") or (exc.body if isinstance(exc.body, str) else "")
-        detail = short_reason(self._redact(str(raw), "KEYHIDDEN")).replace("KEYHIDDEN", "[your key]")
-        detail = detail or "no reason given."
-        code = str(body.get("code") or body.get("type") or "")
-        if status == 401:
-            return ApiError(f"{self.host} rejected the API key (401). Check the key in the sidebar. "
-                            f"Server said: {detail}", 401, None, "auth")
-        if status == 403:
-            return ApiError(f"{self.name} does not allow this request (403); reasoning models such as o1, o3 and "
-                            f"gpt-5 never return log-probabilities. Pick another model. Server said: {detail}",
-                            403, None, "forbidden")
-        if status == 404:
-            return ApiError(f"Not found (404): {detail} Check the model name, the endpoint (chat or completions) "
-                            "and that the base URL ends in /v1.", 404, None, "not_found")
-        if status == 429:
-            if "insufficient_quota" in code or "quota" in detail.lower():
-                return ApiError(f"The account behind this key has no credit left (429). Server said: {detail}",
-                                429, None, "no_credit")
-            wait = retry_after_seconds(exc.response.headers)
-            return ApiError(f"Rate limited by {self.host} (429). Wait {math.ceil(wait)} s before trying again; "
-                            "the app sends nothing until then.", 429, wait, "rate_limit")
-        if status in (400, 422):
-            return ApiError(f"{self.host} refused the request ({status}): {detail}", status, None, "bad_request")
-        return ApiError(f"{self.host} had a problem ({status}): {detail}", status, None, "server")
+
+def status_error(exc, host: str, model: str, redact: Callable[[str, str], str]) -> ApiError:
+    """An HTTP error status as one readable ApiError (the key, if echoed, redacted); its kind says what to remember."""
+    status = exc.status_code
+    body = exc.body.get("error", exc.body) if isinstance(exc.body, dict) else {}
+    body = body if isinstance(body, dict) else {}
+    raw = body.get("message") or (exc.body if isinstance(exc.body, str) else "")
+    detail = short_reason(redact(str(raw), "KEYHIDDEN")).replace("KEYHIDDEN", "[your key]")
+    detail = detail or "no reason given."
+    code = str(body.get("code") or body.get("type") or "")
+    if status == 401:
+        return ApiError(f"{host} rejected the API key (401). Check the key in the sidebar. "
+                        f"Server said: {detail}", 401, None, "auth")
+    if status == 403:
+        return ApiError(f"{model} does not allow this request (403); reasoning models such as o1, o3 and "
+                        f"gpt-5 never return log-probabilities. Pick another model. Server said: {detail}",
+                        403, None, "forbidden")
+    if status == 404:
+        return ApiError(f"Not found (404): {detail} Check the model name, the endpoint (chat or completions) "
+                        "and that the base URL ends in /v1.", 404, None, "not_found")
+    if status == 429:
+        if "insufficient_quota" in code or "quota" in detail.lower():
+            return ApiError(f"The account behind this key has no credit left (429). Server said: {detail}",
+                            429, None, "no_credit")
+        wait = retry_after_seconds(exc.response.headers)
+        return ApiError(f"Rate limited by {host} (429). Wait {math.ceil(wait)} s before trying again; "
+                        "the app sends nothing until then.", 429, wait, "rate_limit")
+    if status in (400, 422):
+        return ApiError(f"{host} refused the request ({status}): {detail}", status, None, "bad_request")
+    return ApiError(f"{host} had a problem ({status}): {detail}", status, None, "server")
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float:
