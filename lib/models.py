@@ -77,7 +77,7 @@ class NextTokenModel(Protocol):
     context_length: int
     cache_key: str | None       # the canonical name shared caches use; None for per-session API backends
     has_chat_template: bool     # chat_prompt() can show the exact templated tokens
-    can_look_inside: bool       # look_inside() works (a local model with weights and attentions)
+    can_look_inside: bool       # a local model with weights: SharedModel.look_inside() works
 
     def encode(self, text: str, extra_ids: Sequence[int] = ()) -> Prompt: ...
 
