@@ -13,6 +13,7 @@ from components.generation_view import coloured_tokens
 from components.html import chips, esc, problem
 from components.loaders import distribution, generate, get_model
 from lib import hub, stages
+from lib.catalog import API_PREFIX
 from lib.sampling import Knobs
 from lib.training import live as finetune  # the live demo only; torch is imported lazily inside
 from lib.instructions import preference_pairs, sft_examples
@@ -109,7 +110,7 @@ def load_checkpoints(family: stages.Family) -> tuple[list, str | None]:
     if connection_sidebar(toggle=False) is None:
         return [], ("The OpenAI family needs an API key: enter yours in the sidebar (it stays in this browser "
                     "session only), or point the base URL at a compatible server.")
-    return [api_backend_for(ck.model_id.removeprefix("openai:")) for ck in family.checkpoints], None
+    return [api_backend_for(ck.model_id.removeprefix(API_PREFIX)) for ck in family.checkpoints], None
 
 
 def api_error_types() -> tuple:
