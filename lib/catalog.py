@@ -1,11 +1,14 @@
-"""The next-token model catalog, kept as data."""
+"""The next-token model catalog, kept as data: every model once, with its family and training stage.
+
+A new family is rows here only: one `Family` in SHOWN_FAMILIES (name and note) and one `CatalogEntry` per
+checkpoint with that family's key; lib/stages.py groups them for the training-stages page.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
 from lib import hub
-
 
 API_PREFIX = "openai:"  # ids of models served through an OpenAI-compatible API
 STAGE_LABELS = {"base": "Base", "sft": "SFT", "dpo": "DPO", "instruct": "Instruct"}  # in training order
@@ -74,9 +77,9 @@ ENTRIES: tuple[CatalogEntry, ...] = (
                  "Bundled: pocket-lm after instruction tuning (SFT) on the project's small instruction set."),
     CatalogEntry("pocket-lm-dpo", "pocket-lm", "4.2M", "dpo",
                  "Bundled: pocket-lm-sft after preference tuning (DPO) on the project's small preference set."),
-    CatalogEntry("openai-community/gpt2", "GPT-2", "124M", "base", "OpenAI's GPT-2 small (2019), trained on WebText."),
-    CatalogEntry("openai-community/gpt2-medium", "GPT-2", "355M", "base", "GPT-2 medium."),
-    CatalogEntry("distilbert/distilgpt2", "GPT-2", "82M", "base", "A distilled GPT-2: smaller and faster."),
+    CatalogEntry("openai-community/gpt2", "gpt2", "124M", "base", "OpenAI's GPT-2 small (2019), trained on WebText."),
+    CatalogEntry("openai-community/gpt2-medium", "gpt2", "355M", "base", "GPT-2 medium."),
+    CatalogEntry("distilbert/distilgpt2", "gpt2", "82M", "base", "A distilled GPT-2: smaller and faster."),
     CatalogEntry("HuggingFaceTB/SmolLM2-135M", "smollm2-135m", "135M", "base",
                  "A small modern base model trained on 2T tokens."),
     CatalogEntry("HuggingFaceTB/SmolLM2-135M-Instruct", "smollm2-135m", "135M", "instruct",
