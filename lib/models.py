@@ -1,7 +1,9 @@
 """One interface for next-token models, and its transformers backend.
 
 A backend gives, for a prompt, the next-token `Distribution` (complete over the vocabulary, or a
-partial top-K) and can continue the prompt step by step, recording every step's alternatives.
+partial top-K) and can continue the prompt step by step, recording every step's alternatives. It also
+says how a chat checkpoint sees a prompt, labels its tokens, and names itself for shared caches
+(`cache_key`), so pages never ask which kind of backend they hold. lib/backends.open_model opens one.
 The transformers backend reuses the KV cache while generating and is safe to share between
 sessions: `lock` guards its tokenizer and `forward_lock` each forward pass (never a whole generation), so a
 student opening a page is never queued behind another student's long generation.
