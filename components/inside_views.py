@@ -11,8 +11,7 @@ import streamlit as st
 from components.charts import base_layout, figure
 from components.loaders import get_model
 from components.state import from_query, to_query
-from lib.distribution import token_label
-from lib.inside import HEAD_PATTERNS, Inside, head_scores_table, look_inside, top_heads
+from lib.inside import HEAD_PATTERNS, Inside, head_scores_table, top_heads
 
 MAX_TOKENS = 128           # attention maps are T x T per head: keep the page light
 CELL_TEXT_MAX_TOKENS = 24  # print percentages inside attention cells only when they fit
@@ -24,22 +23,17 @@ PATTERN_KEYS = {"previous": "previous token", "first": "first token", "self": "i
 
 @st.cache_resource(max_entries=16, show_spinner="Looking inside the model…")  # attentions: up to L*H*128*128 floats each
 def _cached_inside(model_id: str, ids: tuple[int, ...]) -> Inside:
-    model = get_model(model_id)
-    return look_inside(model.model, ids, model.forward_lock)
+    return get_model(model_id).look_inside(ids)
 
 
 def inside(model, ids: tuple[int, ...]) -> Inside:
     """Lens + attention, computed once per (model, prompt ids) for every session."""
-    return _cached_inside(model.name, ids)
+    return _cached_inside(model.cache_key, ids)
 
 
 def short(label: str, n: int = 10) -> str:
     """Cut to n characters, then escape: Plotly reads <b>, <a href>, <br> … in chart text as markup."""
     return html.escape(label if len(label) <= n else label[: n - 1] + "…", quote=False)
-
-
-def labels_for(model, ids) -> list[str]:
-    return [token_label(model.texts[i], model.raws[i]) for i in ids]
 
 
 def position_labels(tokens: list[str]) -> list[str]:
@@ -48,10 +42,10 @@ def position_labels(tokens: list[str]) -> list[str]:
 
 
 def lens_chart(model, data: Inside):
-    tokens = labels_for(model, data.ids)
+    tokens = model.token_labels(data.ids)
     n_rows = data.top_ids.shape[0]
     layer_names = ["emb"] + [f"L{i}" for i in range(1, n_rows)]
-    predicted = [[short(token_label(model.texts[i], model.raws[i]), 8) for i in row] for row in data.top_ids.T]
+    predicted = [[short(label, 8) for label in model.token_labels(row)] for row in data.top_ids.T]
     probs = data.top_probs.T  # (T, L+1)
     text = [[f"{tok}<br>{p:.0%}" for tok, p in zip(row, prow)] for row, prow in zip(predicted, probs)]
     hover = [[f"after “{short(tokens[pos], 40)}” (position {pos}), {layer_names[layer]}: "
@@ -69,7 +63,7 @@ def lens_chart(model, data: Inside):
 
 
 def final_line_chart(model, data: Inside):
-    final = short(token_label(model.texts[data.final_id], model.raws[data.final_id]), 40)
+    final = short(model.token_labels([data.final_id])[0], 40)
     layers = ["emb"] + [f"L{i}" for i in range(1, len(data.final_ranks))]
     ticks = [10**k for k in range(len(str(int(data.final_ranks.max()))))]  # 1, 10, ... up to the worst rank
     prob = dict(type="scatter", x=layers, y=data.final_probs.tolist(), name="probability", mode="lines+markers+text",
@@ -89,7 +83,7 @@ def final_line_chart(model, data: Inside):
 
 def attention_chart(model, data: Inside, layer: int, head: int):
     """layer, head: 0-based."""
-    tokens = position_labels(labels_for(model, data.ids))
+    tokens = position_labels(model.token_labels(data.ids))
     a = data.attentions[layer, head]  # (T, T) query x key
     t = len(tokens)
     heat = dict(type="heatmap", z=a.tolist(), x=tokens, y=tokens, colorscale=ATTENTION_SCALE, zmin=0, zmax=1,

@@ -6,22 +6,23 @@ import numpy as np
 import streamlit as st
 
 from lib import hub
+from lib.backends import open_model
 from lib.catalog import DEFAULT_MODEL
 from lib.distribution import Distribution
-from lib.models import Generation, HFCausalLM, NextTokenModel, Prompt
+from lib.models import Generation, NextTokenModel, Prompt, SharedModel
 from lib.sampling import Knobs
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _load_hf(model_id: str) -> HFCausalLM:
+def _load_hf(model_id: str) -> SharedModel:
     bar = st.progress(0.0, text=f"Loading {model_id}…")
     try:
-        return HFCausalLM.load(model_id, progress=lambda f, msg: bar.progress(f, text=msg))
+        return open_model(model_id, progress=lambda f, msg: bar.progress(f, text=msg))
     finally:
         bar.empty()
 
 
-def get_model(model_id: str) -> NextTokenModel:
+def get_model(model_id: str) -> SharedModel:
     """A shared, loaded model, one per canonical name (`assets//pocket-lm` is `pocket-lm`). Raises
     hub.ModelUnavailable with a readable message."""
     return _load_hf(hub.canonical(model_id))
@@ -46,10 +47,10 @@ def _cached_logits(model_id: str, ids: tuple[int, ...]) -> np.ndarray:
 
 def distribution(model: NextTokenModel, prompt: Prompt) -> Distribution:
     """Next-token distribution, computed once per (model, prompt ids) for all sessions."""
-    if isinstance(model, HFCausalLM):
-        notes = (prompt.note,) if prompt.dropped else ()
-        return model.distribution_from_logits(_cached_logits(model.name, prompt.ids).astype(np.float64), notes)
-    return model.distribution(prompt)  # API backends are per session; never share their results
+    if model.cache_key is None:
+        return model.distribution(prompt)  # API backends are per session; never share their results
+    notes = (prompt.note,) if prompt.dropped else ()
+    return model.distribution_from_logits(_cached_logits(model.cache_key, prompt.ids).astype(np.float64), notes)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -58,6 +59,6 @@ def _cached_generation(model_id: str, prompt: Prompt, max_new_tokens: int, knobs
 
 
 def generate(model: NextTokenModel, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None, seed: int) -> Generation:
-    if isinstance(model, HFCausalLM):
-        return _cached_generation(model.name, prompt, max_new_tokens, knobs, seed)
-    return model.generate(prompt, max_new_tokens, knobs, seed)
+    if model.cache_key is None:
+        return model.generate(prompt, max_new_tokens, knobs, seed)
+    return _cached_generation(model.cache_key, prompt, max_new_tokens, knobs, seed)

@@ -19,9 +19,9 @@ import streamlit as st
 from components.state import as_bool, from_query, to_query
 from lib.api_http import Refused, check_base_url
 from lib.hosting import ApiPolicy, api_policy
-from lib.openai_backend import (ENDPOINTS, MAX_MODELS, OPENAI_BASE_URL, ApiError, DeployerKey, OpenAIBackend,
-                                RateLimiter, default_base_url, default_endpoint, deployer_key, is_openai,
-                                logprob_capable, normalise_base_url)
+from lib.openai_backend import ENDPOINTS, OpenAIBackend, default_endpoint, logprob_capable
+from lib.openai_client import (MAX_MODELS, OPENAI_BASE_URL, ApiError, DeployerKey, RateLimiter, default_base_url,
+                               deployer_key, is_openai, normalise_base_url)
 
 SECRET_NAMES = ("LLMX_ALLOW_SERVER_KEY", "OPENAI_API_KEY", "LLMX_API_BASE_URL", "LLMX_SERVER_KEY_PER_MINUTE",
                 "LLMX_ALLOWED_API_HOSTS", "LLMX_ALLOWED_API_NETWORKS")

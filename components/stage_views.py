@@ -13,6 +13,7 @@ from components.generation_view import coloured_tokens
 from components.html import chips, esc, problem
 from components.loaders import distribution, generate, get_model
 from lib import hub, stages
+from lib.catalog import API_PREFIX
 from lib.sampling import Knobs
 from lib.training import live as finetune  # the live demo only; torch is imported lazily inside
 from lib.instructions import preference_pairs, sft_examples
@@ -110,12 +111,12 @@ def load_checkpoints(family: stages.Family) -> tuple[list, str | None]:
     if connection_sidebar(toggle=False) is None:
         return [], ("The OpenAI family needs an API key: enter yours in the sidebar (it stays in this browser "
                     "session only), or point the base URL at a compatible server.")
-    return [api_backend_for(ck.model_id.removeprefix("openai:")) for ck in family.checkpoints], None
+    return [api_backend_for(ck.model_id.removeprefix(API_PREFIX)) for ck in family.checkpoints], None
 
 
 def api_error_types() -> tuple:
     try:
-        from lib.openai_backend import ApiError
+        from lib.openai_client import ApiError
     except ImportError:
         return (hub.ModelUnavailable,)
     return (hub.ModelUnavailable, ApiError)
@@ -129,7 +130,7 @@ def show_checkpoint(ck: stages.Checkpoint, model, run: StageRun):
         if note:
             st.caption(note)
     if prompt.ids:
-        token_rows = stages.token_labels(model, prompt.ids)
+        token_rows = model.token_labels(prompt.ids)
         shown = "" if len(prompt.ids) <= 200 else " (the last 200 are shown)"
         st.markdown(f"**Tokens this model sees: {len(prompt.ids)}**{shown}")
         with st.container(height=230):  # the same height in every column, so the charts line up
@@ -137,7 +138,7 @@ def show_checkpoint(ck: stages.Checkpoint, model, run: StageRun):
     dist = distribution(model, prompt)
     for note in dist.notes:
         st.caption(note)
-    positions = (stages.expected_positions(dist, run.expected, getattr(model, "tokenizer", None))
+    positions = (stages.expected_positions(dist, run.expected, model)
                  if run.expected.strip() else ())
     best = max(positions, key=lambda i: dist.probs[i]) if positions and dist.complete else None
     st.plotly_chart(stage_chart(dist.top_rows(8), dist.rest_mass(8), best, "First answer token"), width="stretch",

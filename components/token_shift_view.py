@@ -81,7 +81,7 @@ def token_shift_panel(family: stages.Family, text: str, complete: bool = True) -
     except hub.ModelUnavailable as exc:
         st.info(f"{exc} The bundled pocket-lm family works offline.")
         return
-    formatted = stages.format_prompt(aligned, text, chat=True)
+    formatted = aligned.chat_prompt(text)
     try:
         shift = _cached_shift(choice, base.model_id, formatted.prompt.ids, MAX_NEW_TOKENS)
     except ValueError as exc:

@@ -1,7 +1,9 @@
 """One interface for next-token models, and its transformers backend.
 
 A backend gives, for a prompt, the next-token `Distribution` (complete over the vocabulary, or a
-partial top-K) and can continue the prompt step by step, recording every step's alternatives.
+partial top-K) and can continue the prompt step by step, recording every step's alternatives. It also
+says how a chat checkpoint sees a prompt, labels its tokens, and names itself for shared caches
+(`cache_key`), so pages never ask which kind of backend they hold. lib/backends.open_model opens one.
 The transformers backend reuses the KV cache while generating and is safe to share between
 sessions: `lock` guards its tokenizer and `forward_lock` each forward pass (never a whole generation), so a
 student opening a page is never queued behind another student's long generation.
@@ -10,6 +12,7 @@ student opening a page is never queued behind another student's long generation.
 from __future__ import annotations
 
 import inspect
+import math
 import os
 import threading
 from dataclasses import dataclass, field
@@ -19,6 +22,7 @@ import numpy as np
 
 from lib import hub
 from lib.distribution import Distribution, TokenRow, TokenTable, token_label
+from lib.inside import Inside, look_inside
 from lib.sampling import Knobs, apply_knobs, greedy_choice, sample
 
 
@@ -43,6 +47,14 @@ def fit_context(ids: Sequence[int], context_length: int, text: str = "") -> Prom
 
 
 @dataclass(frozen=True)
+class Formatted:
+    """A prompt as one checkpoint sees it: raw text for a base model, wrapped in the chat template otherwise."""
+    prompt: Prompt
+    templated: bool
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Step:
     chosen: TokenRow            # the generated token, with its probability under the model
     alternatives: tuple[TokenRow, ...]
@@ -61,15 +73,41 @@ class Generation:
 
 
 class NextTokenModel(Protocol):
+    """What every backend answers, so no caller asks which kind of model it holds."""
+
     name: str
     context_length: int
+    cache_key: str | None       # the canonical name shared caches use; None for per-session API backends
+    has_chat_template: bool     # chat_prompt() can show the exact templated tokens
+    can_look_inside: bool       # a local model with weights: SharedModel.look_inside() works
 
     def encode(self, text: str, extra_ids: Sequence[int] = ()) -> Prompt: ...
+
+    def tokenize(self, text: str) -> list[int]:
+        """The ids of `text` as plain text (nothing added, nothing cut); [] where the server tokenizes."""
+
+    def chat_prompt(self, text: str) -> Formatted:
+        """`text` as a user turn with the assistant's turn opened, as this model's chat checkpoints see it."""
+
+    def token_labels(self, ids: Sequence[int]) -> list[str]: ...
+
+    def token_row(self, token_id: int) -> TokenRow | None:
+        """One token of the vocabulary (no probability); None for an unknown id or a backend without ids."""
 
     def distribution(self, prompt: Prompt) -> Distribution: ...
 
     def generate(self, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None = None, seed: int = 0,
                  n_alternatives: int = 10, on_step: Callable[[int], None] | None = None) -> Generation: ...
+
+
+class SharedModel(NextTokenModel, Protocol):
+    """A backend with a cache_key: its logits are cached across sessions, and it can be looked inside."""
+
+    def logits(self, ids: Sequence[int]) -> np.ndarray: ...
+
+    def distribution_from_logits(self, logits: np.ndarray, notes: tuple[str, ...] = ()) -> Distribution: ...
+
+    def look_inside(self, ids: Sequence[int]) -> Inside: ...
 
 
 def extend_prompt(model: NextTokenModel, text: str, chosen: Sequence[TokenRow]) -> Prompt:
@@ -100,8 +138,11 @@ def serving_threads() -> int:
 class HFCausalLM:
     """Any transformers causal LM (hub id, local folder or bundled name)."""
 
-    def __init__(self, model, tokenizer, name: str):
+    can_look_inside = True
+
+    def __init__(self, model, tokenizer, name: str, cache_key: str | None = None):
         self.model, self.tokenizer, self.name = model, tokenizer, name
+        self.cache_key = cache_key  # set by load(): the canonical name it was opened by
         self.lock = threading.RLock()          # the tokenizer: fast tokenizers raise "Already borrowed" across threads
         self.forward_lock = threading.RLock()  # one forward pass at a time, so N students don't thrash the cores
         cfg = model.config
@@ -131,18 +172,48 @@ class HFCausalLM:
         except (OSError, ValueError) as exc:
             raise hub.ModelUnavailable(f"Could not load '{ref}': {exc}") from exc
         model.eval()
-        return cls(model, tokenizer, ref)
+        return cls(model, tokenizer, ref, cache_key=ref)
 
     # -- prompts -----------------------------------------------------------------
-    def encode(self, text: str, extra_ids: Sequence[int] = ()) -> Prompt:
-        """Tokenize as plain text (special-token strings stay text); keep the last `context_length` tokens."""
+    def tokenize(self, text: str) -> list[int]:
+        """Tokenize as plain text: special-token strings stay text, nothing is added."""
         with self.lock:
-            ids = self.tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
-        ids = list(ids) + [int(i) for i in extra_ids]
+            return list(self.tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"])
+
+    def encode(self, text: str, extra_ids: Sequence[int] = ()) -> Prompt:
+        """Tokenize as plain text; keep the last `context_length` tokens."""
+        ids = self.tokenize(text) + [int(i) for i in extra_ids]
         if not ids:
             bos = self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else self.tokenizer.eos_token_id
             ids = [bos] if bos is not None else []
         return fit_context(ids, self.context_length, text)
+
+    @property
+    def has_chat_template(self) -> bool:
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
+    def chat_prompt(self, text: str) -> Formatted:
+        """The chat template's user turn plus the opened assistant turn; control tokens typed by the user stay
+        text (`sanitize_control_tokens`). Without a template the raw prompt, with a note saying so."""
+        if not self.has_chat_template:
+            return Formatted(self.encode(text), False,
+                             "This checkpoint's tokenizer has no chat template, so it gets the raw prompt.")
+        with self.lock:
+            ids = self.tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True,
+                                                     tokenize=True, return_dict=True,
+                                                     sanitize_control_tokens=True)["input_ids"]
+        return Formatted(fit_context(ids, self.context_length, text), True)
+
+    # -- tokens ------------------------------------------------------------------
+    def token_labels(self, ids: Sequence[int]) -> list[str]:
+        """Readable labels (special tokens shown by name)."""
+        return [token_label(self.texts[i], self.raws[i]) for i in ids]
+
+    def token_row(self, token_id: int) -> TokenRow | None:
+        if not 0 <= token_id < self.vocab_size:
+            return None
+        text, raw = self.texts[token_id], self.raws[token_id]
+        return TokenRow(0, token_id, text, raw, token_label(text, raw), math.nan, math.nan, math.nan)
 
     # -- forward passes ----------------------------------------------------------
     def logits(self, ids: Sequence[int]) -> np.ndarray:
@@ -171,6 +242,10 @@ class HFCausalLM:
         return TokenRow(rank, token_id, self.texts[token_id], self.raws[token_id],
                         token_label(self.texts[token_id], self.raws[token_id]), float(lp[token_id]),
                         float(np.exp(lp[token_id])), float("nan"))
+
+    def look_inside(self, ids: Sequence[int]) -> Inside:
+        """The logit lens and attention maps for `ids`, in one forward pass."""
+        return look_inside(self.model, ids, self.forward_lock)
 
     def generate(self, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None = None, seed: int = 0,
                  n_alternatives: int = 10, on_step: Callable[[int], None] | None = None,

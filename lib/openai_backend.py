@@ -1,37 +1,26 @@
-"""Next-token distributions from OpenAI and OpenAI-compatible servers (vLLM, Ollama, llama.cpp), via the openai SDK.
+"""Next-token distributions and generations from OpenAI and OpenAI-compatible servers (vLLM, Ollama, llama.cpp).
 
 The API returns only the top few log-probabilities per position (20 for chat completions, 5 for
 OpenAI's legacy completions), so every distribution here is *partial*: the rest of the mass is
-known only as a total. A backend object holds one user's client, key included: keep it in that
-user's st.session_state, never in a shared cache, os.environ or a URL. It never logs, its repr
-hides the key, and it refuses to be pickled. Failed requests are not retried (max_retries=0); a
-429 blocks further calls until its Retry-After has passed, and errors that can't change (bad key,
-unknown model, no logprobs) are remembered, so Streamlit reruns never turn into a retry storm.
+known only as a total. The backend is an `ApiConnection` (lib/openai_client.py): it holds one
+user's key and stays in that user's session, and its requests are never retried.
 """
 
 from __future__ import annotations
 
-import email.utils
 import math
 import re
-import threading
-import time
-from collections import OrderedDict, deque
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from lib import api_http
-from lib.api_http import Refused, short_reason
-from lib.distribution import Distribution, TokenRow, token_label
-from lib.hosting import ApiPolicy, api_policy
-from lib.models import Generation, Prompt, Step
+from lib.distribution import Distribution, TokenRow, entropy_nats, token_label
+from lib.models import Formatted, Generation, Prompt, Step
+from lib.openai_client import ApiConnection, ApiError
 from lib.sampling import Knobs
-from lib.text import clean_text, is_true
+from lib.text import clean_text
 
-OPENAI_BASE_URL = "https://api.openai.com/v1"
 VERY_UNLIKELY = -9999.0          # OpenAI's marker for "not in the top 20": not a real log-probability
 CHAT_TOP_MAX = 20                # top_logprobs: "an integer between 0 and 20"
 LEGACY_TOP_MAX = 5               # legacy completions on OpenAI: "the maximum value for logprobs is 5"
@@ -39,52 +28,7 @@ LEGACY_MODELS = frozenset({"davinci-002", "babbage-002", "gpt-3.5-turbo-instruct
 NO_LOGPROB_PREFIXES = ("o1", "o3", "o4", "gpt-5")   # reasoning models: 403 or no logprobs
 NOT_TEXT_MODELS = ("embedding", "tts", "whisper", "dall-e", "image", "audio", "realtime", "transcribe",
                    "moderation", "search", "computer-use", "sora")
-NO_KEY = "no-key"                # sent to keyless local servers; never a real credential
-DEFAULT_RETRY_AFTER = 20.0       # seconds to wait after a 429 that gives no Retry-After
-MAX_RETRY_AFTER = 600.0
-NETWORK_COOLDOWN = 5.0           # after a timeout or connection failure, wait this long before trying again
 ENDPOINTS = ("chat", "completions")
-MAX_MODELS = 1000                # options in the model picker; the rest are reported, not listed
-MAX_LIST_BYTES = 2_000_000       # a /v1/models answer larger than this is refused
-MAX_REPLY_BYTES = 4_000_000      # a completion answer larger than this is refused
-FATAL_REFUSALS = ("not_allowed", "private_address", "redirect")  # the same request is refused the same way
-
-
-class ApiError(RuntimeError):
-    """A failed API call, with a message fit to show the user (never containing the key)."""
-
-    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None,
-                 kind: str = "error"):
-        super().__init__(message)
-        self.message, self.status, self.retry_after, self.kind = message, status, retry_after, kind
-
-    def __reduce__(self):
-        return (ApiError, (self.message, self.status, self.retry_after, self.kind))
-
-
-# -- settings ---------------------------------------------------------------------------
-def normalise_base_url(url: str | None) -> str:
-    """A clean http(s) base URL ending in /v1 when no path was given; raises ValueError with a readable message."""
-    url = (url or "").strip() or OPENAI_BASE_URL
-    if "://" not in url:
-        url = "http://" + url
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"“{url[:80]}” is not an http(s) address such as http://localhost:8000/v1.")
-    if parts.username or parts.password:
-        raise ValueError("Put credentials in the API key field, not in the base URL.")
-    if parts.query or parts.fragment:
-        raise ValueError("The base URL should have no ?query or #fragment, e.g. http://localhost:8000/v1.")
-    path = parts.path.rstrip("/") or "/v1"
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-
-def host_of(base_url: str) -> str:
-    return urlsplit(base_url).netloc or base_url
-
-
-def is_openai(base_url: str) -> bool:
-    return urlsplit(base_url).hostname == "api.openai.com"
 
 
 def default_endpoint(model: str) -> str:
@@ -95,68 +39,6 @@ def logprob_capable(model_id: str) -> bool:
     """False for OpenAI ids that are not text models or that never return logprobs."""
     low = model_id.lower()
     return not (low.startswith(NO_LOGPROB_PREFIXES) or any(word in low for word in NOT_TEXT_MODELS))
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    id: str
-    context_length: int | None = None
-
-
-@dataclass(frozen=True, repr=False)
-class DeployerKey:
-    """The host's own key, only when the host switched it on; tied to the host's base URL."""
-
-    key: str
-    base_url: str
-    per_minute: int
-
-    def __repr__(self) -> str:
-        return f"DeployerKey(base_url={self.base_url!r}, per_minute={self.per_minute}, key=<hidden>)"
-
-    def __reduce__(self):
-        raise TypeError("the deployer key is not picklable")
-
-
-def deployer_key(env: Mapping[str, str], secrets: Mapping[str, Any]) -> DeployerKey | None:
-    """The host's key from secrets or env, only when LLMX_ALLOW_SERVER_KEY is set in either."""
-    if not (is_true(env.get("LLMX_ALLOW_SERVER_KEY", "")) or is_true(secrets.get("LLMX_ALLOW_SERVER_KEY", ""))):
-        return None
-    key = str(secrets.get("OPENAI_API_KEY") or env.get("OPENAI_API_KEY") or "").strip()
-    if not key:
-        return None
-    try:
-        per_minute = int(secrets.get("LLMX_SERVER_KEY_PER_MINUTE") or env.get("LLMX_SERVER_KEY_PER_MINUTE") or 10)
-    except (TypeError, ValueError):
-        per_minute = 10
-    return DeployerKey(key, default_base_url(env, secrets), max(1, per_minute))
-
-
-def default_base_url(env: Mapping[str, str], secrets: Mapping[str, Any]) -> str:
-    """The base URL the sidebar starts with: LLMX_API_BASE_URL (secrets or env), else OpenAI's."""
-    try:
-        return normalise_base_url(str(secrets.get("LLMX_API_BASE_URL") or env.get("LLMX_API_BASE_URL") or ""))
-    except ValueError:
-        return OPENAI_BASE_URL
-
-
-class RateLimiter:
-    """At most `max_calls` requests per `per_seconds` (sliding window). Lives in one session's state."""
-
-    def __init__(self, max_calls: int, per_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic):
-        self.max_calls, self.per_seconds, self.clock = max_calls, per_seconds, clock
-        self.calls: deque[float] = deque()
-
-    def acquire(self) -> None:
-        now = self.clock()
-        while self.calls and now - self.calls[0] >= self.per_seconds:
-            self.calls.popleft()
-        if len(self.calls) >= self.max_calls:
-            wait = self.per_seconds - (now - self.calls[0])
-            raise ApiError(f"The class key allows {self.max_calls} requests per {self.per_seconds:.0f} s in each "
-                           f"session. Wait {math.ceil(wait)} s, or enter your own API key.",
-                           429, wait, "session_limit")
-        self.calls.append(now)
 
 
 # -- token rows ---------------------------------------------------------------------------
@@ -207,70 +89,32 @@ def _sanitise(text: str) -> str:
 
 
 # -- the backend --------------------------------------------------------------------------
-class OpenAIBackend:
+class OpenAIBackend(ApiConnection):
     """One model on an OpenAI-compatible server, for one user session (NextTokenModel protocol)."""
 
-    def __init__(self, model: str, *, api_key: str = "", base_url: str = OPENAI_BASE_URL,
-                 endpoint: str | None = None, timeout: float = 20.0, connect_timeout: float = 5.0,
-                 context_length: int | None = None, max_alternatives: int | None = None,
-                 limiter: RateLimiter | None = None, cache_size: int = 32,
-                 clock: Callable[[], float] = time.monotonic, policy: ApiPolicy | None = None):
-        from openai import OpenAI, Omit, Timeout
+    cache_key = None            # per session: its results are never shared
+    has_chat_template = False   # the server applies its chat format out of sight
+    can_look_inside = False
 
+    def __init__(self, model: str, *, endpoint: str | None = None, context_length: int | None = None,
+                 max_alternatives: int | None = None, **connection: Any):
+        """`connection`: ApiConnection's settings (api_key, base_url, timeout, limiter, policy, ...)."""
         model = (model or "").strip()
         if not model:
             raise ValueError("No model was named.")
-        self.name = model
-        self.base_url = normalise_base_url(base_url)
-        self.host = host_of(self.base_url)
         self.endpoint = endpoint or default_endpoint(model)
         if self.endpoint not in ENDPOINTS:
             raise ValueError(f"endpoint must be one of {ENDPOINTS}, not {self.endpoint!r}")
-        self.openai = is_openai(self.base_url)
+        super().__init__(model, **connection)
         self.context_length = int(context_length or 8192)  # the server enforces the real limit
         legacy = self.endpoint == "completions" and (self.openai or model in LEGACY_MODELS)
         cap = LEGACY_TOP_MAX if legacy else CHAT_TOP_MAX
         self.max_alternatives = min(cap, max_alternatives or cap)
-        self.timeout = timeout
-        self.limiter, self.clock = limiter, clock
-        self._lock = threading.RLock()
-        self._results: OrderedDict[tuple, Any] = OrderedDict()
-        self._cache_size = cache_size
-        self._blocked_until = 0.0
-        self._blocking_error: ApiError | None = None
-        self._fatal: ApiError | None = None
-        self._has_key = bool(api_key)
-        self.models_total = 0  # how many models the last /v1/models listed, before the MAX_MODELS cut
-        token = api_key or NO_KEY
-        # Explicit headers so nothing from the host's environment (OPENAI_ORG_ID, OPENAI_PROJECT_ID,
-        # OPENAI_CUSTOM_HEADERS) rides along with a user's key.
-        self._client = OpenAI(api_key=token, base_url=self.base_url, max_retries=0,
-                              timeout=Timeout(timeout, connect=connect_timeout), organization=None, project=None,
-                              admin_api_key="", webhook_secret="",
-                              default_headers={"Authorization": f"Bearer {token}", "OpenAI-Organization": Omit(),
-                                               "OpenAI-Project": Omit()},
-                              http_client=api_http.client(self.base_url, api_policy() if policy is None else policy))
 
-    # -- safety --------------------------------------------------------------------------
     def __repr__(self) -> str:
         return f"OpenAIBackend(model={self.name!r}, base_url={self.base_url!r}, endpoint={self.endpoint!r})"
 
     __str__ = __repr__
-
-    def __reduce__(self):
-        raise TypeError("an API backend holds a user's key and must stay in that user's session state")
-
-    def __deepcopy__(self, memo):
-        raise TypeError("an API backend holds a user's key and must not be copied")
-
-    def close(self) -> None:
-        self._client.close()
-
-    def _redact(self, text: str, placeholder: str = "[your key]") -> str:
-        key = self._client.api_key
-        if self._has_key and key and len(key) >= 4:
-            text = text.replace(key, placeholder)
-        return text
 
     # -- NextTokenModel ------------------------------------------------------------------
     def encode(self, text: str, extra_ids: Sequence[int] = ()) -> Prompt:
@@ -278,6 +122,20 @@ class OpenAIBackend:
         if extra_ids:
             raise ValueError("an API backend takes text, not token ids; extend the text instead")
         return Prompt(ids=(), dropped=0, text=_sanitise(text))
+
+    def tokenize(self, text: str) -> list[int]:
+        return []  # the server tokenizes; its ids are not visible here
+
+    def chat_prompt(self, text: str) -> Formatted:
+        """The text as sent: a chat model's server wraps it in its own template, which is not visible here."""
+        return Formatted(self.encode(text), True, "The server applies its chat format; the exact tokens are not "
+                                                  "visible through the API.")
+
+    def token_labels(self, ids: Sequence[int]) -> list[str]:
+        return []  # API prompts carry no token ids
+
+    def token_row(self, token_id: int) -> TokenRow | None:
+        return None
 
     def distribution(self, prompt: Prompt) -> Distribution:
         """The top tokens for the next position (partial), with notes saying what is unknown."""
@@ -298,130 +156,6 @@ class OpenAIBackend:
                 on_step(i + 1)
         return gen
 
-    # -- model list ------------------------------------------------------------------------
-    def list_models(self) -> list[ModelInfo]:
-        """Models from GET /v1/models (vLLM's max_model_len as the context length when present), at most
-        MAX_MODELS of them (`models_total` says how many were listed)."""
-        page = self._call(lambda: self._client.models.list(), MAX_LIST_BYTES)
-        found = []
-        try:
-            for m in page.data:
-                extra = m.model_extra or {}
-                ctx = extra.get("max_model_len") or extra.get("context_length") or extra.get("context_window")
-                found.append(ModelInfo(_sanitise(str(m.id))[:200],
-                                       int(ctx) if isinstance(ctx, (int, float)) and 0 < ctx < 1e9 else None))
-        except (AttributeError, TypeError, ValueError) as exc:
-            raise self._bad_reply() from exc
-        self.models_total = len(found)
-        return sorted(found, key=lambda info: info.id)[:MAX_MODELS]
-
-    # -- requests ------------------------------------------------------------------------
-    def _cached(self, key: tuple, compute: Callable[[], Any]) -> Any:
-        with self._lock:
-            if key in self._results:
-                self._results.move_to_end(key)
-                hit = self._results[key]
-                if isinstance(hit, ApiError):
-                    raise hit
-                return hit
-            try:
-                value = compute()
-            except ApiError as exc:
-                if exc.kind == "bad_request":  # the same request will fail the same way
-                    self._remember(key, exc)
-                raise
-            self._remember(key, value)
-            return value
-
-    def _remember(self, key: tuple, value: Any) -> None:
-        self._results[key] = value
-        while len(self._results) > self._cache_size:
-            self._results.popitem(last=False)
-
-    def _bad_reply(self) -> ApiError:
-        return ApiError(f"{self.host} sent a reply that is not in the OpenAI format.", None, None, "bad_response")
-
-    def _call(self, request: Callable[[], Any], max_bytes: int = MAX_REPLY_BYTES) -> Any:
-        """One request, no retries, within `self.timeout` in all and at most `max_bytes` read. Raises ApiError;
-        remembers what must not be retried."""
-        import openai
-
-        if self._fatal is not None:
-            raise self._fatal
-        now = self.clock()
-        if now < self._blocked_until and self._blocking_error is not None:
-            err = self._blocking_error
-            wait = self._blocked_until - now
-            raise ApiError(f"{err.message} (No request sent; {math.ceil(wait)} s left.)", err.status, wait, err.kind)
-        if self.openai and not self._has_key:
-            raise ApiError("Enter an OpenAI API key in the sidebar. It stays in this browser session only.",
-                           401, None, "no_key")
-        if self.limiter is not None:
-            self.limiter.acquire()
-        try:
-            with api_http.budget(self.timeout, max_bytes):
-                return request()
-        except Refused as exc:
-            err = ApiError(exc.message, None, None, exc.kind)
-            if exc.kind in FATAL_REFUSALS:
-                self._fatal = err
-            raise err from None
-        except openai.APITimeoutError:
-            err = ApiError(f"{self.host} did not answer within {self.timeout:g} s. The server may be busy or "
-                           "the model still loading; try again shortly.", None, NETWORK_COOLDOWN, "timeout")
-            self._block(err, NETWORK_COOLDOWN)
-            raise err from None
-        except openai.APIConnectionError:
-            err = ApiError(f"Could not connect to {self.host}. Check the base URL and that the server is running "
-                           "(vLLM: port 8000, Ollama: 11434, llama.cpp: 8080).", None, NETWORK_COOLDOWN, "connection")
-            self._block(err, NETWORK_COOLDOWN)
-            raise err from None
-        except openai.APIStatusError as exc:
-            err = self._status_error(exc)
-            if err.kind in ("auth", "forbidden", "not_found", "no_credit"):
-                self._fatal = err
-            elif err.kind == "rate_limit":
-                self._block(err, err.retry_after or DEFAULT_RETRY_AFTER)
-            raise err from None
-        except (openai.APIResponseValidationError, ValueError, AttributeError, TypeError):
-            # JSON that does not parse, or parses into the wrong shapes: the SDK raises these as they come
-            raise self._bad_reply() from None
-        except openai.OpenAIError as exc:  # anything else from the SDK, without a traceback
-            raise ApiError(self._redact(f"The request failed: {exc}"), None, None, "error") from None
-
-    def _block(self, err: ApiError, seconds: float) -> None:
-        self._blocked_until = self.clock() + seconds
-        self._blocking_error = err
-
-    def _status_error(self, exc) -> ApiError:
-        status = exc.status_code
-        body = exc.body.get("error", exc.body) if isinstance(exc.body, dict) else {}
-        body = body if isinstance(body, dict) else {}
-        raw = body.get("message") or (exc.body if isinstance(exc.body, str) else "")
-        detail = short_reason(self._redact(str(raw), "KEYHIDDEN")).replace("KEYHIDDEN", "[your key]")
-        detail = detail or "no reason given."
-        code = str(body.get("code") or body.get("type") or "")
-        if status == 401:
-            return ApiError(f"{self.host} rejected the API key (401). Check the key in the sidebar. "
-                            f"Server said: {detail}", 401, None, "auth")
-        if status == 403:
-            return ApiError(f"{self.name} does not allow this request (403); reasoning models such as o1, o3 and "
-                            f"gpt-5 never return log-probabilities. Pick another model. Server said: {detail}",
-                            403, None, "forbidden")
-        if status == 404:
-            return ApiError(f"Not found (404): {detail} Check the model name, the endpoint (chat or completions) "
-                            "and that the base URL ends in /v1.", 404, None, "not_found")
-        if status == 429:
-            if "insufficient_quota" in code or "quota" in detail.lower():
-                return ApiError(f"The account behind this key has no credit left (429). Server said: {detail}",
-                                429, None, "no_credit")
-            wait = retry_after_seconds(exc.response.headers)
-            return ApiError(f"Rate limited by {self.host} (429). Wait {math.ceil(wait)} s before trying again; "
-                            "the app sends nothing until then.", 429, wait, "rate_limit")
-        if status in (400, 422):
-            return ApiError(f"{self.host} refused the request ({status}): {detail}", status, None, "bad_request")
-        return ApiError(f"{self.host} had a problem ({status}): {detail}", status, None, "server")
-
     # -- chat and legacy completions -------------------------------------------------------
     def _request(self, text: str, max_tokens: int, n_alt: int, sampling: dict[str, Any]):
         """One request; returns per-position (chosen item, top items) as (token, bytes, logprob) tuples."""
@@ -433,28 +167,11 @@ class OpenAIBackend:
     def _parsed_request(self, text: str, max_tokens: int, n_alt: int, sampling: dict[str, Any]):
         if self.endpoint == "chat":
             limit = {"max_completion_tokens" if self.openai else "max_tokens": max_tokens}
-            reply = self._call(lambda: self._client.chat.completions.create(
+            return _chat_positions(self._call(lambda: self._client.chat.completions.create(
                 model=self.name, messages=[{"role": "user", "content": text}], logprobs=True,
-                top_logprobs=n_alt, **limit, **sampling))
-            choice = reply.choices[0] if reply.choices else None
-            content = choice.logprobs.content if choice is not None and choice.logprobs is not None else None
-            if content is None:
-                raise ApiError(f"{self.name} answered without log-probabilities, so there is no distribution to "
-                               "show. Reasoning models (o1, o3, gpt-5) never return them; pick another model.",
-                               None, None, "no_logprobs")
-            return [((c.token, c.bytes, c.logprob), [(t.token, t.bytes, t.logprob) for t in c.top_logprobs])
-                    for c in content]
-        reply = self._call(lambda: self._client.completions.create(
-            model=self.name, prompt=text, logprobs=n_alt, max_tokens=max_tokens, **sampling))
-        choice = reply.choices[0] if reply.choices else None
-        lp = choice.logprobs if choice is not None else None
-        if lp is None or lp.tokens is None:
-            raise ApiError(f"{self.name} answered without log-probabilities, so there is no distribution to show.",
-                           None, None, "no_logprobs")
-        tops = lp.top_logprobs or [None] * len(lp.tokens)
-        lps = lp.token_logprobs or [None] * len(lp.tokens)
-        return [((tok, None, lps[i]), [(t, None, v) for t, v in (tops[i] or {}).items()])
-                for i, tok in enumerate(lp.tokens)]
+                top_logprobs=n_alt, **limit, **sampling)), self.name)
+        return _legacy_positions(self._call(lambda: self._client.completions.create(
+            model=self.name, prompt=text, logprobs=n_alt, max_tokens=max_tokens, **sampling)), self.name)
 
     def _distribution(self, text: str, n: int) -> Distribution:
         positions = self._request(text, 1, n, {})
@@ -506,48 +223,54 @@ class OpenAIBackend:
     def _generate(self, prompt: Prompt, steps: int, knobs: Knobs | None, seed: int, n_alt: int) -> Generation:
         params, notes = self._sampling(knobs, seed)
         positions = self._request(prompt.text, steps, n_alt, params)
-        out = []
-        for (token, raw, lp), items in positions:
-            entries, _ = _entries(items)
-            rows, cum = [], 0.0
-            for rank, e in enumerate(entries, start=1):
-                p = math.exp(e.logprob)
-                cum += p
-                rows.append(TokenRow(rank, -1, e.text, e.raw, token_label(e.text, e.raw), e.logprob, p, cum))
-            text, data = token_bytes(token, raw)
-            listed = next((r for r in rows if r.raw == data), None)
-            rank = listed.rank if listed else -1  # -1: outside the returned top
-            if is_very_unlikely(lp):  # the marker is not a probability: use the listed value, else unknown
-                chosen_lp = listed.logprob if listed else float("nan")
-            else:
-                chosen_lp = float(lp)
-            chosen = TokenRow(rank, -1, text, data, token_label(text, data), chosen_lp, math.exp(chosen_lp),
-                              float("nan"))
-            probs = np.array([r.prob for r in rows])
-            entropy = float(-(probs[probs > 0] * np.log(probs[probs > 0])).sum()) if rows else float("nan")
-            out.append(Step(chosen, tuple(rows), entropy))
+        out = tuple(_step(chosen, items) for chosen, items in positions)
         if self.endpoint == "chat":
             notes.append("Chat model: this is its reply to your text, not a continuation of it.")
-        return Generation(prompt, tuple(out), tuple(notes))
+        return Generation(prompt, out, tuple(notes))
 
 
-def retry_after_seconds(headers: Mapping[str, str]) -> float:
-    """Seconds to wait from retry-after-ms / Retry-After (seconds or an HTTP date); a default when absent."""
-    try:
-        ms = headers.get("retry-after-ms")
-        if ms is not None:
-            return min(MAX_RETRY_AFTER, max(0.0, float(ms) / 1000))
-    except ValueError:
-        pass
-    value = headers.get("retry-after")
-    if value is None:
-        return DEFAULT_RETRY_AFTER
-    try:
-        return min(MAX_RETRY_AFTER, max(0.0, float(value)))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return DEFAULT_RETRY_AFTER
-    return min(MAX_RETRY_AFTER, max(0.0, when.timestamp() - time.time()))
+# -- replies -----------------------------------------------------------------------------
+def _chat_positions(reply, model: str) -> list:
+    """Per position of a chat completion: (chosen item, top items) as (token, bytes, logprob) tuples."""
+    choice = reply.choices[0] if reply.choices else None
+    content = choice.logprobs.content if choice is not None and choice.logprobs is not None else None
+    if content is None:
+        raise ApiError(f"{model} answered without log-probabilities, so there is no distribution to "
+                       "show. Reasoning models (o1, o3, gpt-5) never return them; pick another model.",
+                       None, None, "no_logprobs")
+    return [((c.token, c.bytes, c.logprob), [(t.token, t.bytes, t.logprob) for t in c.top_logprobs])
+            for c in content]
+
+
+def _legacy_positions(reply, model: str) -> list:
+    """The same from a legacy completion, which gives no bytes and its top tokens as a dict."""
+    choice = reply.choices[0] if reply.choices else None
+    lp = choice.logprobs if choice is not None else None
+    if lp is None or lp.tokens is None:
+        raise ApiError(f"{model} answered without log-probabilities, so there is no distribution to show.",
+                       None, None, "no_logprobs")
+    tops = lp.top_logprobs or [None] * len(lp.tokens)
+    lps = lp.token_logprobs or [None] * len(lp.tokens)
+    return [((tok, None, lps[i]), [(t, None, v) for t, v in (tops[i] or {}).items()])
+            for i, tok in enumerate(lp.tokens)]
+
+
+def _step(chosen_item: tuple, items: Sequence[tuple]) -> Step:
+    """One generated token with the top alternatives the server listed for its position."""
+    entries, _ = _entries(items)
+    rows, cum = [], 0.0
+    for rank, e in enumerate(entries, start=1):
+        p = math.exp(e.logprob)
+        cum += p
+        rows.append(TokenRow(rank, -1, e.text, e.raw, token_label(e.text, e.raw), e.logprob, p, cum))
+    token, raw, lp = chosen_item
+    text, data = token_bytes(token, raw)
+    listed = next((r for r in rows if r.raw == data), None)
+    rank = listed.rank if listed else -1  # -1: outside the returned top
+    if is_very_unlikely(lp):  # the marker is not a probability: use the listed value, else unknown
+        chosen_lp = listed.logprob if listed else float("nan")
+    else:
+        chosen_lp = float(lp)
+    chosen = TokenRow(rank, -1, text, data, token_label(text, data), chosen_lp, math.exp(chosen_lp), float("nan"))
+    entropy = entropy_nats(np.array([r.prob for r in rows])) if rows else float("nan")  # of the listed tokens
+    return Step(chosen, tuple(rows), entropy)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
-from lib.distribution import TokenRow, token_label
+from lib.distribution import TokenRow
 from lib.models import NextTokenModel, Prompt, extend_prompt
-from lib.stages import format_prompt
 
 MAX_PICKS = 64
 
@@ -17,7 +15,7 @@ def chat_prompt(model: NextTokenModel, text: str, picks: Sequence[TokenRow], as_
     (as a user turn with the assistant's turn opened), exactly as the model's tokenizer writes it."""
     if not as_chat:
         return extend_prompt(model, text, picks)
-    ids = list(format_prompt(model, text, True).prompt.ids) + [r.id for r in picks if r.id >= 0]
+    ids = list(model.chat_prompt(text).prompt.ids) + [r.id for r in picks if r.id >= 0]
     limit = model.context_length - 1
     dropped = max(0, len(ids) - limit)
     return Prompt(tuple(ids[dropped:]), dropped, text)
@@ -26,21 +24,15 @@ def chat_prompt(model: NextTokenModel, text: str, picks: Sequence[TokenRow], as_
 def parse_picks(model: NextTokenModel, raw: str | None) -> list[TokenRow]:
     """Step-mode picks from a link (?picks=id,id,…): valid token ids of this model only, at most MAX_PICKS.
     Anything else (API backends, words, out-of-range ids) is ignored."""
-    texts, raws = getattr(model, "texts", None), getattr(model, "raws", None)
-    if not raw or texts is None or raws is None:
+    if not raw:
         return []
-    rows = []
-    for part in raw.split(",")[:MAX_PICKS]:
-        part = part.strip()
-        if part.isascii() and part.isdigit() and int(part) < len(texts):
-            i = int(part)
-            rows.append(TokenRow(0, i, texts[i], raws[i], token_label(texts[i], raws[i]), math.nan, math.nan, math.nan))
-    return rows
+    parts = (part.strip() for part in raw.split(",")[:MAX_PICKS])
+    rows = (model.token_row(int(part)) for part in parts if part.isascii() and part.isdigit())
+    return [row for row in rows if row is not None]
 
 
 def prompt_tail(model: NextTokenModel, prompt: Prompt, picks: Sequence[TokenRow], n_tokens: int = 24) -> str:
     """The end of what the model actually reads (picks and chat template included), for titles and grey prefixes."""
-    raws = getattr(model, "raws", None)
-    if raws is not None and prompt.ids:
-        return b"".join(raws[i] for i in prompt.ids[-n_tokens:]).decode("utf-8", errors="replace")
+    if prompt.ids:
+        return b"".join(model.token_row(i).raw for i in prompt.ids[-n_tokens:]).decode("utf-8", errors="replace")
     return prompt.text + "".join(r.text for r in picks)

@@ -1,4 +1,4 @@
-"""Training stages: the story as data, model families as data, and the measures that compare stages.
+"""Training stages: the story as data, model families (grouped from lib/catalog.py), and the measures that compare stages.
 
 Definitions used everywhere (page, tests, model cards):
 
@@ -19,12 +19,13 @@ Definitions used everywhere (page, tests, model cards):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
+from lib.catalog import Checkpoint, Family, stage_families  # noqa: F401 (pages name them stages.Checkpoint, stages.Family)
 from lib.distribution import Distribution, entropy_nats
-from lib.models import Prompt, fit_context
+from lib.models import Formatted, NextTokenModel
 
 # -- the story ------------------------------------------------------------------------------------
 
@@ -80,123 +81,53 @@ SOURCES = {
     "Families": "../shared/reference/facts.md, section C (same base model at several training stages)",
 }
 
-# -- families, kept as data -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    model_id: str     # a bundled name, a hub id, or "openai:<model>"
-    stage: str        # "base", "sft", "dpo" or "instruct"
-    label: str
-
-    @property
-    def chat(self) -> bool:
-        return self.stage != "base"
-
-
-@dataclass(frozen=True)
-class Family:
-    key: str          # the ?family= value
-    name: str
-    checkpoints: tuple[Checkpoint, ...]
-    backend: str = "hf"   # "hf" (local or hub) or "openai"
-    note: str = ""
-
-
-def _ck(model_id: str, stage: str, label: str | None = None) -> Checkpoint:
-    names = {"base": "Base", "sft": "SFT", "dpo": "DPO", "instruct": "Instruct"}
-    return Checkpoint(model_id, stage, label or names[stage])
-
-
-FAMILIES: dict[str, Family] = {f.key: f for f in (
-    Family("pocket-lm", "pocket-lm (bundled, 4.2M)",
-           (_ck("pocket-lm", "base"), _ck("pocket-lm-sft", "sft"), _ck("pocket-lm-dpo", "dpo")),
-           note="Trained by this project: pretraining on 11 novels, SFT on the project's instruction set, "
-                "DPO on its preference pairs. Works offline."),
-    Family("smollm2-135m", "SmolLM2-135M",
-           (_ck("HuggingFaceTB/SmolLM2-135M", "base"), _ck("HuggingFaceTB/SmolLM2-135M-Instruct", "instruct")),
-           note="Instruct = SFT, then DPO on UltraFeedback. No public SFT-only checkpoint."),
-    Family("smollm2-360m", "SmolLM2-360M",
-           (_ck("HuggingFaceTB/SmolLM2-360M", "base"), _ck("HuggingFaceTB/SmolLM2-360M-Instruct", "instruct")),
-           note="Instruct = SFT, then DPO on UltraFeedback."),
-    Family("qwen2.5-0.5b", "Qwen2.5-0.5B",
-           (_ck("Qwen/Qwen2.5-0.5B", "base"), _ck("Qwen/Qwen2.5-0.5B-Instruct", "instruct")),
-           note="No intermediate stages are published."),
-    Family("olmo-2-1b", "OLMo-2-0425-1B",
-           (_ck("allenai/OLMo-2-0425-1B", "base"), _ck("allenai/OLMo-2-0425-1B-SFT", "sft"),
-            _ck("allenai/OLMo-2-0425-1B-DPO", "dpo"), _ck("allenai/OLMo-2-0425-1B-Instruct", "instruct")),
-           note="Fully open: every stage is published. Instruct = SFT, DPO, then RLVR. About 4 GB per checkpoint "
-                "in float32."),
-    Family("openai", "OpenAI API: davinci-002 vs a chat model",
-           (_ck("openai:davinci-002", "base"), _ck("openai:gpt-4o-mini", "instruct", "Chat")),
-           backend="openai",
-           note="Through the OpenAI API (needs an API key): davinci-002 is a base completion model; the chat "
-                "model is instruction- and preference-tuned. The API returns only the top 20 log-probabilities."),
-)}
+# -- families, grouped from the catalog -----------------------------------------------------------
+FAMILIES: dict[str, Family] = stage_families()  # built from lib/catalog.py: add a family there
 DEFAULT_FAMILY = "pocket-lm"
 
 # -- prompts as each checkpoint sees them --------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Formatted:
-    prompt: Prompt
-    templated: bool
-    note: str = ""
+def format_prompt(model: NextTokenModel, text: str, chat: bool) -> Formatted:
+    """The prompt as a checkpoint sees it: raw for base checkpoints, as a chat turn otherwise."""
+    return model.chat_prompt(text) if chat else Formatted(model.encode(text), False)
 
 
-def format_prompt(model, text: str, chat: bool) -> Formatted:
-    """The prompt as `model` sees it: raw for base checkpoints, chat-templated otherwise.
-
-    API backends take text; a chat model's server wraps it in its own template, which is not visible here.
-    """
-    tokenizer = getattr(model, "tokenizer", None)
-    if tokenizer is None:
-        return Formatted(model.encode(text), chat, "The server applies its chat format; the exact tokens are not "
-                                                   "visible through the API." if chat else "")
-    if not chat:
-        return Formatted(model.encode(text), False)
-    if not getattr(tokenizer, "chat_template", None):
-        return Formatted(model.encode(text), False,
-                         "This checkpoint's tokenizer has no chat template, so it gets the raw prompt.")
-    with model.lock:
-        ids = tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True,
-                                            tokenize=True, return_dict=True, sanitize_control_tokens=True)["input_ids"]
-    return Formatted(fit_context(ids, model.context_length, text), True)
-
-
-def token_labels(model, ids: Sequence[int]) -> list[str]:
+def token_labels(model: NextTokenModel, ids: Sequence[int]) -> list[str]:
     """Readable labels of prompt tokens (special tokens shown by name)."""
-    from lib.distribution import token_label
-
-    return [token_label(model.texts[i], model.raws[i]) for i in ids]
+    return model.token_labels(ids)
 
 
 # -- measures -------------------------------------------------------------------------------------
 
 
-def answer_start_ids(tokenizer, answer: str) -> tuple[int, ...]:
+def start_ids(tokenize: Callable[[str], Sequence[int]], answer: str) -> tuple[int, ...]:
     """Ids that can start `answer`: its first token, written directly or after one space (deduplicated)."""
     answer = answer.strip()
     if not answer:
         return ()
     out: list[int] = []
     for variant in (answer, " " + answer):
-        ids = tokenizer(variant, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+        ids = tokenize(variant)
         if ids and ids[0] not in out:
             out.append(int(ids[0]))
     return tuple(out)
 
 
-def expected_positions(dist: Distribution, answer: str, tokenizer=None) -> tuple[int, ...]:
+def answer_start_ids(tokenizer, answer: str) -> tuple[int, ...]:
+    """`start_ids` with a transformers tokenizer, as plain text."""
+    return start_ids(lambda v: tokenizer(v, add_special_tokens=False, split_special_tokens=True)["input_ids"], answer)
+
+
+def expected_positions(dist: Distribution, answer: str, model: NextTokenModel | None = None) -> tuple[int, ...]:
     """Positions in `dist` that start the expected answer.
 
-    With a tokenizer and a complete distribution, positions are token ids (`answer_start_ids`). For partial
+    With the model and a complete distribution, positions are token ids (`start_ids`). For partial
     API distributions (no ids), they are the listed tokens whose text, leading spaces removed, is a non-empty
     prefix of the answer: an approximation, as the API's tokenizer is not known here.
     """
-    if tokenizer is not None and dist.complete:
-        return answer_start_ids(tokenizer, answer)
+    if model is not None and dist.complete:
+        return start_ids(model.tokenize, answer)
     target = answer.strip()
     return tuple(i for i, t in enumerate(dist.texts) if t.lstrip() and target.startswith(t.lstrip())) if target else ()
 

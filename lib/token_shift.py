@@ -15,7 +15,6 @@ from typing import Sequence
 
 import numpy as np
 
-from lib.distribution import token_label
 from lib.models import Prompt
 
 KINDS = ("unshifted", "marginal", "shifted")
@@ -93,7 +92,7 @@ def token_shift(aligned, base, prompt: Prompt, max_new_tokens: int) -> TokenShif
     if not answer:
         return TokenShift((), stopped)
     ranks, probs, tops = base_ranks(base, prompt.ids, answer)
-    label = lambda i: token_label(base.texts[i], base.raws[i])  # noqa: E731
-    tokens = tuple(ShiftToken(int(i), label(i), int(r), float(p), label(int(t)), kind_of(int(r)))
-                   for i, r, p, t in zip(answer, ranks, probs, tops))
+    labels, top_labels = base.token_labels(answer), base.token_labels([int(t) for t in tops])
+    tokens = tuple(ShiftToken(int(i), label, int(r), float(p), top, kind_of(int(r)))
+                   for i, label, r, p, top in zip(answer, labels, ranks, probs, top_labels))
     return TokenShift(tokens, stopped)

@@ -6,7 +6,6 @@ from components import inside_views as views
 from components.model_picker import chosen_model
 from components.preset_prompt import preset_prompt
 from components.setup import route_through_app
-from lib.models import HFCausalLM
 from lib.presets import INSIDE_DEFAULT, INSIDE_PRESETS
 
 route_through_app()
@@ -14,7 +13,7 @@ st.title("Inside the model")
 st.caption("A model is a stack of layers. Look at what each layer would predict, and where each token looks.")
 
 model = chosen_model()
-if not isinstance(model, HFCausalLM):
+if not model.can_look_inside:
     st.info("Looking inside needs a local model: switch the API off in the sidebar to use the bundled one.")
     st.stop()
 

@@ -18,7 +18,6 @@ from lib.catalog import entry_for
 from lib.distribution import show_whitespace
 from lib.presets import DEFAULT_PRESET, NEXT_TOKEN_PRESETS
 from lib.prompting import chat_prompt, parse_picks, prompt_tail
-from lib.stages import token_labels
 
 route_through_app()
 st.title("What comes next?")
@@ -37,8 +36,7 @@ if model.name.startswith("pocket-lm"):
                "19th-century English and knows no facts; pick a bigger model in the sidebar if one is downloaded.")
 
 # -- chat template: instruct and preference-tuned models expect the prompt wrapped as a user turn ----------
-tokenizer = getattr(model, "tokenizer", None)
-has_template = bool(getattr(tokenizer, "chat_template", None))
+has_template = model.has_chat_template
 from_query("nt_chat", "chat", has_template and entry_for(model.name).chat, as_bool)
 as_chat = has_template and st.toggle(  # only offered where the tokenizer has a chat template
     "As a chat message (apply the model's chat template)", key="nt_chat",
@@ -60,7 +58,7 @@ prompt = chat_prompt(model, text, picks, as_chat)
 to_query(picks=",".join(str(r.id) for r in picks if r.id >= 0))
 if as_chat:
     with st.expander(f"The exact tokens the model sees ({len(prompt.ids):,})"):
-        st.html(chips([(lab, f"id {i}") for lab, i in zip(token_labels(model, prompt.ids[-300:]), prompt.ids[-300:])]))
+        st.html(chips([(lab, f"id {i}") for lab, i in zip(model.token_labels(prompt.ids[-300:]), prompt.ids[-300:])]))
 with api_errors():
     dist = distribution(model, prompt)
 for note in dist.notes:
