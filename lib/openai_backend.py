@@ -18,7 +18,7 @@ import numpy as np
 from lib.distribution import Distribution, TokenRow, entropy_nats, token_label
 from lib.models import Formatted, Generation, Prompt, Step
 from lib.openai_client import ApiConnection, ApiError
-from lib.sampling import Knobs
+from lib.knobs import Knobs, server_params
 from lib.text import clean_text
 
 VERY_UNLIKELY = -9999.0          # OpenAI's marker for "not in the top 20": not a real log-probability
@@ -197,25 +197,14 @@ class OpenAIBackend(ApiConnection):
 
     def _sampling(self, knobs: Knobs | None, seed: int) -> tuple[dict[str, Any], list[str]]:
         """Request parameters for the knobs, and notes on what the API could not apply."""
-        params: dict[str, Any] = {"seed": seed}
-        notes: list[str] = []
-        if knobs is None or knobs.temperature == 0:
-            params["temperature"] = 0.0
-        else:
-            t = float(knobs.temperature)
-            if t > 2:
-                notes.append(f"The API takes temperatures up to 2, so {t:g} was sent as 2.")
-            params["temperature"] = min(t, 2.0)
-            if knobs.top_p < 1:
-                params["top_p"] = float(knobs.top_p)
-            extra = {name: getattr(knobs, name) for name in ("top_k", "min_p", "typical_p", "repetition_penalty")
-                     if name in knobs.active()}
-            if extra and self.openai:
-                notes.append("OpenAI's API has no " + ", ".join(extra) + ", so they were not applied.")
-            elif extra:
-                params["extra_body"] = extra
-                notes.append("Sent " + ", ".join(extra) + " as extensions: vLLM applies them; other servers may "
-                             "ignore them.")
+        sent, extra, notes = server_params(knobs)  # the knob table says which knobs the API takes, and their names
+        params: dict[str, Any] = {"seed": seed, **sent}
+        if extra and self.openai:
+            notes.append("OpenAI's API has no " + ", ".join(extra) + ", so they were not applied.")
+        elif extra:
+            params["extra_body"] = extra
+            notes.append("Sent " + ", ".join(extra) + " as extensions: vLLM applies them; other servers may "
+                         "ignore them.")
         notes.append("The server sampled the tokens itself (its seed is best effort). Alternatives are its top "
                      "log-probabilities, which vLLM and OpenAI report before temperature and top-p.")
         return params, notes
