@@ -67,25 +67,33 @@ def test_step_pick_goes_into_the_title_the_grey_prefix_and_the_link():
     assert any(visible.strip() in shown(m.value) for m in again.markdown if "Appended so far" in m.value)
 
 
-def test_picks_made_with_a_local_model_then_an_api_model(monkeypatch):
-    need_shared()
+@pytest.fixture
+def fake_api(monkeypatch):
+    """A loopback OpenAI-compatible server, in local mode with no server key."""
     from tests.fake_openai_server import FakeOpenAI
 
     for name in ("LLMX_ALLOW_SERVER_KEY", "OPENAI_API_KEY", "LLMX_API_BASE_URL", "LLMX_HOSTED"):
         monkeypatch.delenv(name, raising=False)
     server = FakeOpenAI().start()
-    try:
-        at = open_page("pages/next-token.py", prompt=PROMPT)
-        at.button(key="nt_cand_0").click().run()
-        at.sidebar.toggle(key="_api_on_w").set_value(True).run()
-        at.sidebar.text_input(key="_api_base_url_w").input(server.base_url).run()
-        at.sidebar.text_input(key="_api_key_w").input("sk-test").run()
-        at.sidebar.selectbox(key="_api_model_choice_w").select("fake-chat").run()
-        assert not at.exception, at.exception
-        assert not problems(at), problems(at)
-        assert not any("takes text, not token ids" in e.value for e in at.error)
-    finally:
-        server.stop()
+    yield server
+    server.stop()
+
+
+def switch_to_api(at, base_url: str) -> None:
+    at.sidebar.toggle(key="_api_on_w").set_value(True).run()
+    at.sidebar.text_input(key="_api_base_url_w").input(base_url).run()
+    at.sidebar.text_input(key="_api_key_w").input("sk-test").run()
+    at.sidebar.selectbox(key="_api_model_choice_w").select("fake-chat").run()
+
+
+def test_picks_made_with_a_local_model_then_an_api_model(fake_api):
+    need_shared()
+    at = open_page("pages/next-token.py", prompt=PROMPT)
+    at.button(key="nt_cand_0").click().run()
+    switch_to_api(at, fake_api.base_url)
+    assert not at.exception, at.exception
+    assert not problems(at), problems(at)
+    assert not any("takes text, not token ids" in e.value for e in at.error)
 
 
 # -- item 10: chat models get the chat template ----------------------------------------------------------
@@ -208,25 +216,16 @@ def test_a_preset_prompt_still_shows_completions_at_once():
 
 
 # -- every number true: a top-20 API distribution's entropy is a lower bound, and says so -------------------------
-def test_partial_distribution_entropy_is_marked_as_a_lower_bound(monkeypatch):
+def test_partial_distribution_entropy_is_marked_as_a_lower_bound(fake_api):
     need_shared()
     import math
 
-    from tests.fake_openai_server import FakeOpenAI, expected_logprobs
+    from tests.fake_openai_server import expected_logprobs
 
-    for name in ("LLMX_ALLOW_SERVER_KEY", "OPENAI_API_KEY", "LLMX_API_BASE_URL", "LLMX_HOSTED"):
-        monkeypatch.delenv(name, raising=False)
-    server = FakeOpenAI().start()
-    try:
-        at = open_page("pages/next-token.py", prompt=PROMPT, chat="0")
-        at.sidebar.toggle(key="_api_on_w").set_value(True).run()
-        at.sidebar.text_input(key="_api_base_url_w").input(server.base_url).run()
-        at.sidebar.text_input(key="_api_key_w").input("sk-test").run()
-        at.sidebar.selectbox(key="_api_model_choice_w").select("fake-chat").run()
-        assert not at.exception, at.exception
-        shown_entropy = next(m.value for m in at.metric if m.label == "Entropy")
-    finally:
-        server.stop()
+    at = open_page("pages/next-token.py", prompt=PROMPT, chat="0")
+    switch_to_api(at, fake_api.base_url)
+    assert not at.exception, at.exception
+    shown_entropy = next(m.value for m in at.metric if m.label == "Entropy")
     ranked = expected_logprobs(PROMPT)  # the server's whole distribution over its 40 words
     top20 = -sum(math.exp(lp) * lp for _, lp in ranked[:20])
     full = -sum(math.exp(lp) * lp for _, lp in ranked)
