@@ -161,11 +161,7 @@ def hf_scorer(model, prompt_text: str) -> WordScorer:
 
     prompt = prompt_text.rstrip()
 
-    def encode(text: str) -> list[int]:
-        with model.lock:  # fast tokenizers are not safe to share across threads
-            return list(model.tokenizer(text, add_special_tokens=False)["input_ids"])
-
     def next_logprobs(extra: tuple[int, ...]) -> np.ndarray:
         return log_softmax(model.logits(model.encode(prompt, extra).ids))  # (vocab,)
 
-    return WordScorer(encode, next_logprobs)
+    return WordScorer(model.tokenize, next_logprobs)  # a typed "<|endoftext|>" is text, as on every page
