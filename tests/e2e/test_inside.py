@@ -73,7 +73,7 @@ def test_bpe_tab_and_token_shift_deep_links(page, app_url, size):
     screenshot(page, f"inside-bpe-train-{size}")
 
     open_page(page, f"{app_url}/training-stages?prompt={quote('Write a letter about the weather.')}&tokens=2"
-                    "&shift_model=pocket-lm-sft")
+                    "&shift_model=pocket-lm-sft&complete=1")
     no_exception(page)
     heading = page.get_by_text("Which tokens did alignment change?")
     heading.wait_for()
