@@ -67,7 +67,7 @@ def token_shift_panel(family: stages.Family, text: str, complete: bool = True) -
         st.info("This view needs a family with a local base checkpoint and a tuned one: pick pocket-lm (bundled).")
         return
     if not complete:
-        st.info("Switch on “Completions” above: this view scores the tuned model's own answer.")
+        st.info("Switch on “Completions” above the stages: this view scores the tuned model's own answer.")
         return
     by_id = {c.model_id: c for c in tuned}
     from_query("ts_shift_model", "shift_model", tuned[-1].model_id, lambda v: v if v in by_id else tuned[-1].model_id)

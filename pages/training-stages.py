@@ -62,14 +62,14 @@ c2.selectbox("Example prompt", list(PRESETS), index=None, key="ts_preset", place
 family = stages.FAMILIES[family_key]
 st.caption(family.note)
 text = clean_text(st.text_area("Prompt (the user's message)", key="ts_prompt", height=90, max_chars=100_000))
-c1, c2, c3, c4, c5 = st.columns([3, 1, 1, 1, 1])
+complete = st.toggle("Completions: let each checkpoint write an answer", key="ts_complete",
+                     help="A greedy and a sampled answer per checkpoint, and the tuned answer scored below. The "
+                          "distributions and measures need one pass per checkpoint; the answers need dozens.")
+c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
 expected = clean_text(c1.text_input("Expected answer (its first token is measured)", key="ts_expected"))
-complete = c2.toggle("Completions", key="ts_complete",
-                     help="Let every checkpoint write a greedy and a sampled answer (and score the tuned answer below). "
-                          "The distributions and measures need one pass per checkpoint; the answers need dozens.")
-n_tokens = c3.slider("New tokens", 1, 64, key="ts_tokens", disabled=not complete)
-temperature = c4.slider("Sampling temperature", 0.1, 2.0, step=0.1, key="ts_temp", disabled=not complete)
-seed = int(c5.number_input("Seed", 0, 2**31 - 1, step=1, key="ts_seed", disabled=not complete))
+n_tokens = c2.slider("New tokens", 1, 64, key="ts_tokens", disabled=not complete)
+temperature = c3.slider("Sampling temperature", 0.1, 2.0, step=0.1, key="ts_temp", disabled=not complete)
+seed = int(c4.number_input("Seed", 0, 2**31 - 1, step=1, key="ts_seed", disabled=not complete))
 to_query(family=family_key, prompt=text, expected=expected, complete=int(complete), tokens=n_tokens,
          temperature=temperature, seed=seed)
 
