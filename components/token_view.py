@@ -13,14 +13,14 @@ import streamlit as st
 
 import logging
 
-from components.html import esc, md, problem
+from components.html import CHIP_COLOURS, esc, md, problem
 from lib import hub
 from lib import tokenization as T
 
 LOG = logging.getLogger("llmx")
 RENDER_CAP = 2000        # chips drawn per view; counts always cover the whole text
 LABEL_CAP = 200          # characters shown inside one chip
-COLOURS = ("#dbeafe", "#fde68a", "#bbf7d0", "#fbcfe8", "#ddd6fe", "#fed7aa")
+COLOURS = CHIP_COLOURS  # one palette for every token chip
 WHITESPACE = {" ": "·", "\t": "→", "\n": "↵", "\r": "␍", "\r\n": "␍↵"}
 _GRAPHEME = regex.compile(r"\X")
 

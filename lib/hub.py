@@ -27,6 +27,11 @@ _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95})?")
 MAX_REF = 240  # longer references are refused before they reach the file system (names over 255 bytes raise OSError)
 
 
+def is_hub_id(ref: str) -> bool:
+    """'name' or 'org/name' as the Hugging Face Hub spells repository ids."""
+    return _HUB_ID.fullmatch(ref) is not None
+
+
 class ModelUnavailable(RuntimeError):
     """A model can't be loaded here; the message says why and what works instead."""
 
@@ -108,7 +113,7 @@ def resolve(ref: str) -> tuple[str, bool]:
         if not (path / "config.json").exists():
             raise ModelUnavailable(f"The folder '{ref}' has no config.json, so it is not a transformers model.")
         return str(path), True
-    if not _HUB_ID.fullmatch(ref):
+    if not is_hub_id(ref):
         what = "a model this class server offers" if hosted() else "a folder on this machine"
         raise ModelUnavailable(f"'{ref}' is neither {what} nor a valid hub id like 'org/name'.")
     if cached_snapshot(ref) is not None:

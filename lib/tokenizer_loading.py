@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,7 +201,7 @@ def load_transformers(ref: str, local: Path | None = None, hub_id: str | None = 
         target, local_only = str(folder), True
     else:
         repo = hub_id or ref
-        if not re.fullmatch(r"[\w.\-]+(/[\w.\-]+)?", repo):
+        if not hub.is_hub_id(repo):
             raise hub.ModelUnavailable(f"'{ref}' is not a tokenizer this page knows, nor a valid hub id "
                                        "(like 'Qwen/Qwen2.5-0.5B').")
         if hub_tokenizer_cached(repo):
