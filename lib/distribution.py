@@ -81,6 +81,11 @@ class Distribution:
     def known_mass(self) -> float:
         return 1.0 if self.complete else float(min(1.0, self.probs.sum()))
 
+    def rank(self, token_id: int) -> int:
+        """1 for the most likely token; tied tokens share the better rank."""
+        lp = self.logprobs
+        return int((lp > lp[token_id]).sum()) + 1
+
     def entropy(self) -> float:
         """Exact for complete distributions; for partial ones, the entropy of the known tokens only."""
         return self._entropy

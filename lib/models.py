@@ -238,8 +238,7 @@ class HFCausalLM:
     def row(self, dist: Distribution, token_id: int) -> TokenRow:
         """One token's row in a complete distribution, with its rank."""
         lp = dist.logprobs
-        rank = int((lp > lp[token_id]).sum()) + 1
-        return TokenRow(rank, token_id, self.texts[token_id], self.raws[token_id],
+        return TokenRow(dist.rank(token_id), token_id, self.texts[token_id], self.raws[token_id],
                         token_label(self.texts[token_id], self.raws[token_id]), float(lp[token_id]),
                         float(np.exp(lp[token_id])), float("nan"))
 

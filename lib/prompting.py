@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from lib.distribution import TokenRow
-from lib.models import NextTokenModel, Prompt, extend_prompt
+from lib.models import NextTokenModel, Prompt, extend_prompt, fit_context
 
 MAX_PICKS = 64
 
@@ -15,10 +15,9 @@ def chat_prompt(model: NextTokenModel, text: str, picks: Sequence[TokenRow], as_
     (as a user turn with the assistant's turn opened), exactly as the model's tokenizer writes it."""
     if not as_chat:
         return extend_prompt(model, text, picks)
-    ids = list(model.chat_prompt(text).prompt.ids) + [r.id for r in picks if r.id >= 0]
-    limit = model.context_length - 1
-    dropped = max(0, len(ids) - limit)
-    return Prompt(tuple(ids[dropped:]), dropped, text)
+    turn = model.chat_prompt(text).prompt  # already cut to the context
+    fitted = fit_context(list(turn.ids) + [r.id for r in picks if r.id >= 0], model.context_length, text)
+    return Prompt(fitted.ids, turn.dropped + fitted.dropped, text)  # cut only what does not fit, and say so
 
 
 def parse_picks(model: NextTokenModel, raw: str | None) -> list[TokenRow]:

@@ -24,7 +24,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from lib.catalog import Checkpoint, Family, stage_families  # noqa: F401 (pages name them stages.Checkpoint, stages.Family)
-from lib.distribution import Distribution, entropy_nats
+from lib.distribution import Distribution
 from lib.models import Formatted, NextTokenModel
 
 # -- the story ------------------------------------------------------------------------------------
@@ -143,13 +143,12 @@ def expected_probability(dist: Distribution, ids: Sequence[int]) -> float:
 
 def expected_rank(dist: Distribution, ids: Sequence[int]) -> int | None:
     """Best rank (1 = most likely) among the expected ids."""
-    lp = dist.logprobs
-    ranks = [int((lp > lp[i]).sum()) + 1 for i in set(ids) if 0 <= i < len(lp)]
+    ranks = [dist.rank(i) for i in set(ids) if 0 <= i < len(dist.logprobs)]
     return min(ranks) if ranks else None
 
 
 def entropy(dist: Distribution) -> float:
-    return entropy_nats(dist.probs)
+    return dist.entropy()
 
 
 def kl_divergence(p: Distribution, q: Distribution) -> float | None:

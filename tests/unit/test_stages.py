@@ -219,3 +219,19 @@ def test_one_cleaning_for_every_text_box():
     assert segmentation.clean_text("\ud83d\ude00 \udc00")[0] == "😀 \ufffd"
     assert openai_backend._sanitise("a\ud800") == "a\ufffd"
     assert "😀".encode("utf-8") == clean_text("\ud83d\ude00").encode("utf-8")
+
+
+def test_a_chat_prompt_that_exactly_fills_the_context_is_not_cut(local_chat_model, monkeypatch):
+    """Issue 13, item 6, on the chat path (/next-token "as a chat message"): cut only what does not fit."""
+    from lib.prompting import chat_prompt
+
+    text = "Is this sentence happy or sad?"
+    full = local_chat_model.tokenizer.apply_chat_template([{"role": "user", "content": text}],
+                                                          add_generation_prompt=True, tokenize=True,
+                                                          return_dict=True)["input_ids"]  # the tokenizer's own ids
+    monkeypatch.setattr(local_chat_model, "context_length", len(full))
+    exact = chat_prompt(local_chat_model, text, [], as_chat=True)
+    assert list(exact.ids) == list(full) and exact.dropped == 0 and not exact.note
+    monkeypatch.setattr(local_chat_model, "context_length", len(full) - 1)
+    cut = chat_prompt(local_chat_model, text, [], as_chat=True)
+    assert list(cut.ids) == list(full[1:]) and cut.dropped == 1
