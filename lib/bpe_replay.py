@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Sequence
 
-from lib.distribution import token_label
+from lib.distribution import gpt2_byte_decoder, token_label
 
 MAX_TEXT = 300          # the replay is for a word or a short phrase
 MAX_TRAIN_CHARS = 200_000
@@ -24,20 +24,12 @@ MAX_TRAIN_CHARS = 200_000
 @functools.cache
 def byte_symbols() -> dict[int, str]:
     """GPT-2's bytes_to_unicode: each byte as one printable character (spaces become Ġ, newlines Ċ)."""
-    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    chars, extra = {}, 0
-    for b in range(256):
-        if b in keep:
-            chars[b] = chr(b)
-        else:
-            chars[b] = chr(256 + extra)
-            extra += 1
-    return chars
+    return {b: c for c, b in _symbol_bytes().items()}
 
 
 @functools.cache
 def _symbol_bytes() -> dict[str, int]:
-    return {c: b for b, c in byte_symbols().items()}
+    return gpt2_byte_decoder()
 
 
 def symbol_label(symbol: str) -> str:

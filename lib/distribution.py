@@ -134,7 +134,7 @@ class TokenTable:
     def from_hf(cls, tokenizer) -> "TokenTable":
         size = len(tokenizer)
         pieces = tokenizer.convert_ids_to_tokens(list(range(size)))
-        byte_decoder = gpt2_byte_decoder() if _is_byte_level(tokenizer) else None
+        byte_decoder = gpt2_byte_decoder() if is_byte_level(tokenizer) else None
         texts, raws = [], []
         for i, piece in enumerate(pieces):
             piece = piece or ""
@@ -153,9 +153,11 @@ class TokenTable:
         return cls(texts, raws)
 
 
-def _is_byte_level(tokenizer) -> bool:
+def is_byte_level(tokenizer) -> bool:
+    """Whether a transformers tokenizer spells its tokens in GPT-2's byte alphabet (a ByteLevel pre-tokenizer or
+    decoder, alone or inside a Sequence)."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
-    return backend is not None and "ByteLevel" in type(backend.pre_tokenizer).__name__ + str(backend.pre_tokenizer)
+    return backend is not None and any("ByteLevel" in repr(part) for part in (backend.pre_tokenizer, backend.decoder))
 
 
 def gpt2_byte_decoder() -> dict[str, int]:

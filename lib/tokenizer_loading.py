@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from lib import hub
-from lib.distribution import gpt2_byte_decoder
+from lib.distribution import gpt2_byte_decoder, is_byte_level
 from lib.segmentation import BYTE_FALLBACK
 
 SHARED_ASSETS = Path(__file__).resolve().parent.parent.parent / "shared" / "assets"
@@ -102,8 +102,7 @@ class TransformersBackend:
     def __init__(self, tokenizer):
         self.tok = tokenizer
         self.lock = threading.Lock()
-        decoder = getattr(getattr(tokenizer, "backend_tokenizer", None), "decoder", None)
-        self.byte_level = "ByteLevel" in repr(decoder)
+        self.byte_level = is_byte_level(tokenizer)
         self.vocab_size = len(tokenizer)
         added = getattr(tokenizer, "added_tokens_decoder", {}) or {}
         self._special = set(tokenizer.all_special_ids) | {i for i, t in added.items() if getattr(t, "special", False)}
