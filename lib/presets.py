@@ -51,3 +51,21 @@ INSIDE_PRESETS: dict[str, str] = {
     "A fact (pocket-lm can't know it)": NEXT_TOKEN_PRESETS["A fact (pocket-lm can't know it)"],
 }
 INSIDE_DEFAULT = "A fixed phrase (Austen)"
+
+# Tokenizer: what splits in surprising ways (numbers, code, emoji, CJK, whitespace, special-token text).
+TOKENIZER_PRESETS: dict[str, str] = {
+    "they are splashing": " they are splashing",
+    "Pandas and frogs (lecture)": ("When I arrived back at the panda breeding facility after the extraordinary rain of "
+                                   "live frogs, I couldn't believe what I saw."),
+    "Numbers and arithmetic": "127 + 677 = 804\n1234567 × 89 = 109876463\n3.14159, 2,048 and 1e-9\nIn 2023 GPT-4 cost $20/month.",
+    "Code": ("def fib(n: int) -> int:\n    if n < 2:\n        return n\n\treturn fib(n - 1) + fib(n - 2)\n\n"
+             "print([fib(i) for i in range(10)])  # 0 1 1 2 3 5 8 ..."),
+    "A very long word": "Pneumonoultramicroscopicsilicovolcanoconiosis and antidisestablishmentarianism",
+    "Emoji": "I love 🦙 llamas! 👩‍👩‍👧 family, 👍🏽 thumbs up, flags 🇺🇦 🇯🇵, and ❤️",
+    "Chinese, Japanese, Korean": "今天天气很好。 今日は天気がいいです。 오늘은 날씨가 좋아요.",
+    "Whitespace runs": "a\tb\n\n\nc" + " " * 16 + "d\r\n    indented\n        more",
+    "Special-token text": "Typed text <|endoftext|> is just text here, and so is [CLS] or <|im_start|>.",
+    "GPT-3 tweet (lecture)": "Write a tweet talking about how great GPT-3 is.",
+}
+TOKENIZER_PRESETS["They are splashing (text-davinci-003 lecture)"] = THEY_ARE_SPLASHING  # try it under p50k_base
+TOKENIZER_DEFAULT = "they are splashing"
