@@ -10,7 +10,8 @@ import torch
 
 from bench.common import gpt2_small_random, report, timeit
 from components.html_charts import cumulative_svg, paired_bars
-from lib.sampling import Knobs, apply_knobs, sample, summary
+from lib.knobs import Knobs
+from lib.sampling import apply_knobs, sample, summary
 
 
 def main():

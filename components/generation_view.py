@@ -10,7 +10,7 @@ from components.loaders import generate
 from components.state import from_query, to_query
 from lib.distribution import Distribution
 from lib.models import Generation, NextTokenModel, Prompt
-from lib.sampling import Knobs
+from lib.knobs import Knobs
 
 
 def coloured_tokens(gen: Generation, prompt_tail: str) -> str:

@@ -10,7 +10,7 @@ from lib.backends import open_model
 from lib.catalog import DEFAULT_MODEL
 from lib.distribution import Distribution
 from lib.models import Generation, NextTokenModel, Prompt, SharedModel
-from lib.sampling import Knobs
+from lib.knobs import Knobs
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)

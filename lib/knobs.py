@@ -25,7 +25,7 @@ from lib.distribution import log_softmax
 NEG_INF = -np.inf
 
 
-def _softmax(x: np.ndarray) -> np.ndarray:
+def softmax(x: np.ndarray) -> np.ndarray:
     """exp(x - max) / sum, the formula torch.softmax uses, so threshold comparisons agree with transformers."""
     e = np.exp(np.asarray(x, dtype=np.float64) - np.max(x))
     return e / e.sum()
@@ -85,7 +85,7 @@ def top_k(scores: np.ndarray, k: int, min_tokens_to_keep: int = 1) -> np.ndarray
     return np.where(x < kth, NEG_INF, x)
 
 
-def _survivors(x: np.ndarray) -> np.ndarray | None:
+def finite_indices(x: np.ndarray) -> np.ndarray | None:
     """Indices of the finite scores when an earlier knob cut the rest to -inf, else None. Top-p and
     typical-p then work on these few alone: the -inf tokens have probability 0 and stay removed."""
     finite = np.isfinite(x)
@@ -106,7 +106,7 @@ def _remove_where(x: np.ndarray, survivors: np.ndarray | None, removed: np.ndarr
 def _top_p_removed(x: np.ndarray, p: float, min_tokens_to_keep: int, exact_ties: bool) -> np.ndarray | None:
     order = np.argsort(x)
     sorted_values = x[order]  # the same values, position by position, as torch.sort gives
-    cum = np.cumsum(_softmax(sorted_values))
+    cum = np.cumsum(softmax(sorted_values))
     remove_sorted = cum <= (1 - p)
     remove_sorted[-min_tokens_to_keep:] = False
     if _tie_is_split(sorted_values, remove_sorted):
@@ -125,7 +125,7 @@ def top_p(scores: np.ndarray, p: float, min_tokens_to_keep: int = 1) -> np.ndarr
         raise ValueError(f"top_p has to be a float > 0 and < 1, but is {p}")
     _check_keep(min_tokens_to_keep)
     x = np.asarray(scores, dtype=np.float64)
-    survivors = _survivors(x)
+    survivors = finite_indices(x)
     if survivors is not None:
         # Tie order within the survivors alone can differ from a sort of the whole vector; if ties are split, redo.
         removed = _top_p_removed(x[survivors], p, min_tokens_to_keep, exact_ties=False)
@@ -140,8 +140,8 @@ def min_p(scores: np.ndarray, p: float, min_tokens_to_keep: int = 1) -> np.ndarr
         raise ValueError(f"min_p has to be a float in the [0, 1] interval, but is {p}")
     _check_keep(min_tokens_to_keep)
     x = np.asarray(scores, dtype=np.float64)
-    survivors = _survivors(x)
-    probs = _softmax(x if survivors is None else x[survivors])
+    survivors = finite_indices(x)
+    probs = softmax(x if survivors is None else x[survivors])
     remove = probs < p * probs.max()
     if min_tokens_to_keep > 1:  # the top token always passes p * max <= max, so one needs no sort
         remove[np.argsort(-probs, kind="stable")[: min(min_tokens_to_keep, probs.size)]] = False
@@ -157,7 +157,7 @@ def _typical_removed(x: np.ndarray, mass: float, min_tokens_to_keep: int) -> np.
     # The cut is a threshold on `shifted`, so with one token kept at least, the order within ties can't change it.
     order = np.argsort(shifted) if min_tokens_to_keep == 1 else _torch_sort_ascending(shifted)
     sorted_shifted = shifted[order]
-    cum = np.cumsum(_softmax(x[order]))
+    cum = np.cumsum(softmax(x[order]))
     last = min(int((cum < mass).sum()), x.size - 1)
     remove_sorted = sorted_shifted > sorted_shifted[last]
     remove_sorted[:min_tokens_to_keep] = False
@@ -173,7 +173,7 @@ def typical_p(scores: np.ndarray, mass: float, min_tokens_to_keep: int = 1) -> n
         raise ValueError(f"typical_p has to be a float > 0 and < 1, but is {mass}")
     _check_keep(min_tokens_to_keep)
     x = np.asarray(scores, dtype=np.float64)
-    survivors = _survivors(x) if min_tokens_to_keep == 1 else None
+    survivors = finite_indices(x) if min_tokens_to_keep == 1 else None
     if survivors is not None:
         return _remove_where(x, survivors, _typical_removed(x[survivors], mass, 1))
     return _remove_where(x, None, _typical_removed(x, mass, min_tokens_to_keep))

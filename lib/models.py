@@ -23,7 +23,8 @@ import numpy as np
 from lib import hub
 from lib.distribution import Distribution, TokenRow, TokenTable, token_label
 from lib.inside import Inside, look_inside
-from lib.sampling import Knobs, apply_knobs, greedy_choice, sample
+from lib.knobs import Knobs
+from lib.sampling import apply_knobs, greedy_choice, sample
 
 
 @dataclass(frozen=True)

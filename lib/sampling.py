@@ -14,9 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from lib.distribution import entropy_nats
-from lib.knobs import BY_NAME, KNOBS, ORDER, Knobs, _softmax, _survivors
-from lib.knobs import (  # noqa: F401  (re-exported: callers import the knobs and their functions from here)
-    LABELS, greedy, min_p, repetition_penalty, server_params, temperature, top_k, top_p, typical_p)
+from lib.knobs import BY_NAME, KNOBS, ORDER, Knobs, finite_indices, softmax
 
 
 @dataclass(frozen=True)
@@ -82,11 +80,11 @@ def greedy_choice(scores: np.ndarray, knobs: Knobs | None, context_ids: Sequence
 def _probabilities(x: np.ndarray) -> np.ndarray:
     """Softmax over the whole vocabulary; after a cut only the survivors need exponentiating."""
     x = np.asarray(x, dtype=np.float64)
-    survivors = _survivors(x)
+    survivors = finite_indices(x)
     if survivors is None:
-        return _softmax(x)
+        return softmax(x)
     probs = np.zeros(x.size)
-    probs[survivors] = _softmax(x[survivors])
+    probs[survivors] = softmax(x[survivors])
     return probs
 
 

@@ -12,7 +12,8 @@ from components.openai_settings import api_errors
 from components.preset_prompt import preset_prompt
 from components.setup import route_through_app
 from lib.presets import DEFAULT_PRESET, NEXT_TOKEN_PRESETS
-from lib.sampling import LABELS, apply_knobs, sample, summary, top_p_view
+from lib.knobs import LABELS
+from lib.sampling import apply_knobs, sample, summary, top_p_view
 
 route_through_app()
 st.title("Sampling knobs")

@@ -19,7 +19,8 @@ from transformers.generation.logits_process import (
 )
 
 from lib.models import HFCausalLM
-from lib.sampling import Knobs, apply_knobs, summary, top_p_view
+from lib.knobs import Knobs
+from lib.sampling import apply_knobs, summary, top_p_view
 
 POCKET = Path(__file__).resolve().parents[2] / "assets" / "pocket-lm"
 

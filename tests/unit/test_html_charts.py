@@ -60,7 +60,8 @@ def test_kept_marker_sits_where_the_curve_reaches_top_p():
     import torch
     from transformers.generation.logits_process import TemperatureLogitsWarper, TopPLogitsWarper
 
-    from lib.sampling import Knobs, apply_knobs, top_p_view
+    from lib.knobs import Knobs
+    from lib.sampling import apply_knobs, top_p_view
 
     scores = (np.random.default_rng(4).standard_normal(3000) * 2).astype(np.float32)
     knobs = Knobs(temperature=0.2, top_p=0.9)

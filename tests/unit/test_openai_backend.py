@@ -17,7 +17,7 @@ from lib.openai_backend import LEGACY_TOP_MAX, OpenAIBackend, default_endpoint, 
 from lib.openai_client import (OPENAI_BASE_URL, ApiError, RateLimiter, deployer_key, normalise_base_url,
                                retry_after_seconds)
 from lib.models import extend_prompt
-from lib.sampling import Knobs
+from lib.knobs import Knobs
 from tests.fake_openai_server import RAWS, WORDS, FakeOpenAI, closed_port_url, expected_logprobs
 from tests.loopback_server import served
 

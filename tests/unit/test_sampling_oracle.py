@@ -15,8 +15,9 @@ from transformers.generation.logits_process import (
     TypicalLogitsWarper,
 )
 
-from lib import sampling
-from lib.sampling import Knobs, apply_knobs
+from lib import knobs, sampling
+from lib.knobs import Knobs
+from lib.sampling import apply_knobs
 
 # Scores with deliberate ties: drawn from a small grid of values, plus free floats.
 tied = st.lists(st.sampled_from([-3.0, -1.0, 0.0, 0.5, 0.5, 2.0, 2.0, 7.0]), min_size=1, max_size=40)
@@ -41,16 +42,16 @@ def same(ours, theirs):
 cut_scores_st = st.lists(st.sampled_from([-np.inf, -np.inf, -3.0, 0.0, 0.5, 0.5, 2.0, 2.0]), min_size=1,
                          max_size=300).filter(lambda xs: any(np.isfinite(xs))).map(np.array)
 ONE_KNOB = [  # id, our function, transformers' processor, scores, values
-    ("temperature", sampling.temperature, TemperatureLogitsWarper, scores_st,
+    ("temperature", knobs.temperature, TemperatureLogitsWarper, scores_st,
      st.one_of(st.floats(0.01, 0.1), st.floats(0.1, 10), st.floats(10, 1000))),
-    ("top_k-including-ties-and-k-beyond-vocab", sampling.top_k, TopKLogitsWarper, scores_st, st.integers(1, 100)),
-    ("top_p-including-p-one", sampling.top_p, TopPLogitsWarper, scores_st,
+    ("top_k-including-ties-and-k-beyond-vocab", knobs.top_k, TopKLogitsWarper, scores_st, st.integers(1, 100)),
+    ("top_p-including-p-one", knobs.top_p, TopPLogitsWarper, scores_st,
      st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.0, 0.25, 0.5, 0.9, 1.0]))),
-    ("min_p", sampling.min_p, MinPLogitsWarper, scores_st, st.floats(0.0, 1.0)),
-    ("typical_p", sampling.typical_p, TypicalLogitsWarper, scores_st, st.floats(0.01, 0.99)),
-    ("top_p-after-a-cut-with-ties", sampling.top_p, TopPLogitsWarper, cut_scores_st,
+    ("min_p", knobs.min_p, MinPLogitsWarper, scores_st, st.floats(0.0, 1.0)),
+    ("typical_p", knobs.typical_p, TypicalLogitsWarper, scores_st, st.floats(0.01, 0.99)),
+    ("top_p-after-a-cut-with-ties", knobs.top_p, TopPLogitsWarper, cut_scores_st,
      st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.25, 0.5, 0.75, 0.9, 1.0]))),
-    ("typical_p-after-a-cut-with-ties", sampling.typical_p, TypicalLogitsWarper, cut_scores_st, st.floats(0.01, 0.99)),
+    ("typical_p-after-a-cut-with-ties", knobs.typical_p, TypicalLogitsWarper, cut_scores_st, st.floats(0.01, 0.99)),
 ]
 
 
@@ -67,7 +68,7 @@ def test_one_knob_against_its_processor(ours, processor, scores_from, values, da
 @given(scores_st, st.floats(0.5, 3.0), st.lists(st.integers(0, 39), max_size=12))
 def test_repetition_penalty(scores, penalty, context):
     context = [i for i in context if i < len(scores)]
-    same(sampling.repetition_penalty(scores, context, penalty),
+    same(knobs.repetition_penalty(scores, context, penalty),
          oracle([RepetitionPenaltyLogitsProcessor(penalty)], scores, context))
 
 
@@ -137,8 +138,8 @@ def test_temperature_zero_is_greedy():
 def test_bad_values_raise_clear_errors(bad):
     with pytest.raises(ValueError):
         Knobs(**bad)
-    for name, fn in [("temperature", sampling.temperature), ("top_p", sampling.top_p), ("min_p", sampling.min_p),
-                     ("typical_p", sampling.typical_p)]:
+    for name, fn in [("temperature", knobs.temperature), ("top_p", knobs.top_p), ("min_p", knobs.min_p),
+                     ("typical_p", knobs.typical_p)]:
         if name in bad:
             with pytest.raises(ValueError):
                 fn(np.zeros(5), bad[name])
