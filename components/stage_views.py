@@ -14,7 +14,7 @@ from components.html import chips, esc, problem
 from components.loaders import distribution, generate, get_model
 from lib import hub, stages
 from lib.catalog import API_PREFIX
-from lib.sampling import Knobs
+from lib.knobs import Knobs
 from lib.training import live as finetune  # the live demo only; torch is imported lazily inside
 from lib.instructions import preference_pairs, sft_examples
 
@@ -151,7 +151,7 @@ def show_checkpoint(ck: stages.Checkpoint, model, run: StageRun):
                        "is in the top 8.")
     elif run.expected.strip():
         m1.metric("P(expected)", "not in list" if not dist.complete else "–")
-    m2.metric("Entropy", f"{stages.entropy(dist):.2f} nats" + ("" if dist.complete else " (top only)"))
+    m2.metric("Entropy", f"{dist.at_least}{dist.entropy():.2f} nats")
     if not run.complete:
         return dist, positions
     greedy = generate(model, prompt, run.n_tokens, None, run.seed)

@@ -90,6 +90,12 @@ class Distribution:
         """Exact for complete distributions; for partial ones, the entropy of the known tokens only."""
         return self._entropy
 
+    @property
+    def at_least(self) -> str:
+        """"≥ " before a partial distribution's entropy: the unseen tokens' terms are all >= 0, so it is a lower
+        bound; "" for a complete one."""
+        return "" if self.complete else "≥ "
+
     @cached_property
     def _entropy(self) -> float:
         return entropy_nats(self.probs)

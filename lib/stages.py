@@ -93,11 +93,6 @@ def format_prompt(model: NextTokenModel, text: str, chat: bool) -> Formatted:
     return model.chat_prompt(text) if chat else Formatted(model.encode(text), False)
 
 
-def token_labels(model: NextTokenModel, ids: Sequence[int]) -> list[str]:
-    """Readable labels of prompt tokens (special tokens shown by name)."""
-    return model.token_labels(ids)
-
-
 # -- measures -------------------------------------------------------------------------------------
 
 
@@ -147,10 +142,6 @@ def expected_rank(dist: Distribution, ids: Sequence[int]) -> int | None:
     return min(ranks) if ranks else None
 
 
-def entropy(dist: Distribution) -> float:
-    return dist.entropy()
-
-
 def kl_divergence(p: Distribution, q: Distribution) -> float | None:
     """KL(p || q) in nats over one vocabulary; None when it is not defined here."""
     if not (p.complete and q.complete) or len(p.scores) != len(q.scores):
@@ -181,7 +172,7 @@ def compare(labels: Sequence[tuple[str, str]], dists: Sequence[Distribution], ex
         kl = kl_divergence(dist, dists[i - 1]) if i > 0 else None
         top = dist.top_rows(1)[0]
         rows.append(StageMeasure(label, stage, expected_probability(dist, ids) if ids else float("nan"),
-                                 expected_rank(dist, ids) if ids else None, entropy(dist), kl, top.label))
+                                 expected_rank(dist, ids) if ids else None, dist.entropy(), kl, top.label))
     return rows
 
 

@@ -75,12 +75,10 @@ def distribution_panel():
         n = st.slider("Tokens shown", 3, 40, key="nt_n")
         log_scale = st.toggle("Log scale", key="nt_log", help="A logarithmic probability axis, so the unlikely "
                               "tokens become visible; the numbers stay probabilities.")
-        # A partial (top-N) distribution gives a lower bound: the unseen tokens' terms are all >= 0.
-        at_least = "" if dist.complete else "≥ "
-        st.metric("Entropy", f"{at_least}{dist.entropy():.2f} nats", help="How spread out the distribution is: "
+        st.metric("Entropy", f"{dist.at_least}{dist.entropy():.2f} nats", help="How spread out the distribution is: "
                   "0 means certain; log(vocabulary) means every token equally likely."
                   + ("" if dist.complete else " From the returned tokens only, so the true value is at least this."))
-        st.metric("Effective choices", f"{at_least}{math.exp(dist.entropy()):.1f}", help="exp(entropy)")
+        st.metric("Effective choices", f"{dist.at_least}{math.exp(dist.entropy()):.1f}", help="exp(entropy)")
         if not dist.complete:
             st.caption(f"Partial: the API returned only the top {len(dist.ids)} tokens; "
                        f"the other {1 - dist.known_mass:.1%} of probability is unknown in detail.")

@@ -185,6 +185,8 @@ def test_openai_family_through_a_compatible_server():
         assert len(at.get("plotly_chart")) == 1  # davinci-002
         assert "Not available" in texts(at.warning)  # gpt-4o-mini is not on this server
         assert any("Partial distribution" in c.value for c in at.caption)
+        # the top-5 entropy is a lower bound of the whole distribution's, and says so (as on /next-token)
+        assert [m.value[:2] for m in at.metric if m.label == "Entropy"] == ["≥ "]
         assert "sk-good-test" not in str(at.query_params)
     finally:
         server.stop()

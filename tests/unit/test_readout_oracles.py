@@ -12,7 +12,8 @@ import transformers as tf
 from lib import scale, scale_catalog, stages
 from lib.distribution import Distribution
 from lib.models import HFCausalLM
-from lib.sampling import Knobs, apply_knobs, summary
+from lib.knobs import Knobs
+from lib.sampling import apply_knobs, summary
 
 POCKET = Path(__file__).resolve().parents[2] / "assets" / "pocket-lm"
 PROMPTS = ["It was a dark and stormy night; the rain fell in", "She said to him,", "\n\n", "The old house"]
@@ -98,7 +99,7 @@ def test_stage_measures_against_torch(pocket):
     lp, lq = torch.tensor(p.logprobs), torch.tensor(q.logprobs)
     kl = torch.nn.functional.kl_div(lq, lp, log_target=True, reduction="sum")  # KL(p || q)
     assert stages.kl_divergence(p, q) == pytest.approx(float(kl), rel=1e-6)
-    assert stages.entropy(p) == pytest.approx(float(torch.distributions.Categorical(logits=lp).entropy()), abs=1e-6)
+    assert p.entropy() == pytest.approx(float(torch.distributions.Categorical(logits=lp).entropy()), abs=1e-6)
     ids = torch.topk(lp, 7).indices.tolist()[3:6]
     assert stages.expected_probability(p, ids + ids[:1]) == pytest.approx(float(lp[ids].exp().sum()), rel=1e-9)
     assert stages.expected_rank(p, ids) == 4  # the 4th most likely token is the best of them

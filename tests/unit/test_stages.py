@@ -39,7 +39,7 @@ def test_kl_matches_torch_kl_div(data):
 @given(logit_vectors)
 def test_entropy_matches_torch_categorical(logits):
     oracle = torch.distributions.Categorical(logits=torch.tensor(logits, dtype=torch.float64)).entropy().item()
-    assert stages.entropy(dist_from(logits)) == pytest.approx(oracle, rel=1e-9, abs=1e-9)
+    assert dist_from(logits).entropy() == pytest.approx(oracle, rel=1e-9, abs=1e-9)
 
 
 def test_kl_is_zero_for_identical_and_positive_otherwise():
@@ -111,7 +111,7 @@ def test_chat_checkpoint_sees_the_chatml_rendering(local_chat_model):
     rendered = "<|im_start|>user\nIs this sentence happy or sad?<|im_end|>\n<|im_start|>assistant\n"
     assert f.templated and not f.note
     assert list(f.prompt.ids) == m.tokenizer(rendered, add_special_tokens=False)["input_ids"]
-    labels = stages.token_labels(m, f.prompt.ids)
+    labels = m.token_labels(f.prompt.ids)
     assert labels[0] == "<|im_start|>" and labels[-1] == "↵" and "<|im_end|>" in labels
 
 
@@ -133,7 +133,7 @@ def test_long_chat_prompt_keeps_the_end(local_chat_model):
     m = local_chat_model
     f = stages.format_prompt(m, "rain " * 200, chat=True)
     assert f.prompt.dropped > 0 and len(f.prompt.ids) == m.context_length
-    assert stages.token_labels(m, f.prompt.ids)[-1] == "↵"
+    assert m.token_labels(f.prompt.ids)[-1] == "↵"
 
 
 def test_lone_surrogates_are_cleaned_before_tokenizing(local_chat_model):
