@@ -22,6 +22,7 @@ ALWAYS = """
   [data-testid="stHeader"] [data-testid="stToolbar"] { max-width: 60vw; }
   .stMainBlockContainer h1 { font-size: 1.9rem !important; }
   .ts-row { flex-direction: column; } .ts-era { width: auto !important; } .ts-arrow { transform: rotate(90deg); }
+  [data-testid="stPageLink"] a, [data-testid="stPageLink"] a * { white-space: normal !important; height: auto; }
 }
 .llmx-png { font-size: 0.8rem; margin: 0.2rem 0 0.6rem; padding: 0.1rem 0.6rem; border: 1px solid #9ca3af;
   border-radius: 6px; background: #fff; cursor: pointer; }

@@ -22,6 +22,10 @@ WIDTHS = """() => {
 }"""
 
 
+CLIPPED_LINKS = """() => [...document.querySelectorAll('[data-testid=stPageLink] *')]
+  .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)"""
+
+
 def shot(page, name: str) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
@@ -36,6 +40,7 @@ def test_phone_nothing_wider_than_the_screen(page, app_url, path):
     shot(page, f"phone-{path or 'home'}")
     assert doc <= inner, (path, doc, inner)
     assert main <= main_client + 1, (path, main, main_client)
+    assert not page.evaluate(CLIPPED_LINKS), path  # page links wrap rather than cut their text
 
 
 @pytest.mark.parametrize("path", [row.url_path for row in page_table.PAGES if row.presented])  # not /play
