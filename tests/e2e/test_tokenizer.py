@@ -98,7 +98,7 @@ def test_side_by_side_and_multilingual(page, app_url):
     open_page(page, link(app_url, tokenizers="cl100k_base,r50k_base,p50k_base", view="Multilingual"))
     no_exception(page)
     page.locator(".js-plotly-plot").first.wait_for()
-    assert page.locator("[data-testid=stDataFrame]").count() >= 1
+    page.locator("[data-testid=stDataFrame]").first.wait_for(timeout=30_000)  # mounts after the script finishes
     screenshot(page, "tokenizer-multilingual")
 
 

@@ -29,7 +29,9 @@ def test_bundled_family_side_by_side(page, app_url):
     no_exception(page)
     headers = page.locator("[data-testid=stHeadingWithActionElements] h3").all_inner_texts()
     assert [h for h in headers if h in ("Base", "SFT", "DPO")] == ["Base", "SFT", "DPO"]
-    assert page.locator("[data-testid=stPlotlyChart]").count() == 3
+    charts = page.locator("[data-testid=stPlotlyChart]")
+    charts.nth(2).wait_for(timeout=30_000)  # Plotly's frontend mounts after the script has finished
+    assert charts.count() == 3
     assert page.get_by_text("<|im_start|>").count() >= 2  # the chat checkpoints show their template tokens
     assert page.get_by_text("Measures, stage by stage").count() == 1
     tall_screenshot(page, "training-stages-side-by-side", 3600)
