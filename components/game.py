@@ -48,7 +48,7 @@ class RoundScore:
         model, _ = get_model_or_fallback(model_id)
         self.model_name = model.name
         self.scorer = hf_scorer(model, prompt)
-        self.top_words = model_words(model.texts, self.scorer.first_step(), n=5)
+        self.top_words = model_words(lambda i: model.token_row(i).text, self.scorer.first_step(), n=5)
 
     def rows(self, counts, true_word: str = "") -> list[HistRow]:
         """The histogram rows; the true word (once revealed) always has a row."""

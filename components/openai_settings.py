@@ -18,6 +18,8 @@ import streamlit as st
 
 from components.state import as_bool, from_query, to_query
 from lib.api_http import Refused, check_base_url
+from lib.backends import open_model
+from lib.catalog import API_PREFIX
 from lib.hosting import ApiPolicy, api_policy
 from lib.openai_backend import ENDPOINTS, OpenAIBackend, default_endpoint, logprob_capable
 from lib.openai_client import (MAX_MODELS, OPENAI_BASE_URL, ApiError, DeployerKey, RateLimiter, default_base_url,
@@ -187,8 +189,9 @@ def _backend(conn: Connection, model: str, endpoint: str, context_length: int | 
             backends.pop(sig).close()
         while len(backends) >= 8:
             backends.pop(next(iter(backends))).close()
-        backend = OpenAIBackend(model, api_key=conn.key, base_url=conn.base_url, endpoint=endpoint,
-                                context_length=context_length, limiter=conn.limiter, policy=conn.policy)
+        backend = open_model(API_PREFIX + model, api=dict(api_key=conn.key, base_url=conn.base_url, endpoint=endpoint,
+                                                          context_length=context_length, limiter=conn.limiter,
+                                                          policy=conn.policy))
         backends[signature] = backend
     return backend
 

@@ -93,12 +93,12 @@ class WordScorer:
         return self._step(())
 
 
-def model_words(texts: Sequence[str], logprobs: np.ndarray, n: int = 6, scan: int = 60) -> list[str]:
+def model_words(text_of: Callable[[int], str], logprobs: np.ndarray, n: int = 6, scan: int = 60) -> list[str]:
     """The model's likeliest next words: whole-word tokens (leading space) among its top `scan` tokens, normalised."""
     order = np.argsort(-np.asarray(logprobs))[:scan]
     out: list[str] = []
     for i in order:
-        text = texts[int(i)]
+        text = text_of(int(i))
         word = normalise(text)
         if text.startswith(" ") and word and word not in out:
             out.append(word)

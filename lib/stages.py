@@ -82,7 +82,7 @@ SOURCES = {
 }
 
 # -- families, grouped from the catalog -----------------------------------------------------------
-FAMILIES: dict[str, Family] = stage_families()  # built from lib/catalog.py: add a family there
+FAMILIES: dict[str, Family] = stage_families()  # built from lib/catalog.toml: add a family there
 DEFAULT_FAMILY = "pocket-lm"
 
 # -- prompts as each checkpoint sees them --------------------------------------------------------

@@ -106,7 +106,7 @@ def test_multi_token_word_is_the_product_of_its_tokens(tiny_gpt2, gpt2_tokenizer
 def test_model_words_are_whole_word_tokens_in_probability_order(tiny_gpt2):
     scorer = hf_scorer(tiny_gpt2, PROMPT)
     lp = scorer.first_step()
-    words = model_words(tiny_gpt2.texts, lp, n=5, scan=200)
+    words = model_words(lambda i: tiny_gpt2.token_row(i).text, lp, n=5, scan=200)
     assert len(words) == 5 and len(set(words)) == 5
     for w in words:
         assert w == normalise(w) and w

@@ -179,6 +179,37 @@ def test_every_family_starts_at_base_and_hf_checkpoints_are_in_the_catalog():
                 assert catalog.BY_ID[c.model_id].stage == c.stage
 
 
+def test_a_new_family_is_rows_in_the_catalog_file_only(tmp_path):
+    toml = tmp_path / "catalog.toml"
+    toml.write_text(catalog.CATALOG_FILE.read_text(encoding="utf-8") + """
+[[family]]
+key = "tiny-fam"
+name = "Tiny family"
+note = "Two stages."
+
+[[model]]
+id = "someone/tiny-base"
+family = "tiny-fam"
+size = "1M"
+stage = "base"
+description = "A base model."
+
+[[model]]
+id = "someone/tiny-chat"
+family = "tiny-fam"
+size = "1M"
+stage = "instruct"
+description = "Its tuned stage."
+label = "Chat"
+""", encoding="utf-8")
+    families = catalog.stage_families(*catalog._read_catalog(toml))
+    assert list(families)[-1] == "tiny-fam" and list(families)[:-1] == list(stages.FAMILIES)
+    new = families["tiny-fam"]
+    assert (new.name, new.note, new.backend) == ("Tiny family", "Two stages.", "hf")
+    assert [(c.model_id, c.stage, c.label, c.chat) for c in new.checkpoints] == [
+        ("someone/tiny-base", "base", "Base", False), ("someone/tiny-chat", "instruct", "Chat", True)]
+
+
 @pytest.mark.parametrize("model_id", [c.model_id for f in stages.FAMILIES.values() if f.key != "pocket-lm"
                                       and f.backend == "hf" for c in f.checkpoints])
 def test_hub_checkpoints_say_they_are_unavailable_offline(model_id, monkeypatch):
