@@ -138,11 +138,15 @@ def render_tokens(seg: T.Segmentation, show_ids: bool = False, cap: int = RENDER
         st.html(f'<div class="tv-legend">{esc(LEGEND)}</div>')
 
 
+CHARACTERS_HELP = ("Unicode code points, as Python's len() counts them: an accent typed as its own mark, or an emoji "
+                   "joined from several (👨‍👩‍👧), counts each part.")
+
+
 def render_counts(seg: T.Segmentation) -> None:
     c = seg.counts
     cols = st.columns(4)
     cols[0].metric("Tokens", f"{c.tokens:,}")
-    cols[1].metric("Characters", f"{c.characters:,}")
+    cols[1].metric("Characters", f"{c.characters:,}", help=CHARACTERS_HELP)
     cols[2].metric("Words", f"{c.words:,}")
     cols[3].metric("Characters per token", f"{c.chars_per_token:.2f}")
 

@@ -49,6 +49,14 @@ def test_counts_match_tiktoken():
     assert 'title="token #1 · id ' in chips
 
 
+def test_characters_are_code_points_and_the_page_says_so():
+    family = "\U0001F468\u200d\U0001F469\u200d\U0001F467"  # man, ZWJ, woman, ZWJ, girl: one glyph, five code points
+    at = open_page(text="cafe\u0301 " + family, tokenizers="cl100k_base")
+    characters = next(m for m in at.metric if m.label == "Characters")
+    assert characters.value == "11"  # c a f e + combining acute + space + 5
+    assert "code points" in characters.proto.help
+
+
 def test_preset_and_link_round_trip():
     at = open_page(tokenizers="p50k_base")
     at.text_area(key="tok_text").set_value(" they are splashing").run()
