@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -125,10 +126,18 @@ def switch_on_api(page) -> None:
     wait_idle(page)
 
 
-def chart_labels(page) -> list[str]:
-    """The first chart's bar labels, top bar first (the SVG lists them bottom-up)."""
-    texts = page.locator("[data-testid=stPlotlyChart]").first.locator(".ytick text").all_text_contents()
-    return sorted(texts, key=lambda t: int(t.split(".")[0]) if t.split(".")[0].isdigit() else 10**6)
+def chart_labels(page, expect: list[str]) -> list[str]:
+    """The first chart's bar labels, top bar first (the SVG lists them bottom-up), once they start with `expect`
+    or after 20 s: Plotly draws, and redraws, after the script run has ended."""
+    ticks = page.locator("[data-testid=stPlotlyChart]").first.locator(".ytick text")
+    ticks.first.wait_for()
+    for _ in range(40):
+        texts = sorted(ticks.all_text_contents(),
+                       key=lambda t: int(t.split(".")[0]) if t.split(".")[0].isdigit() else 10**6)
+        if texts[:len(expect)] == expect:
+            break
+        time.sleep(0.5)
+    return texts
 
 
 def expected_labels(n: int) -> list[str]:
@@ -149,7 +158,7 @@ def test_two_sessions_never_share_a_key(api_app, fake, browser, other_browser):
         fill(a.page, "API key", KEY_A)
         choose_model(a.page, "private-model")
         no_exception(a.page)
-        assert chart_labels(a.page)[:5] == expected_labels(5)
+        assert chart_labels(a.page, expected_labels(5))[:5] == expected_labels(5)
         assert a.password_values() == [KEY_A]
         screenshot(a.page, "api-keys-session-a")
         done_by_a = len(fake.recorded())
@@ -162,7 +171,7 @@ def test_two_sessions_never_share_a_key(api_app, fake, browser, other_browser):
         assert b.page.get_by_text("No key needed").count() == 1
         choose_model(b.page, "private-model")
         no_exception(b.page)
-        assert chart_labels(b.page)[:5] == expected_labels(5)
+        assert chart_labels(b.page, expected_labels(5))[:5] == expected_labels(5)
         assert b.password_values() == [""]
         screenshot(b.page, "api-keys-session-b")
         used_by_b = fake.recorded()[done_by_a:]
