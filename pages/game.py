@@ -4,54 +4,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.game import get_store, guesses_csv, histogram_html, join_link, prompt_html, qr_png, round_score
+from components.game import get_store, join_link, prompt_html, qr_png
+from components.game_lecturer import (lecturer_code, live_round, pick_round, revealed_averages, round_buttons,
+                                      start_round_form)
 from components.model_picker import pick_model
 from components.setup import route_through_app
-from lib.game_maths import average_bits, class_surprise_bits, model_surprise_bits
-from lib.game_passages import GAME_PASSAGES
-from lib.game_store import GameError, new_code
-from lib.presets import NEXT_TOKEN_PRESETS
 
 route_through_app()
 st.title("You are the language model")
 st.caption("The class guesses the next word; the model gives every word a probability. Who is less surprised?")
 store = get_store()
 model_id = pick_model()
-code = st.session_state.setdefault("game_code", new_code())
-
-with st.sidebar.expander("Lecturer code (keep it private)"):
-    st.caption("Only this code can close, reveal or export your rounds. Paste it here on another device "
-               "or after a reload to get your rounds back. It is never part of the students' link.")
-    st.code(code, language=None)
-    typed = st.text_input("Use a code I already have", max_chars=64, key="game_code_in").strip()
-    if typed and typed != code:
-        st.session_state.game_code = code = typed
-        st.session_state.pop("game_round", None)
-
-with st.sidebar.expander("Start a round", expanded=True):
-    source = st.radio("Prompt from", ["A passage with a known next word", "A preset from the lectures", "My own"],
-                      key="game_source")
-    if source.startswith("A passage"):
-        name = st.selectbox("Passage", list(GAME_PASSAGES), key="game_passage")
-        prompt, true_word = GAME_PASSAGES[name]
-        st.html(prompt_html(prompt, "1.1rem"))
-    elif source.startswith("A preset"):
-        prompt = NEXT_TOKEN_PRESETS[st.selectbox("Preset", list(NEXT_TOKEN_PRESETS), key="game_preset")]
-        true_word = st.text_input("True next word (optional)", max_chars=40, key="game_true_preset")
-        st.html(prompt_html(prompt, "1.1rem"))
-    else:
-        prompt = st.text_area("Prompt", max_chars=2000, key="game_prompt")
-        true_word = st.text_input("True next word (optional)", max_chars=40, key="game_true_custom")
-    minutes = st.number_input("Open for (minutes)", 1, 240, 30, key="game_minutes")
-
-    def start() -> None:
-        try:
-            r = store.create_round(prompt, code, true_word=true_word, model=model_id, ttl_s=60 * minutes)
-            st.session_state.game_round = st.session_state.game_pick = r.id  # show the new round
-        except GameError as exc:
-            st.session_state.game_error = str(exc)
-
-    st.button("Start round", type="primary", key="game_start", on_click=start)
+code = lecturer_code()
+start_round_form(store, code, model_id)
 
 if "game_error" in st.session_state:
     st.error(st.session_state.pop("game_error"))
@@ -60,13 +25,7 @@ rounds = store.rounds_for(code)
 if not rounds:
     st.info("Start a round (in the sidebar): the class will see the prompt on their phones and guess the next word.")
     st.stop()
-ids = [r.id for r in rounds]
-if st.session_state.get("game_pick") not in ids:
-    st.session_state.game_pick = ids[-1]
-round_id = st.selectbox("Round", ids,
-                        format_func=lambda i: f"{ids.index(i) + 1}. {next(r.prompt for r in rounds if r.id == i)[:60]}…",
-                        key="game_pick")
-st.session_state.game_round = round_id
+round_id = pick_round(rounds)
 
 left, right = st.columns([3, 1])
 with right:
@@ -76,60 +35,7 @@ with right:
 with left:
     r = store.round(round_id)
     st.html(prompt_html(r.prompt))
-    buttons = st.columns(4)
+    round_buttons(store, r, code)
+    live_round(store, round_id, code)
 
-    def set_status(status: str) -> None:
-        try:
-            store.set_status(round_id, code, status)
-        except GameError as exc:
-            st.session_state.game_error = str(exc)
-
-    for col, (label, status) in zip(buttons, {"Close guessing": "closed", "Reopen": "open", "Reveal": "revealed"}.items()):
-        col.button(label, key=f"game_{status}", disabled=r.status == status, width="stretch",
-                   on_click=set_status, args=(status,))
-
-
-@st.fragment(run_every=1)
-def live(round_id: str) -> None:
-    """Refreshed every second: the class against the model on this round."""
-    r = store.round(round_id)
-    try:
-        counts = store.counts(round_id, code)
-    except GameError as exc:
-        st.error(str(exc))
-        return
-    score = round_score(r.model, r.prompt)
-    n = sum(counts.values())
-    state = "taking guesses" if r.accepting() else ("revealed" if r.status == "revealed" else "closed")
-    st.markdown(f"**{n}** guesses · round **{state}** · model `{score.model_name.replace('`', '')}`")
-    revealed = r.status == "revealed"
-    st.html(histogram_html(score.rows(counts, r.true_word if revealed else ""), r.true_word, show_true=revealed))
-    if revealed and r.true_word:
-        c_bits = class_surprise_bits(counts, r.true_word)
-        m_bits = model_surprise_bits(score.scorer.word_logprob(r.true_word))
-        a, b = st.columns(2)
-        a.metric("Class surprise", "–" if c_bits is None else f"{c_bits:.2f} bits")
-        b.metric("Model surprise", f"{m_bits:.2f} bits")
-    st.caption("Guesses are cut to their first word, without case or punctuation. The model's probability of a word is "
-               "the chance that its next tokens spell it (after a space; lower case, Capitalised or UPPER), a product "
-               "over the tokens of a longer word. Class surprise uses add-one smoothing: (count+1)/(guesses+words+1).")
-    st.download_button("Export CSV", lambda: guesses_csv(r, store.guesses(round_id, code), score.scorer.word_prob),
-                       file_name=f"round-{r.id}.csv", mime="text/csv", key="game_csv", on_click="ignore")
-
-with left:
-    live(round_id)
-
-per_round = []
-for r in rounds:
-    if r.status == "revealed" and r.true_word:
-        score = round_score(r.model, r.prompt)
-        per_round.append((class_surprise_bits(store.counts(r.id, code), r.true_word),
-                          model_surprise_bits(score.scorer.word_logprob(r.true_word))))
-c_avg, m_avg, n_rounds = average_bits(per_round)
-if n_rounds:
-    st.subheader("Over the revealed rounds")
-    a, b, c = st.columns(3)
-    a.metric("Class: average surprise", f"{c_avg:.2f} bits/word")
-    b.metric("Model: average surprise", f"{m_avg:.2f} bits/word")
-    c.metric("Rounds", n_rounds)
-    st.caption("Cross-entropy in bits per word: lower means the true words were less of a surprise.")
+revealed_averages(store, rounds, code)
