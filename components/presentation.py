@@ -10,6 +10,7 @@ import streamlit as st
 from components.state import as_bool, to_query
 
 KEY = "present"
+WRITTEN = "_present_in_link"  # what this session last wrote as ?present=
 
 ALWAYS = """
 [data-testid="stAppDeployButton"] { display: none !important; }
@@ -71,7 +72,9 @@ EXPORT_JS = """<script>
 PRESENTING = """
 html { font-size: 24px !important; }
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { font-size: 1rem !important; }
-[data-testid="stToolbar"], [data-testid="stMainMenu"], [data-testid="stStatusWidget"],
+/* Toolbars go, but not the header's "expand sidebar" button: the lecturer's controls (and this mode's own
+   switch) live in the sidebar. In Streamlit 1.67 that button sits inside stToolbar. */
+[data-testid="stToolbarActions"], [data-testid="stMainMenu"], [data-testid="stStatusWidget"],
 [data-testid="stDecoration"] { display: none !important; }
 .stMainBlockContainer { padding-top: 2rem !important; padding-bottom: 2rem !important; }
 /* Controls are read close up, the charts from the back: labels, inputs and metrics stay compact. */
@@ -121,7 +124,9 @@ def framed() -> bool:
 def setup() -> None:
     """Read ?present= once per session, offer the sidebar toggle, collapse the sidebar and inject the CSS."""
     raw = st.query_params.get(KEY)
-    if KEY not in st.session_state or raw is not None:
+    # The link decides on the session's first run, and whenever it says something other than what this session
+    # last wrote into it (a new link); otherwise the sidebar switch decides, though the URL still shows the old value.
+    if KEY not in st.session_state or (raw is not None and as_bool(raw) != st.session_state.get(WRITTEN)):
         st.session_state[KEY] = as_bool(raw)
     st.session_state["_present_toggle"] = st.session_state[KEY]
     if presenting():
@@ -129,5 +134,6 @@ def setup() -> None:
     st.sidebar.toggle("Presentation mode", key="_present_toggle", on_change=_sync,
                       help="Large text for a projector; toolbars hidden. Also ?present=1 in the link.")
     to_query(**{KEY: "1" if presenting() else None})
+    st.session_state[WRITTEN] = presenting()
     st.html(f"<style>{ALWAYS}{PRESENTING if presenting() else ''}{FRAMED if framed() else ''}</style>")
     st.sidebar.html(EXPORT_JS, unsafe_allow_javascript=True)  # in the sidebar: takes no room on the page

@@ -25,6 +25,21 @@ def test_a_link_opens_its_step_and_says_when_only_the_bundled_model_is_here():
     assert any("Only the bundled model is on this machine" in i.value for i in at.info)
 
 
+def test_the_sidebar_switch_turns_presentation_mode_off_and_a_new_link_on_again():
+    at = open_page("pages/lecture.py", present="1")
+    assert at.session_state["present"] is True
+    at.sidebar.toggle(key="_present_toggle").set_value(False).run()
+    assert at.session_state["present"] is False and "present" not in at.query_params
+    at.run()  # and it stays off
+    assert at.session_state["present"] is False and "present" not in at.query_params
+    at.query_params["present"] = "1"  # a lecturer opens a presentation link in the same session
+    at.run()
+    assert at.session_state["present"] is True and at.sidebar.toggle(key="_present_toggle").value is True
+    at.query_params["present"] = "0"
+    at.run()
+    assert at.session_state["present"] is False and not at.exception
+
+
 def test_presentation_mode_is_kept_for_the_session():
     at = open_page("pages/lecture.py", present="1")
     assert at.session_state["present"] is True

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from lib import page_table
-from tests.e2e.conftest import SCREENSHOTS, no_exception, open_page
+from tests.e2e.conftest import SCREENSHOTS, no_exception, open_page, wait_idle
 
 pytestmark = pytest.mark.e2e
 # page path -> selector of its main chart (a page not listed has no chart)
@@ -71,6 +71,21 @@ def test_presentation_main_chart_above_the_fold(page, app_url, path):
         assert box is not None, path
         visible = min(box["y"] + box["height"], 720) - box["y"]
         assert visible >= min(box["height"], 100), (path, box)  # all of it, or at least its top 100 px, on screen
+
+
+def test_presenting_lecturer_can_open_the_sidebar_and_leave(page, app_url):
+    """The sidebar starts collapsed in presentation mode, but its button stays: the lecturer's controls live there."""
+    page.set_viewport_size({"width": 1280, "height": 720})
+    open_page(page, f"{app_url}/game?present=1")
+    assert page.locator("[data-testid=stSidebar][aria-expanded=true]").count() == 0
+    assert page.locator("[data-testid=stMainMenu]:visible").count() == 0  # the toolbars stay hidden
+    page.locator("[data-testid=stExpandSidebarButton]").click(timeout=10_000)
+    page.get_by_role("button", name="Start round").wait_for(timeout=10_000)  # the game's sidebar form
+    page.locator("[data-testid=stSidebar]").get_by_text("Presentation mode").click()
+    wait_idle(page)
+    assert "present=1" not in page.url
+    size = page.evaluate("() => parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    assert size < 24, size
 
 
 def _png_size(path) -> tuple[int, int]:
