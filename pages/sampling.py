@@ -35,6 +35,14 @@ if not dist.complete:
             f"remaining {1 - dist.known_mass:.1%} of probability is treated as unknown.")
 
 
+def change(delta: float, digits: int) -> dict:
+    """st.metric's delta: one that rounds to zero is a grey 0 without an arrow, not a red "↓ -0.00"."""
+    text = f"{delta:+.{digits}f}"
+    if float(text) == 0:
+        return {"delta": f"{0:.{digits}f}", "delta_color": "off", "delta_arrow": "off"}
+    return {"delta": text}
+
+
 original = dist.probs  # what every knob move compares against, computed once per prompt
 before_stats = summary(original, original)
 
@@ -58,9 +66,10 @@ def knobs_panel():
         st.markdown("**Order applied (as in generate()):** " + " → ".join(
             f"{LABELS.get(s.name, 'Model')} ({s.survivors:,} tokens)" for s in result.stages))
         cols = st.columns(4)
-        cols[0].metric("Entropy (nats)", f"{after_stats['entropy']:.2f}", f"{after_stats['entropy'] - before_stats['entropy']:+.2f}")
+        cols[0].metric("Entropy (nats)", f"{after_stats['entropy']:.2f}",
+                       **change(after_stats['entropy'] - before_stats['entropy'], 2))
         cols[1].metric("Effective choices", f"{after_stats['effective_choices']:.1f}",
-                       f"{after_stats['effective_choices'] - before_stats['effective_choices']:+.1f}")
+                       **change(after_stats['effective_choices'] - before_stats['effective_choices'], 1))
         cols[2].metric("Mass kept", f"{after_stats['mass_kept']:.1%}")
         cols[3].metric("Tokens kept", f"{after_stats['survivors']:,}", help=f"of {len(original):,}")
         n = st.slider("Tokens shown", 3, 30, 10, key="sk_n")

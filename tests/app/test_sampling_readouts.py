@@ -28,6 +28,24 @@ def page_model_logits(prompt: str):
         return model(torch.tensor([ids])).logits[0, -1:].float()  # (1, vocab), as generate() casts it
 
 
+def entropy_nats(logits) -> float:
+    logp = torch.log_softmax(logits.double(), dim=-1)
+    return float(-(logp.exp() * logp).sum())
+
+
+def test_entropy_change_against_torch_and_no_false_arrow_at_zero():
+    logits = page_model_logits(PROMPT)
+    at = open_page("pages/sampling.py", model="pocket-lm", prompt=PROMPT, temperature="1")
+    entropy = next(m for m in at.metric if m.label == "Entropy (nats)")
+    assert entropy.value == f"{entropy_nats(logits):.2f}"
+    assert entropy.delta == "0.00" and entropy.proto.direction == entropy.proto.MetricDirection.NONE  # no knob, no change
+    at = open_page("pages/sampling.py", model="pocket-lm", prompt=PROMPT, temperature="0.5")
+    entropy = next(m for m in at.metric if m.label == "Entropy (nats)")
+    expected = entropy_nats(logits / 0.5) - entropy_nats(logits)
+    assert expected < -0.005 and entropy.delta == f"{expected:+.2f}"
+    assert entropy.proto.direction == entropy.proto.MetricDirection.DOWN
+
+
 def test_low_temperature_keeps_every_token():
     at = open_page("pages/sampling.py", model="pocket-lm", prompt=PROMPT, temperature="0.001")
     vocab = page_model_logits(PROMPT).shape[-1]
