@@ -28,9 +28,10 @@ ALWAYS = """
 .llmx-png { font-size: 0.8rem; margin: 0.2rem 0 0.6rem; padding: 0.1rem 0.6rem; border: 1px solid #9ca3af;
   border-radius: 6px; background: #fff; cursor: pointer; }
 """
-# Slides: Plotly's own "download as PNG" at projector size, and a "Save as PNG" button under each SVG chart
-# (drawn client-side from the SVG, 1920 px wide). A fixed script with no user input in it.
-EXPORT_JS = """<script>
+# Charts, client-side: Plotly's own "download as PNG" at projector size, a "Save as PNG" button under each SVG
+# chart (drawn from the SVG, 1920 px wide), and Plotly titles shrunk to fit a narrow screen (Plotly does not wrap
+# them). A fixed script with no user input in it.
+CHART_JS = """<script>
 (() => {
   if (window.__llmxPng) return; window.__llmxPng = true;
   const W = 1920, H = 1080;
@@ -64,8 +65,26 @@ EXPORT_JS = """<script>
       svg.insertAdjacentElement('afterend', b);
     });
   }
-  new MutationObserver(addButtons).observe(document.body, {childList: true, subtree: true});
-  addButtons();
+  function fitTitles() {  // a title wider than its chart gets a smaller font (at least 11 px), else its own size
+    document.querySelectorAll('.js-plotly-plot .gtitle').forEach(t => {
+      const svg = t.closest('svg'); if (!svg) return;
+      t.style.removeProperty('font-size');
+      const box = t.getBoundingClientRect(), frame = svg.getBoundingClientRect();
+      const room = Math.min(box.right, frame.right - 4) - Math.max(box.left, frame.left + 4);
+      if (box.width > room && room > 0) {
+        const size = parseFloat(getComputedStyle(t).fontSize) * room / box.width;
+        t.style.setProperty('font-size', Math.max(11, Math.floor(size)) + 'px', 'important');
+      }
+    });
+  }
+  let queued = false;
+  function update() {
+    if (queued) return; queued = true;
+    requestAnimationFrame(() => { queued = false; addButtons(); fitTitles(); });
+  }
+  new MutationObserver(update).observe(document.body, {childList: true, subtree: true});
+  window.addEventListener('resize', update);
+  update();
 })();
 </script>"""
 
@@ -136,4 +155,4 @@ def setup() -> None:
     to_query(**{KEY: "1" if presenting() else None})
     st.session_state[WRITTEN] = presenting()
     st.html(f"<style>{ALWAYS}{PRESENTING if presenting() else ''}{FRAMED if framed() else ''}</style>")
-    st.sidebar.html(EXPORT_JS, unsafe_allow_javascript=True)  # in the sidebar: takes no room on the page
+    st.sidebar.html(CHART_JS, unsafe_allow_javascript=True)  # in the sidebar: takes no room on the page

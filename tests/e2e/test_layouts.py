@@ -26,6 +26,11 @@ CLIPPED_LINKS = """() => [...document.querySelectorAll('[data-testid=stPageLink]
   .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)"""
 
 
+TITLES_OUTSIDE = """() => [...document.querySelectorAll('.js-plotly-plot .gtitle')].filter(t => {
+  const r = t.getBoundingClientRect(), frame = t.closest('svg').getBoundingClientRect();
+  return r.left < frame.left - 1 || r.right > frame.right + 1; }).map(t => t.textContent)"""
+
+
 def shot(page, name: str) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
@@ -36,8 +41,15 @@ def test_phone_nothing_wider_than_the_screen(page, app_url, path):
     page.set_viewport_size({"width": 390, "height": 844})
     open_page(page, f"{app_url}/{path}")
     no_exception(page)
+    for chart in page.locator("[data-testid=stPlotlyChart]").all():  # Plotly draws after the run ends
+        chart.locator(".main-svg").first.wait_for(timeout=30_000)
+    try:  # titles are fitted on the next animation frame
+        page.wait_for_function(f"({TITLES_OUTSIDE})().length === 0", timeout=5_000)
+    except PlaywrightTimeout:
+        pass
     doc, inner, main, main_client = page.evaluate(WIDTHS)
     shot(page, f"phone-{path or 'home'}")
+    assert not page.evaluate(TITLES_OUTSIDE), path  # Plotly does not wrap titles: a long one must shrink to fit
     assert doc <= inner, (path, doc, inner)
     assert main <= main_client + 1, (path, main, main_client)
     assert not page.evaluate(CLIPPED_LINKS), path  # page links wrap rather than cut their text
