@@ -143,7 +143,8 @@ def memory_chart(models: Sequence[scale_catalog.Model]) -> go.Figure:
     fig = go.Figure()
     for precision, (colour, pattern) in PRECISION_STYLE.items():
         gb = [scale.weight_bytes(m.counted, precision) / 1e9 for m in ordered]
-        fig.add_bar(x=names, y=gb, name=f"{precision} ({scale.BYTES_PER_PARAM[precision]:g} bytes/param)",
+        size = scale.BYTES_PER_PARAM[precision]
+        fig.add_bar(x=names, y=gb, name=f"{precision} ({size:g} byte{'' if size == 1 else 's'}/param)",
                     marker=dict(color=colour, pattern=dict(shape=pattern, fgcolor="white", size=8),
                                 line=dict(color="#111827", width=0.5)),
                     hovertemplate="%{x}: %{y:,.2f} GB at " + precision + "<extra></extra>")

@@ -63,3 +63,12 @@ def test_user_text_in_labels_and_title_cannot_make_plotly_markup():
 def test_highlight_by_token_id_and_no_rest_bar_when_nothing_is_left():
     bar = validated(distribution_chart(rows([0.7, 0.3]), 0.0, highlight_id=101))["data"][0]
     assert list(bar["y"]) == ["1. tok1", "2. tok2"] and bar["marker"]["color"][0] == HIGHLIGHT
+
+
+def test_memory_chart_legend_names_each_precision_with_its_bytes():
+    from components.scale_charts import memory_chart
+    from lib import scale_catalog
+
+    fig = memory_chart(scale_catalog.catalog()[:3])
+    assert [t.name for t in fig.data][:4] == ["fp32 (4 bytes/param)", "bf16 (2 bytes/param)", "int8 (1 byte/param)",
+                                              "int4 (0.5 bytes/param)"]
