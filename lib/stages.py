@@ -72,13 +72,12 @@ INSTRUCTGPT_FACTS: tuple[tuple[str, str], ...] = (
                  "despite having 100x fewer parameters"),
     ("Same size", "175B InstructGPT is preferred over 175B GPT-3 85 ± 3% of the time"),
 )
+# Shown on the page as citations; the numbers were checked against the reference notes (facts.md, sections C, E).
 SOURCES = {
     "InstructGPT": "Ouyang et al. 2022, Training language models to follow instructions with human feedback, "
-                   "arXiv 2203.02155, section 3.2 and abstract (via ../shared/reference/facts.md, section E)",
-    "ULMFiT": "Howard & Ruder 2018, Universal Language Model Fine-tuning for Text Classification, arXiv 1801.06146 "
-              "(via ../shared/reference/facts.md, section E)",
+                   "arXiv 2203.02155, section 3.2 and abstract",
+    "ULMFiT": "Howard & Ruder 2018, Universal Language Model Fine-tuning for Text Classification, arXiv 1801.06146",
     "DPO": "Rafailov et al. 2023, Direct Preference Optimization, arXiv 2305.18290",
-    "Families": "../shared/reference/facts.md, section C (same base model at several training stages)",
 }
 
 # -- families, grouped from the catalog -----------------------------------------------------------

@@ -239,7 +239,8 @@ def test_story_has_three_stages_with_sources():
     facts = " ".join(v for _, v in stages.INSTRUCTGPT_FACTS)
     for number in ("13k", "33k", "31k", "1.3B", "175B"):
         assert number in facts
-    assert "facts.md" in stages.SOURCES["InstructGPT"]
+    assert "arXiv 2203.02155" in stages.SOURCES["InstructGPT"] and "arXiv 1801.06146" in stages.SOURCES["ULMFiT"]
+    assert not any("/" in source for source in stages.SOURCES.values())  # citations, never a file path
 
 
 def test_one_cleaning_for_every_text_box():
