@@ -59,13 +59,13 @@ class Family:
 CATALOG_FILE = Path(__file__).with_name("catalog.toml")  # the families and models themselves, as data
 
 
-def _read_catalog(path: Path = CATALOG_FILE) -> tuple[tuple[Family, ...], tuple[CatalogEntry, ...]]:
+def read_catalog(path: Path = CATALOG_FILE) -> tuple[tuple[Family, ...], tuple[CatalogEntry, ...]]:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     return (tuple(Family(**row) for row in data["family"]),
             tuple(CatalogEntry(**row) for row in data["model"]))
 
 
-SHOWN_FAMILIES, ENTRIES = _read_catalog()  # the families whose stages are compared (in order), and every model
+SHOWN_FAMILIES, ENTRIES = read_catalog()  # the families whose stages are compared (in order), and every model
 CATALOG = tuple(e for e in ENTRIES if not e.id.startswith(API_PREFIX))  # the models this server can load itself
 BY_ID = {entry.id: entry for entry in CATALOG}
 DEFAULT_MODEL = "pocket-lm"

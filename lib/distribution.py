@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from lib.text import WHITESPACE_GLYPHS, show_whitespace  # noqa: F401  (show_whitespace: re-exported)
+from lib.text import WHITESPACE_GLYPHS, show_whitespace
 
 
 def log_softmax(scores: np.ndarray) -> np.ndarray:

@@ -103,7 +103,7 @@ def test_chat_model_gets_its_chat_template_by_default_with_the_tokens_shown():
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from lib.distribution import show_whitespace
+    from lib.text import show_whitespace
 
     prompt = "Write a tweet about the sea."
     at = open_page("pages/next-token.py", prompt=prompt, model="pocket-lm-dpo")

@@ -202,7 +202,7 @@ stage = "instruct"
 description = "Its tuned stage."
 label = "Chat"
 """, encoding="utf-8")
-    families = catalog.stage_families(*catalog._read_catalog(toml))
+    families = catalog.stage_families(*catalog.read_catalog(toml))
     assert list(families)[-1] == "tiny-fam" and list(families)[:-1] == list(stages.FAMILIES)
     new = families["tiny-fam"]
     assert (new.name, new.note, new.backend) == ("Tiny family", "Two stages.", "hf")
