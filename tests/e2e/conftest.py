@@ -102,12 +102,14 @@ def page(browser):
 
 
 def wait_idle(page, settle: float = 0.5) -> None:
-    """Wait until the script has finished running (and stays finished briefly)."""
-    for _ in range(3):
+    """Wait until the script has finished running and stays finished for `settle` seconds (a first run may be
+    followed by another); after six tries, at least until it is finished, never in the middle of a run."""
+    for _ in range(6):
         page.wait_for_selector(IDLE, timeout=90_000)
         time.sleep(settle)
         if page.query_selector(IDLE):
             return
+    page.wait_for_selector(IDLE, timeout=90_000)
 
 
 def open_page(page, url: str) -> None:

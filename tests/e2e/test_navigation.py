@@ -35,7 +35,9 @@ def assert_routed(page, row) -> None:
     current = page.locator("[data-testid=stSidebarNav] a[aria-current=page]")
     assert " ".join(current.inner_text().split()) == f"{row.icon} {row.title}"
     assert page.evaluate(ROUTER_STYLED)
-    assert page.get_by_text("Presentation mode").count() == 1
+    toggle = page.get_by_text("Presentation mode")
+    toggle.first.wait_for(timeout=30_000)  # the router's sidebar switch (CI once counted it before it was drawn)
+    assert toggle.count() == 1
     assert page.locator("[role=dialog]").filter(has_text="Page not found").count() == 0
     no_exception(page)
 
