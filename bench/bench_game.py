@@ -30,7 +30,7 @@ from collections import Counter
 from pathlib import Path
 
 from bench.common import ROOT  # noqa: F401  (sets sys.path and offline env)
-from lib.game_store import open_store, new_code
+from lib.classroom.store import open_store, new_code
 from tests.e2e.conftest import start_server
 
 from streamlit.proto.BackMsg_pb2 import BackMsg

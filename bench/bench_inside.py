@@ -27,11 +27,11 @@ def main():
             lm.model(x)
 
     def eager_pass():
-        from lib.inside import _eager
+        from lib.models.inside import _eager
         with torch.inference_mode(), _eager(lm.model):
             lm.model(x, output_hidden_states=True, output_attentions=True, use_cache=False)
 
-    from lib.inside import look_inside
+    from lib.models.inside import look_inside
 
     forward = timeit(plain)
     eager = timeit(eager_pass)
@@ -41,7 +41,7 @@ def main():
     print(f"eager forward + hidden + attentions {eager * 1e3:8.1f} ms  ratio {eager / forward:5.2f}x")
     print(f"look_inside (lens + attention)      {inside * 1e3:8.1f} ms  ratio {inside / forward:5.2f}x  (aim <= 1.5x)")
 
-    from components.inside_views import attention_chart, lens_chart
+    from components.sections.inside_views import attention_chart, lens_chart
     import plotly.io as pio
 
     data = look_inside(lm.model, ids, lm.lock)

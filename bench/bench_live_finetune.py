@@ -29,8 +29,9 @@ def run(base, cfg: dict):
 def main() -> None:
     import torch
 
-    from lib import hub, stages
-    from lib.models import HFCausalLM
+    from lib.models import hub
+    from lib.teaching import stages
+    from lib.models.next_token import HFCausalLM
     from lib.training import live as finetune
 
     base, _ = hub.resolve("pocket-lm")

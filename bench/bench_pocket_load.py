@@ -14,7 +14,7 @@ CHILD = r"""
 import json, sys, time
 t0 = time.perf_counter()
 import transformers, torch
-from lib.models import HFCausalLM
+from lib.models.next_token import HFCausalLM
 t1 = time.perf_counter()
 HFCausalLM.load(sys.argv[1])  # the first load also imports transformers' lazily loaded GPT-2 modules
 t2 = time.perf_counter()

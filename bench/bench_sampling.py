@@ -9,9 +9,9 @@ import numpy as np
 import torch
 
 from bench.common import gpt2_small_random, report, timeit
-from components.html_charts import cumulative_svg, paired_bars
-from lib.knobs import Knobs
-from lib.sampling import apply_knobs, sample, summary
+from components.sections.html_charts import cumulative_svg, paired_bars
+from lib.sampling.knobs import Knobs
+from lib.sampling.apply import apply_knobs, sample, summary
 
 
 def main():

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import time
 
-from lib import meta_device, scale, scale_catalog
+from lib.scale import meta_device
+from lib.scale import maths as scale
+from lib.scale import published as scale_catalog
 
 
 def timed(fn, repeat: int = 1) -> float:

@@ -21,7 +21,7 @@ from components.setup import configure_environment  # noqa: E402
 
 configure_environment()
 
-from lib import tokenization as T  # noqa: E402
+from lib.tokens import tokenization as T  # noqa: E402
 
 SAMPLE = ("When I arrived back at the panda breeding facility, they are splashing! 🦙👩‍👩‍👧 "
           "def f(x):\n    return x ** 2  # 1234567 × 89\n今天天气很好，所以我们要去公园。 आज मौसम अच्छा है। ")
@@ -45,7 +45,7 @@ def main() -> None:
     args = parser.parse_args()
     text = (SAMPLE * (args.chars // len(SAMPLE) + 1))[:args.chars]
 
-    from components.token_view import RENDER_CAP, chips_html  # imports streamlit, but renders nothing
+    from components.sections.token_view import RENDER_CAP, chips_html  # imports streamlit, but renders nothing
 
     enc = T.load("cl100k_base").enc
     enc.encode_ordinary(text)  # warm up

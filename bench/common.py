@@ -37,7 +37,7 @@ def gpt2_small_random(save: bool = False):
     import torch
     from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
 
-    from lib.models import HFCausalLM
+    from lib.models.next_token import HFCausalLM
 
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(str(SHARED_ASSETS / "hf-tokenizers" / "gpt2"))

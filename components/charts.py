@@ -12,7 +12,7 @@ from typing import Sequence
 import plotly.graph_objects as go
 
 from components.html import plotly_text
-from lib.distribution import TokenRow
+from lib.sampling.distribution import TokenRow
 
 FONT = dict(size=20)
 BAR = "#2563eb"

@@ -12,8 +12,8 @@ import streamlit as st
 
 from components.html import esc
 from components.state import to_query
-from lib.game_maths import HistRow, hf_scorer, histogram, model_words
-from lib.game_store import GameStore, Round, open_store
+from lib.classroom.maths import HistRow, hf_scorer, histogram, model_words
+from lib.classroom.store import GameStore, Round, open_store
 
 STORE_ENV = "LLMX_GAME_STORE"          # redis://host:6379/0, sqlite:///path/game.sqlite3, or a path
 PUBLIC_URL_ENV = "LLMX_PUBLIC_URL"     # the app's address as students reach it, when behind a proxy

@@ -8,9 +8,9 @@ from components.charts import distribution_chart
 from components.html import CHIP_CSS, esc, md, probability_colour
 from components.loaders import generate
 from components.state import from_query, to_query
-from lib.distribution import Distribution
-from lib.models import Generation, NextTokenModel, Prompt
-from lib.knobs import Knobs
+from lib.sampling.distribution import Distribution
+from lib.models.next_token import Generation, NextTokenModel, Prompt
+from lib.sampling.knobs import Knobs
 
 
 def coloured_tokens(gen: Generation, prompt_tail: str) -> str:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from lib import hub
-from lib.backends import open_model
-from lib.catalog import DEFAULT_MODEL
-from lib.distribution import Distribution
-from lib.models import Generation, NextTokenModel, Prompt, SharedModel
-from lib.knobs import Knobs
+from lib.models import hub
+from lib.models.backends import open_model
+from lib.models.catalog import DEFAULT_MODEL
+from lib.sampling.distribution import Distribution
+from lib.models.next_token import Generation, NextTokenModel, Prompt, SharedModel
+from lib.sampling.knobs import Knobs
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)

@@ -8,7 +8,7 @@ import streamlit as st
 
 from components.html import md, problem
 from components.state import from_query, to_query
-from lib.catalog import CATALOG, default_model, entry_for, locally_available
+from lib.models.catalog import CATALOG, default_model, entry_for, locally_available
 
 CUSTOM = "Other (hub id or local folder)…"
 FALLBACK_NOTE = "_model_fallback_note"  # why the sidebar now names the bundled model (shown once, on the next run)
@@ -51,7 +51,7 @@ def chosen_model():
     Shows why a model was swapped in; stops the page with a message when nothing can be loaded."""
     from components.loaders import get_model_or_fallback
     from components.openai_settings import api_model_from_sidebar
-    from lib.hub import ModelUnavailable
+    from lib.models.hub import ModelUnavailable
 
     api_model = api_model_from_sidebar()
     if api_model is not None:

@@ -4,7 +4,7 @@ A user's key lives only in this session's st.session_state: never in a URL, os.e
 global or an st.cache_* object. The host's own key (st.secrets or env OPENAI_API_KEY) is used only
 when the host sets LLMX_ALLOW_SERVER_KEY=1, only with the host's base URL, and rate-limited per session;
 it is never shown. In hosted mode (lib/hosting.py) base URLs are limited to the hosts the host allowed;
-the HTTP layer (lib/api_http.py) enforces it on every connection, this module only says so early.
+the HTTP layer (lib/models/api_http.py) enforces it on every connection, this module only says so early.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from typing import Any, Iterator
 import streamlit as st
 
 from components.state import as_bool, from_query, to_query
-from lib.api_http import Refused, check_base_url
-from lib.backends import open_model
-from lib.catalog import API_PREFIX
+from lib.models.api_http import Refused, check_base_url
+from lib.models.backends import open_model
+from lib.models.catalog import API_PREFIX
 from lib.hosting import ApiPolicy, api_policy
-from lib.openai_backend import ENDPOINTS, OpenAIBackend, default_endpoint, logprob_capable
-from lib.openai_client import (MAX_MODELS, OPENAI_BASE_URL, ApiError, DeployerKey, RateLimiter, default_base_url,
+from lib.models.openai_backend import ENDPOINTS, OpenAIBackend, default_endpoint, logprob_capable
+from lib.models.openai_client import (MAX_MODELS, OPENAI_BASE_URL, ApiError, DeployerKey, RateLimiter, default_base_url,
                                deployer_key, is_openai, normalise_base_url)
 
 SECRET_NAMES = ("LLMX_ALLOW_SERVER_KEY", "OPENAI_API_KEY", "LLMX_API_BASE_URL", "LLMX_SERVER_KEY_PER_MINUTE",

@@ -38,7 +38,7 @@ def warm_up() -> None:
 
         configure_environment()
         from components.loaders import get_model
-        from lib.catalog import DEFAULT_MODEL
+        from lib.models.catalog import DEFAULT_MODEL
 
         model = get_model(DEFAULT_MODEL)
         model.logits(model.encode("The").ids)

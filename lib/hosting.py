@@ -86,7 +86,7 @@ def api_policy(env: Mapping[str, str] | None = None, secrets: Mapping[str, Any] 
     def get(name: str) -> str:
         return str(secrets.get(name) or env.get(name) or "").strip()
 
-    if not hosted(env):  # the switch is env only, so lib/hub.py and the cache guard see the same one
+    if not hosted(env):  # the switch is env only, so lib/models/hub.py and the cache guard see the same one
         return ApiPolicy()
     problems: list[str] = []
     own = _origin(get("LLMX_API_BASE_URL")) if get("LLMX_API_BASE_URL") else None

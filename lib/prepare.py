@@ -2,7 +2,7 @@
 
     python -m lib.prepare gpt2 SmolLM2-135M SmolLM2-135M-Instruct      (or: make prepare MODELS="...")
 
-Models go into the Hugging Face cache through lib.hub.download (set HF_ENDPOINT to use a mirror).
+Models go into the Hugging Face cache through lib.models.hub.download (set HF_ENDPOINT to use a mirror).
 Encodings go into tiktoken's cache under tiktoken's own file names (sha1 of the official URL), checked
 against tiktoken's sha256, so tiktoken.get_encoding() later finds them without the network. They are
 fetched from LLMX_TIKTOKEN_BASE_URL when set (a mirror), else from OpenAI's public blob store.
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from lib import hub
-from lib.catalog import CATALOG
+from lib.models import hub
+from lib.models.catalog import CATALOG
 
 OPENAI_BLOB = "https://openaipublic.blob.core.windows.net"
 # (path under OPENAI_BLOB, sha256) per encoding, as in tiktoken_ext/openai_public.py (tests compare the two).
@@ -54,8 +54,8 @@ def resolve_model(name: str) -> str:
 
 
 def tiktoken_cache_dir() -> Path:
-    """Where tiktoken looks (the app's choice when TIKTOKEN_CACHE_DIR is unset, as lib.tokenizer_loading does)."""
-    from lib.tokenizer_loading import _tiktoken_cache_dir
+    """Where tiktoken looks (the app's choice when TIKTOKEN_CACHE_DIR is unset, as lib.tokens.loading does)."""
+    from lib.tokens.loading import _tiktoken_cache_dir
 
     return _tiktoken_cache_dir()
 
@@ -118,7 +118,7 @@ def prepare(models: Iterable[str], encodings: Iterable[str] = tuple(ENCODINGS),
 
 def offline_summary() -> list[Outcome]:
     """What works with the network off: every catalog model and encoding, found on disk or not."""
-    from lib.catalog import locally_available
+    from lib.models.catalog import locally_available
 
     rows = [Outcome("model", e.id, locally_available(e.id), e.size) for e in CATALOG]
     return rows + [Outcome("encoding", name, encoding_ready(name), "") for name in ENCODINGS]

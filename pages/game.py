@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.game import get_store, join_link, prompt_html, qr_png
-from components.game_lecturer import (lecturer_code, live_round, pick_round, revealed_averages, round_buttons,
+from components.sections.game_lecturer import (lecturer_code, live_round, pick_round, revealed_averages, round_buttons,
                                       start_round_form)
 from components.model_picker import pick_model
 from components.setup import route_through_app

@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from components import inside_views as views
+from components.sections import inside_views as views
 from components.model_picker import chosen_model
 from components.preset_prompt import preset_prompt
 from components.setup import route_through_app
-from lib.presets import INSIDE_DEFAULT, INSIDE_PRESETS
+from lib.teaching.presets import INSIDE_DEFAULT, INSIDE_PRESETS
 
 route_through_app()
 st.title("Inside the model")

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from components import lecture_view as view
+from components.sections import lecture_view as view
 from components.setup import route_through_app
 from components.state import to_query
-from lib import lecture as L
+from lib.teaching import lecture as L
 
 route_through_app()
 # ?step= wins when it changed outside this page's buttons (a shared link, the step list, the back button).

@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from components import scale_views as views
+from components.sections import scale_views as views
 from components.html import md
 from components.setup import route_through_app
 from components.state import to_query
-from lib import scale_catalog
+from lib.scale import published as scale_catalog
 
 route_through_app()
 st.title("Model scale: from BERT to GPT-3 and beyond")

@@ -14,10 +14,10 @@ from components.openai_settings import api_errors
 from components.preset_prompt import preset_prompt
 from components.setup import route_through_app
 from components.state import as_bool, from_query, to_query
-from lib.catalog import entry_for
+from lib.models.catalog import entry_for
 from lib.text import show_whitespace
-from lib.presets import DEFAULT_PRESET, NEXT_TOKEN_PRESETS
-from lib.prompting import chat_prompt, parse_picks, prompt_tail
+from lib.teaching.presets import DEFAULT_PRESET, NEXT_TOKEN_PRESETS
+from lib.models.prompting import chat_prompt, parse_picks, prompt_tail
 
 route_through_app()
 st.title("What comes next?")

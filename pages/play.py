@@ -8,8 +8,8 @@ from components.game import get_store, histogram_html, prompt_html, round_score,
 from components.html import esc
 from components.state import to_query
 from components.setup import route_through_app
-from lib.game_maths import rank_among
-from lib.game_store import MAX_GUESS_CHARS, GameError
+from lib.classroom.maths import rank_among
+from lib.classroom.store import MAX_GUESS_CHARS, GameError
 
 route_through_app()
 store = get_store()

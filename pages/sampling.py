@@ -4,16 +4,16 @@ import numpy as np
 import streamlit as st
 
 from components.guard import guarded_fragment
-from components.html_charts import cumulative_svg, paired_bars
-from components.knob_controls import EXPLAIN, knob_controls, knobs_to_query
+from components.sections.html_charts import cumulative_svg, paired_bars
+from components.sections.knob_controls import EXPLAIN, knob_controls, knobs_to_query
 from components.loaders import distribution, generate
 from components.model_picker import chosen_model
 from components.openai_settings import api_errors
 from components.preset_prompt import preset_prompt
 from components.setup import route_through_app
-from lib.presets import DEFAULT_PRESET, NEXT_TOKEN_PRESETS
-from lib.knobs import LABELS
-from lib.sampling import apply_knobs, sample, summary, top_p_view
+from lib.teaching.presets import DEFAULT_PRESET, NEXT_TOKEN_PRESETS
+from lib.sampling.knobs import LABELS
+from lib.sampling.apply import apply_knobs, sample, summary, top_p_view
 
 route_through_app()
 st.title("Sampling knobs")

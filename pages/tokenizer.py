@@ -6,12 +6,12 @@ transformers tokenizer or the chat tab is used.
 
 import streamlit as st
 
-from components import tokenizer_tabs as tabs
+from components.sections import tokenizer_tabs as tabs
 from components.guard import guarded_callback
 from components.setup import route_through_app
 from components.state import as_bool, from_query, to_query
-from components.tokenizer_tabs import LINK_CAP
-from lib import tokenization as T
+from components.sections.tokenizer_tabs import LINK_CAP
+from lib.tokens import tokenization as T
 
 TABS = ["Single view", "Side by side", "Multilingual", "Decode", "Chat format", "How BPE builds a token"]
 
@@ -75,6 +75,6 @@ with chat:
         tabs.chat_format(show_ids)
 with bpe:
     if bpe.open:
-        from components.bpe_view import bpe_view
+        from components.sections.bpe_view import bpe_view
 
         bpe_view()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import stage_views as views
-from components.token_shift_view import token_shift_panel
+from components.sections import stage_views as views
+from components.sections.token_shift_view import token_shift_panel
 from components.guard import guarded_callback
 from components.html import esc, md
 from components.setup import route_through_app
 from components.state import as_bool, from_query, to_query
-from lib import stages
+from lib.teaching import stages
 from lib.text import clean_text
 
 MAX_PROMPT_CHARS = 4_000

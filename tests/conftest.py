@@ -51,7 +51,7 @@ def tiny_gpt2(gpt2_tokenizer):
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from lib.models import HFCausalLM
+    from lib.models.next_token import HFCausalLM
 
     torch.manual_seed(0)
     model = GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=64, n_head=4, n_positions=64)).eval()

@@ -28,7 +28,7 @@ from pathlib import Path
 from lib.training.sft_dpo import (DPO, SFT, add_chat_template, first_token_of, first_token_probs, greedy_reply,
                                   held_out_pairs, load, prefers_chosen, reward_accuracy, summarise_first_token,
                                   train_dpo, train_sft)
-from lib.instructions import held_out_examples, preference_pairs, sft_examples
+from lib.teaching.instructions import held_out_examples, preference_pairs, sft_examples
 
 
 def _hardware(threads: int) -> str:
@@ -143,7 +143,7 @@ def _first_token_table(ft: dict, tuned: str) -> list[str]:
 MEASURE = [
     "## The measure",
     "P(expected first token) = the probability, in the next-token distribution right after the prompt, of the "
-    "reference answer's first token (written directly or after one space), as defined in `lib/stages.py`. "
+    "reference answer's first token (written directly or after one space), as defined in `lib/teaching/stages.py`. "
     "The base model gets the raw instruction; the tuned models get it in the ChatML chat template. The held-out "
     "instructions are built from words and sentences that no training example uses.",
     "",
@@ -168,7 +168,7 @@ def _sft_card(m: dict, t: dict, run: tuple[str, ...]) -> list[str]:
         "project's own small instruction set. Same architecture and tokenizer; the tokenizer now carries a ChatML "
         "chat template (`<|im_start|>role\\n...<|im_end|>\\n`) and `<|im_end|>` ends the assistant's turn.", "",
         "## Data",
-        f"- {m['n_examples']} (instruction, answer) pairs templated in `lib/instructions.py` ({tasks}).",
+        f"- {m['n_examples']} (instruction, answer) pairs templated in `lib/teaching/instructions.py` ({tasks}).",
         f"- {m['rambling_answers']} of them ramble before answering (\"Well, let me think about that. ...\"), like "
         "untidy human demonstrations; the DPO stage learns to prefer the concise form.",
         "- Loss on the answer tokens and the closing `<|im_end|>` only.", "",
@@ -193,7 +193,7 @@ def _dpo_card(m: dict, t: dict, run: tuple[str, ...]) -> list[str]:
         "pocket-lm-sft tuned with Direct Preference Optimization against a frozen copy of itself. Same "
         "architecture and tokenizer (ChatML chat template).", "",
         "## Data",
-        f"- {m['n_pairs']} preference pairs from `lib/instructions.py`: the chosen answer is concise and "
+        f"- {m['n_pairs']} preference pairs from `lib/teaching/instructions.py`: the chosen answer is concise and "
         f"on format; the rejected one rambles ({why.get('concise', 0)}), has the wrong label "
         f"({why.get('correct', 0)}) or is off format ({why.get('on format', 0)}).", "",
         "## Training",

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from lib.training.sft_dpo import _batches, _lr, _optimizer, add_chat_template, encode_pair, load, sft_step
-from lib.instructions import Example, probe_example, sft_examples
+from lib.teaching.instructions import Example, probe_example, sft_examples
 
 # The live demo runs inside the app's server. One torch thread: on a busy 2-core machine two threads are much
 # slower (measured 0.8 s vs 2.1 s per SFT step at batch 16 while another process trained).
@@ -22,8 +22,8 @@ class LiveStep:
     step: int              # 0 = before training
     steps: int
     loss: float | None     # None before the first step
-    probe: object          # lib.distribution.Distribution of the probe's first answer token
-    expected_ids: tuple[int, ...]   # ids that start the probe's expected answer (lib/stages.py)
+    probe: object          # lib.sampling.distribution.Distribution of the probe's first answer token
+    expected_ids: tuple[int, ...]   # ids that start the probe's expected answer (lib/teaching/stages.py)
     expected_prob: float
     seconds: float
 
@@ -50,8 +50,8 @@ def live_sft(base: str | Path, steps: int = LIVE["steps"], probe: Example | None
 def _live_steps(base, steps: int, probe: Example | None, examples, cfg: dict, t0: float) -> Iterator[LiveStep]:
     import torch
 
-    from lib.models import HFCausalLM
-    from lib.stages import answer_start_ids, expected_probability, format_prompt
+    from lib.models.next_token import HFCausalLM
+    from lib.teaching.stages import answer_start_ids, expected_probability, format_prompt
 
     model, tokenizer = load(base)
     add_chat_template(tokenizer)

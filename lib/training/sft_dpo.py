@@ -11,8 +11,8 @@ import statistics
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from lib.chat_format import CHATML_TEMPLATE
-from lib.instructions import Example, PreferencePair, held_out_examples
+from lib.tokens.chat_format import CHATML_TEMPLATE
+from lib.teaching.instructions import Example, PreferencePair, held_out_examples
 
 IGNORE = -100
 SFT = dict(steps=200, batch_size=16, lr=5e-4, warmup=20, seed=1234)
@@ -199,9 +199,9 @@ def load(path: str | Path):
 
 
 def first_token_probs(model, tokenizer, examples: Sequence[Example], chat: bool) -> list[float]:
-    """P(expected answer's first token) per example, as defined in lib/stages.py."""
-    from lib.models import HFCausalLM
-    from lib.stages import answer_start_ids, expected_probability, format_prompt
+    """P(expected answer's first token) per example, as defined in lib/teaching/stages.py."""
+    from lib.models.next_token import HFCausalLM
+    from lib.teaching.stages import answer_start_ids, expected_probability, format_prompt
 
     wrapped = HFCausalLM(model, tokenizer, "eval")
     out = []
@@ -213,8 +213,8 @@ def first_token_probs(model, tokenizer, examples: Sequence[Example], chat: bool)
 
 def first_token_of(model, tokenizer, examples: Sequence[Example], text: str) -> list[float]:
     """P(first answer token = the first token of `text`) per example, chat format (e.g. text="Well")."""
-    from lib.models import HFCausalLM
-    from lib.stages import answer_start_ids, expected_probability, format_prompt
+    from lib.models.next_token import HFCausalLM
+    from lib.teaching.stages import answer_start_ids, expected_probability, format_prompt
 
     wrapped = HFCausalLM(model, tokenizer, "eval")
     ids = answer_start_ids(tokenizer, text)[:1]
@@ -223,8 +223,8 @@ def first_token_of(model, tokenizer, examples: Sequence[Example], text: str) -> 
 
 
 def greedy_reply(model, tokenizer, instruction: str, max_new_tokens: int = 40) -> str:
-    from lib.models import HFCausalLM
-    from lib.stages import format_prompt
+    from lib.models.next_token import HFCausalLM
+    from lib.teaching.stages import format_prompt
 
     wrapped = HFCausalLM(model, tokenizer, "eval")
     gen = wrapped.generate(format_prompt(wrapped, instruction, True).prompt, max_new_tokens)
@@ -233,7 +233,7 @@ def greedy_reply(model, tokenizer, instruction: str, max_new_tokens: int = 40) -
 
 def held_out_pairs() -> list[PreferencePair]:
     """Preference pairs built like the training pairs, from held-out instructions only."""
-    from lib.instructions import ramble
+    from lib.teaching.instructions import ramble
 
     import random
 

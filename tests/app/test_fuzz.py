@@ -67,7 +67,7 @@ PAGES = {
 # Tabs that only run when open: each gets its own sweep so their parameters are read.
 TABS = {
     "pages/tokenizer.py": ["Single view", "Side by side", "Multilingual", "Decode", "Chat format"],
-    "pages/model-scale.py": None,  # filled from components.scale_views.VIEWS
+    "pages/model-scale.py": None,  # filled from components.sections.scale_views.VIEWS
 }
 
 
@@ -121,7 +121,7 @@ def literal_parameters() -> dict[str, set[str]]:
     import ast
 
     found: dict[str, set[str]] = {}
-    for path in sorted((ROOT / "pages").glob("*.py")) + sorted((ROOT / "components").glob("*.py")):
+    for path in sorted((ROOT / "pages").glob("*.py")) + sorted((ROOT / "components").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             name = None
             if isinstance(node, ast.Call):
@@ -192,7 +192,7 @@ def test_the_lecturers_boxes_on_the_game_page(tmp_path, monkeypatch):
         at.text_input(key="game_true_custom").set_value(url_safe(value)[:40])
         at.button(key="game_start").click().run()
         failures += [f"prompt/true word={name}: {p}" for p in problems(at)]
-    from lib.game_store import open_store
+    from lib.classroom.store import open_store
 
     assert len(open_store(str(tmp_path / "game.sqlite3")).rounds_for(code)) >= len(CORPUS) // 2  # rounds did start
     for name, value in list(CORPUS.items())[::3]:

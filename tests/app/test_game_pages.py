@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from lib.game_store import open_store
+from lib.classroom.store import open_store
 from tests.app.apptest import open_page
 
 

@@ -132,7 +132,7 @@ def test_chat_model_gets_its_chat_template_by_default_with_the_tokens_shown():
 # -- item 11: after a fallback the sidebar and the link name the model that was loaded -----------------------
 def test_fallback_names_the_loaded_model_in_the_sidebar_and_the_link():
     need_shared()
-    from lib.catalog import default_model
+    from lib.models.catalog import default_model
 
     at = open_page("pages/next-token.py", prompt="Hello", model="no-such-org/no-such-model-xyz")
     assert any("no-such-model-xyz" in shown(w.value) for w in at.warning)
@@ -207,7 +207,7 @@ def test_an_unseen_prompt_in_a_link_runs_each_checkpoint_once(raw):
 
 def test_a_preset_prompt_still_shows_completions_at_once():
     need_shared()
-    from lib import stages
+    from lib.teaching import stages
 
     prompt, _ = stages.presets()[stages.DEFAULT_PRESET]
     at = open_page("pages/training-stages.py", timeout=240, prompt=prompt, family="pocket-lm")

@@ -1,6 +1,6 @@
 """The Lecture page under AppTest: steps from the URL, next/previous, and presentation mode kept per session."""
 
-from lib import lecture as L
+from lib.teaching import lecture as L
 from tests.app.apptest import open_page
 
 

@@ -171,7 +171,7 @@ def tiny_bundled_gpt(tmp_path, monkeypatch, gpt2_tokenizer):
     from transformers import GPT2Config, GPT2LMHeadModel
 
     from components import loaders
-    from lib import hub
+    from lib.models import hub
 
     torch.manual_seed(0)
     GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, n_positions=64)).save_pretrained(tmp_path)

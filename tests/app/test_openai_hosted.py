@@ -72,7 +72,7 @@ def test_upstream_errors_are_summarised(internal, prefix, status):
 
 
 def test_long_model_list_is_capped(internal):
-    from lib.openai_client import MAX_MODELS
+    from lib.models.openai_client import MAX_MODELS
 
     internal.huge_count = 5000
     try:

@@ -220,14 +220,14 @@ def test_unknown_model_typed_by_hand(server):
 
 
 def test_timeout_and_connection_failure(server, monkeypatch):
-    from lib import openai_backend
+    from lib.models import openai_backend
 
     class Quick(openai_backend.OpenAIBackend):  # a shorter read timeout, so the test does not wait 20 s
         def __init__(self, *args, **kw):
             kw["timeout"] = 0.5
             super().__init__(*args, **kw)
 
-    monkeypatch.setattr(openai_backend, "OpenAIBackend", Quick)  # lib.backends.open_model builds it from there
+    monkeypatch.setattr(openai_backend, "OpenAIBackend", Quick)  # lib.models.backends.open_model builds it from there
     at = pick(switch_on(app(), server.base_url), "slow-model")
     assert any("did not answer within 0.5 s" in w.value for w in at.warning)
     assert not at.exception

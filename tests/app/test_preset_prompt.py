@@ -2,7 +2,7 @@
 
 import pytest
 
-from lib.presets import INSIDE_PRESETS, NEXT_TOKEN_PRESETS
+from lib.teaching.presets import INSIDE_PRESETS, NEXT_TOKEN_PRESETS
 from tests.app.apptest import open_page
 from tests.conftest import need_shared
 

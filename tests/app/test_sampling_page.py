@@ -51,7 +51,7 @@ def test_empty_prompt():
 def test_the_panel_has_one_control_per_row_of_the_knob_table():
     """Every knob switched on from the URL: one slider per row, a switch for each row that has one, every knob in
     the order line in generate()'s order, each explained, and each written back to the URL."""
-    from lib.knobs import KNOBS, LABELS, ORDER
+    from lib.sampling.knobs import KNOBS, LABELS, ORDER
 
     on = {row.name: str(0.7 if row.slider.on is None else row.slider.on) for row in KNOBS}
     at = run_page(prompt="She opened the door and", **on)

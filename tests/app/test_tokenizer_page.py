@@ -42,7 +42,7 @@ def test_counts_match_tiktoken():
     n = cl100k(text)
     assert metrics(at) == {"Tokens": f"{n:,}", "Characters": f"{len(text):,}", "Words": f"{len(text.split()):,}",
                            "Characters per token": f"{len(text) / n:.2f}"}
-    from lib import tokenization as T
+    from lib.tokens import tokenization as T
 
     chips = at.html[0].proto.body
     assert chips.count('<span class="tv') == len(T.segment("cl100k_base", text).segments) == n - 2  # 🦙 is 3 tokens
@@ -72,7 +72,7 @@ def test_typed_special_token_is_text_with_a_note():
 
 
 # Lone surrogates can't reach a page (Streamlit's protobuf and the browser's UTF-8 replace them); the unit
-# tests feed them to lib.tokenization directly.
+# tests feed them to lib.tokens.tokenization directly.
 @pytest.mark.parametrize("text", ["", "\x00\x00", "\u202eevil \u05e9\u05dc\u05d5\u05dd", "👩\u200d👩\u200d👧",
                                   "<img src=x onerror=alert(1)>"])
 def test_bad_input_never_raises(text):
@@ -102,7 +102,7 @@ def test_hundred_thousand_characters_capped_but_counted():
 def test_unavailable_tokenizers_warn_and_the_rest_works():
     at = open_page(text="hello", tokenizers="o200k_base,pocket-lm,someone/not-here,cl100k_base", view="Side by side")
     warnings = " ".join(shown(w.value) for w in at.warning)
-    from lib import tokenization as T
+    from lib.tokens import tokenization as T
 
     if not T.tiktoken_cached("o200k_base"):
         assert "o200k_base" in warnings
@@ -159,7 +159,7 @@ print(len(at.metric) >= 0, 'torch' in sys.modules, 'transformers' in sys.modules
 
 
 def test_chat_tab_offline_hub_id_fails_fast_with_a_message():
-    from lib import hub
+    from lib.models import hub
 
     if hub.network_available():
         pytest.skip("online: the id could really be downloaded")
@@ -168,7 +168,7 @@ def test_chat_tab_offline_hub_id_fails_fast_with_a_message():
 
 
 def test_chip_labels_escape_and_show_invisible_characters():
-    from components.token_view import visible_html
+    from components.sections.token_view import visible_html
 
     assert visible_html("<script>x</script>") == "&lt;script&gt;x&lt;/script&gt;"
     assert "RLO" in visible_html("\u202eabc") and "\u202e" not in visible_html("\u202eabc")  # can't flip the row

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import hub
+from lib.models import hub
 from tests.conftest import ROOT
 
 PAGE = "pages/training-stages.py"
@@ -125,8 +125,8 @@ def local_family(tmp_path_factory):
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from lib.chat_format import CHATML_TEMPLATE
-    from lib.instructions import sft_examples
+    from lib.tokens.chat_format import CHATML_TEMPLATE
+    from lib.teaching.instructions import sft_examples
     from lib.training.pretrain import train_tokenizer
 
     text = "\n\n".join(f"{e.instruction}\n{e.answer}" for e in sft_examples())
@@ -145,7 +145,7 @@ def local_family(tmp_path_factory):
 
 
 def test_a_family_of_local_folders_goes_through_the_same_loading_path(local_family, monkeypatch):
-    from lib import stages
+    from lib.teaching import stages
 
     family = stages.Family("local", "Local test family", (stages.Checkpoint(local_family["base"], "base", "Base"),
                                                           stages.Checkpoint(local_family["instruct"], "instruct",
@@ -161,7 +161,7 @@ def test_a_family_of_local_folders_goes_through_the_same_loading_path(local_fami
 
 def test_a_preset_prompt_in_the_link_brings_its_expected_answer():
     need_bundled()
-    from lib import stages
+    from lib.teaching import stages
 
     prompt, answer = stages.presets()["Letter (held out)"]
     at = run_page(prompt=prompt, family="pocket-lm")

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from lib.game_maths import normalise
+from lib.classroom.maths import normalise
 from tests.conftest import need_shared
 from tests.e2e.conftest import CHROMIUM_FLAGS, chromium_path, SCREENSHOTS, no_exception, screenshot, start_server, wait_idle
 

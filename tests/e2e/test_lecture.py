@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from lib import lecture as L
-from lib.catalog import entry_for
+from lib.teaching import lecture as L
+from lib.models.catalog import entry_for
 from tests.conftest import GPT2_TOKENIZER, ROOT, TIKTOKEN_CACHE, need_shared
 from tests.e2e.conftest import IDLE, no_exception, open_page, screenshot, start_server, wait_idle
 from tests.loopback_hub import LoopbackHub, tiktoken_blobs, tiny_gpt2_repo

@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import pytest
 
 from components.charts import HIGHLIGHT, REST, distribution_chart, figure
-from lib.distribution import TokenRow
+from lib.sampling.distribution import TokenRow
 
 
 def rows(probs):
@@ -66,8 +66,8 @@ def test_highlight_by_token_id_and_no_rest_bar_when_nothing_is_left():
 
 
 def test_memory_chart_legend_names_each_precision_with_its_bytes():
-    from components.scale_charts import memory_chart
-    from lib import scale_catalog
+    from components.sections.scale_charts import memory_chart
+    from lib.scale import published as scale_catalog
 
     fig = memory_chart(scale_catalog.catalog()[:3])
     assert [t.name for t in fig.data][:4] == ["fp32 (4 bytes/param)", "bf16 (2 bytes/param)", "int8 (1 byte/param)",

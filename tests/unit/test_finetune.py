@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from lib import hub, stages
-from lib import instructions as ins
+from lib.models import hub
+from lib.teaching import stages
+from lib.teaching import instructions as ins
 from lib.training import live, sft_dpo as finetune
 
 ASSETS = hub.ASSETS

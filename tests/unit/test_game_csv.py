@@ -4,7 +4,7 @@ import csv
 import io
 
 from components.game import guesses_csv
-from lib.game_store import Guess, Round
+from lib.classroom.store import Guess, Round
 
 
 def test_csv_rows_and_formula_guard():

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from lib.game_maths import (HistRow, average_bits, class_surprise_bits, hf_scorer, histogram, model_surprise_bits,
+from lib.classroom.maths import (HistRow, average_bits, class_surprise_bits, hf_scorer, histogram, model_surprise_bits,
                             model_words, normalise, rank_among, spellings)
 
 

@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-from lib.game_store import (MAX_GUESS_CHARS, RATE_LIMIT, RATE_WINDOW_S, GameError, RedisStore, SQLiteStore,
+from lib.classroom.store import (MAX_GUESS_CHARS, RATE_LIMIT, RATE_WINDOW_S, GameError, RedisStore, SQLiteStore,
                             code_hash, new_code, open_store)
 from tests.conftest import IN_CI
 

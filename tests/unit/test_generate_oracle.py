@@ -18,9 +18,9 @@ from transformers.generation.logits_process import (
     TypicalLogitsWarper,
 )
 
-from lib.models import HFCausalLM
-from lib.knobs import Knobs
-from lib.sampling import apply_knobs, summary, top_p_view
+from lib.models.next_token import HFCausalLM
+from lib.sampling.knobs import Knobs
+from lib.sampling.apply import apply_knobs, summary, top_p_view
 
 POCKET = Path(__file__).resolve().parents[2] / "assets" / "pocket-lm"
 

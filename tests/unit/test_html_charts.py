@@ -4,7 +4,7 @@ import re
 
 import numpy as np
 
-from components.html_charts import cumulative_svg, paired_bars
+from components.sections.html_charts import cumulative_svg, paired_bars
 
 
 def widths(html: str) -> list[float]:
@@ -60,8 +60,8 @@ def test_kept_marker_sits_where_the_curve_reaches_top_p():
     import torch
     from transformers.generation.logits_process import TemperatureLogitsWarper, TopPLogitsWarper
 
-    from lib.knobs import Knobs
-    from lib.sampling import apply_knobs, top_p_view
+    from lib.sampling.knobs import Knobs
+    from lib.sampling.apply import apply_knobs, top_p_view
 
     scores = (np.random.default_rng(4).standard_normal(3000) * 2).astype(np.float32)
     knobs = Knobs(temperature=0.2, top_p=0.9)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from lib import hub
+from lib.models import hub
 from tests.conftest import ROOT
 
 
@@ -18,7 +18,7 @@ def test_bundled_name_resolves_to_the_assets_folder():
 
 
 def test_local_folder_loads_through_the_model_layer(tiny_folder):
-    from lib.models import HFCausalLM
+    from lib.models.next_token import HFCausalLM
 
     lm = HFCausalLM.load(str(tiny_folder))
     assert lm.distribution(lm.encode("hi")).probs.sum() == pytest.approx(1.0)
@@ -63,7 +63,7 @@ def test_hub_id_loads_from_the_local_hub_cache_when_offline(tmp_path, tiny_folde
         (snapshot / f.name).write_bytes(f.read_bytes())
     (tmp_path / "models--fake-org--tiny" / "refs").mkdir()
     (tmp_path / "models--fake-org--tiny" / "refs" / "main").write_text("0123456789abcdef")
-    script = ("import json; from lib import hub; from lib.models import HFCausalLM;"
+    script = ("import json; from lib.models import hub; from lib.models.next_token import HFCausalLM;"
               "path, local = hub.resolve('fake-org/tiny'); lm = HFCausalLM.load('fake-org/tiny');"
               "print(json.dumps([path, local, lm.vocab_size]))")
     env = {**os.environ, "HF_HUB_CACHE": str(tmp_path), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
@@ -103,7 +103,7 @@ def test_a_checkpoint_saved_as_pytorch_bin_loads(tmp_path, gpt2_tokenizer):
     """What the .bin fallback downloads must also load through the model layer."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from lib.models import HFCausalLM
+    from lib.models.next_token import HFCausalLM
 
     import torch
 

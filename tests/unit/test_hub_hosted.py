@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from lib import hub
+from lib.models import hub
 from tests.conftest import GPT2_TOKENIZER, ROOT
 
 LONG = ["a" * 300, "org/" + "b" * 300, "x" * 256, "/" + "c" * 400]
@@ -20,8 +20,8 @@ def clean(message: str) -> None:
 # -- item 2: names of 256+ characters --------------------------------------------------------
 @pytest.mark.parametrize("ref", LONG, ids=LONG_IDS)
 def test_over_long_model_names_are_a_clear_refusal_in_every_loader(ref):
-    from lib.models import HFCausalLM
-    from lib.masked_lm import MaskedLM
+    from lib.models.next_token import HFCausalLM
+    from lib.tokens.masked_lm import MaskedLM
 
     for load in (hub.resolve, hub.canonical, HFCausalLM.load, MaskedLM.load):
         with pytest.raises(hub.ModelUnavailable) as err:
@@ -36,7 +36,7 @@ def test_invalid_ids_are_simply_not_in_the_cache(ref):
 
 @pytest.mark.parametrize("ref", LONG, ids=LONG_IDS)
 def test_over_long_tokenizer_names_are_a_clear_refusal(ref):
-    from lib import tokenization
+    from lib.tokens import tokenization
 
     with pytest.raises(hub.ModelUnavailable) as err:
         tokenization.load(ref)
@@ -68,7 +68,7 @@ def test_hub_ids_are_their_own_name():
 
 # -- item 15: hosted mode reads no folders ----------------------------------------------------
 def test_hosted_mode_refuses_server_folders(tiny_folder, monkeypatch):
-    from lib.models import HFCausalLM
+    from lib.models.next_token import HFCausalLM
 
     assert HFCausalLM.load(str(tiny_folder)).name == str(tiny_folder)  # local mode: any folder is a model
     monkeypatch.setenv("LLMX_HOSTED", "1")
@@ -82,7 +82,7 @@ def test_hosted_mode_refuses_server_folders(tiny_folder, monkeypatch):
 
 
 def test_hosted_mode_refuses_tokenizer_folders(monkeypatch, tmp_path):
-    from lib import tokenization
+    from lib.tokens import tokenization
 
     folder = tmp_path / "tok"
     folder.symlink_to(GPT2_TOKENIZER)

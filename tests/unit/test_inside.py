@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from lib.inside import look_inside, top_heads
+from lib.models.inside import look_inside, top_heads
 
 IDS = [464, 3290, 286, 4881, 318, 6342, 13, 383, 3139, 286, 4486, 318]
 

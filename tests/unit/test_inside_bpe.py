@@ -4,8 +4,8 @@ import functools
 
 import pytest
 
-from lib.bpe_replay import BPETables, labels, replay, symbol_label, train_bpe
-from lib.hub import BUNDLED
+from lib.tokens.bpe_replay import BPETables, labels, replay, symbol_label, train_bpe
+from lib.models.hub import BUNDLED
 from tests.conftest import GPT2_TOKENIZER, need_shared
 
 WORDS = ["hello", " tokenization", "Antidisestablishmentarianism", "supercalifragilisticexpialidocious",
@@ -52,7 +52,7 @@ def test_gpt2_replay_matches_tiktoken(word):
 
 
 def symbol_bytes(symbol):
-    from lib.bpe_replay import _symbol_bytes
+    from lib.tokens.bpe_replay import _symbol_bytes
 
     return bytes(_symbol_bytes()[c] for c in symbol)
 

@@ -11,8 +11,8 @@ from openai.types import completion_create_params
 from openai.types.chat import completion_create_params as chat_create_params
 from transformers import GenerationConfig, GPT2Config, GPT2LMHeadModel
 
-from lib.knobs import BY_NAME, KNOBS, ORDER, Knobs, server_params
-from lib.sampling import apply_knobs
+from lib.sampling.knobs import BY_NAME, KNOBS, ORDER, Knobs, server_params
+from lib.sampling.apply import apply_knobs
 from tests.unit.test_sampling_oracle import same
 
 CONTEXT = [3, 3, 10, 42, 7]

@@ -7,9 +7,11 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from lib import lecture as L
-from lib import page_table, presets, stages
-from lib import tokenization as T
+from lib.teaching import lecture as L
+from lib import page_table
+from lib.teaching import presets
+from lib.teaching import stages
+from lib.tokens import tokenization as T
 from tests.conftest import ROOT, need_shared
 
 
@@ -26,7 +28,7 @@ def test_every_step_opens_a_routed_page():
 
 def test_page_reads_every_parameter_a_step_sets():
     """Each parameter name a step sets appears in its page (or a component it uses) as a query parameter."""
-    sources = "\n".join(p.read_text() for p in [*(ROOT / "pages").glob("*.py"), *(ROOT / "components").glob("*.py")])
+    sources = "\n".join(p.read_text() for p in [*(ROOT / "pages").glob("*.py"), *(ROOT / "components").rglob("*.py")])
     for step in L.STEPS:
         for name, _ in step.params:
             assert re.search(rf'["\']{name}["\']|\b{name}=', sources), (step.id, name)

@@ -43,23 +43,23 @@ def test_the_check_finds_type_checks():
 
 
 def test_no_page_or_component_checks_a_models_type():
-    files = sorted([*ROOT.glob("pages/*.py"), *ROOT.glob("components/*.py"), ROOT / "streamlit_app.py"])
+    files = sorted([*ROOT.glob("pages/*.py"), *ROOT.glob("components/**/*.py"), ROOT / "streamlit_app.py"])
     found = {str(f.relative_to(ROOT)): hits for f in files if (hits := type_checks(f.read_text(encoding="utf-8")))}
     assert found == {}
 
 
 # -- both backends answer the whole interface ---------------------------------------------------
 def _members() -> set[str]:
-    from lib.models import NextTokenModel
+    from lib.models.next_token import NextTokenModel
 
-    tree = ast.parse((ROOT / "lib" / "models.py").read_text(encoding="utf-8"))
+    tree = ast.parse((ROOT / "lib" / "models" / "next_token.py").read_text(encoding="utf-8"))
     cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == NextTokenModel.__name__)
     return {n.target.id if isinstance(n, ast.AnnAssign) else n.name for n in cls.body
             if isinstance(n, (ast.AnnAssign, ast.FunctionDef))}
 
 
 def api_backend():
-    from lib.backends import open_model
+    from lib.models.backends import open_model
 
     return open_model("openai:davinci-002", api={"base_url": "http://127.0.0.1:9/v1"})  # never contacted here
 
@@ -91,8 +91,8 @@ def test_an_api_backend_is_per_session_and_has_no_ids():
 
 
 def test_open_model_names_a_folder_by_its_canonical_name():
-    from lib import hub
-    from lib.backends import open_model
+    from lib.models import hub
+    from lib.models.backends import open_model
 
     if not (hub.BUNDLED["pocket-lm"] / "config.json").exists():
         pytest.skip("the bundled model is not here")

@@ -45,7 +45,7 @@ def test_greedy_generation_picks_each_steps_argmax(tiny_gpt2):
 
 
 def test_sampled_generation_is_reproducible_with_a_seed(tiny_gpt2):
-    from lib.knobs import Knobs
+    from lib.sampling.knobs import Knobs
 
     p = tiny_gpt2.encode("The cat")
     a = tiny_gpt2.generate(p, 8, Knobs(temperature=1.5), seed=3)

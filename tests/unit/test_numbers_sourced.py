@@ -24,8 +24,8 @@ def numbers(text: str) -> list[str]:
 
 
 def sourced_sentences() -> dict[str, str]:
-    from components import scale_views
-    from lib import stages
+    from components.sections import scale_views
+    from lib.teaching import stages
 
     gpt2 = re.search(r'"\*\*GPT-2: 117M or 124M\?\*\*(.*?)"\)', inspect.getsource(scale_views.scale_view), re.S).group(1)
     out = {f"stages.INSTRUCTGPT_FACTS[{name}]": text for name, text in stages.INSTRUCTGPT_FACTS}
@@ -49,6 +49,6 @@ def test_pocket_lm_is_trained_on_the_eleven_novels_it_claims():
     need_shared()
     books = [p for p in (ASSETS / "corpora" / "novels").iterdir() if p.suffix == ".txt"]
     assert len(books) == 11
-    from lib import stages
+    from lib.teaching import stages
 
     assert "pocket-lm used 11 public-domain novels" in stages.STORY[0].data_note

@@ -13,11 +13,11 @@ import pickle
 import numpy as np
 import pytest
 
-from lib.openai_backend import LEGACY_TOP_MAX, OpenAIBackend, default_endpoint, logprob_capable, token_bytes
-from lib.openai_client import (OPENAI_BASE_URL, ApiError, RateLimiter, deployer_key, normalise_base_url,
+from lib.models.openai_backend import LEGACY_TOP_MAX, OpenAIBackend, default_endpoint, logprob_capable, token_bytes
+from lib.models.openai_client import (OPENAI_BASE_URL, ApiError, RateLimiter, deployer_key, normalise_base_url,
                                retry_after_seconds)
-from lib.models import extend_prompt
-from lib.knobs import Knobs
+from lib.models.next_token import extend_prompt
+from lib.sampling.knobs import Knobs
 from tests.fake_openai_server import RAWS, WORDS, FakeOpenAI, closed_port_url, expected_logprobs
 from tests.loopback_server import served
 

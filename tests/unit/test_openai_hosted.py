@@ -10,10 +10,10 @@ import ipaddress
 
 import pytest
 
-from lib.api_http import short_reason
+from lib.models.api_http import short_reason
 from lib.hosting import ApiPolicy, api_policy
-from lib.openai_backend import OpenAIBackend
-from lib.openai_client import MAX_MODELS, ApiError
+from lib.models.openai_backend import OpenAIBackend
+from lib.models.openai_client import MAX_MODELS, ApiError
 from tests.fake_openai_server import FakeOpenAI
 from tests.internal_service import DB_URL, SECRET, InternalService
 from tests.loopback_server import served

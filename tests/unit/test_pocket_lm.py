@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from lib.hub import BUNDLED
+from lib.models.hub import BUNDLED
 from tests.conftest import ASSETS, need_shared
 
 FOLDER = BUNDLED["pocket-lm"]
@@ -58,7 +58,7 @@ def test_card_states_parameters_that_match_the_weights(pocket):
 
 
 def test_loads_through_the_app_model_layer_offline():
-    from lib.models import HFCausalLM
+    from lib.models.next_token import HFCausalLM
 
     lm = HFCausalLM.load("pocket-lm")
     dist = lm.distribution(lm.encode("She opened the door and"))

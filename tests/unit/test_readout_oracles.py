@@ -9,11 +9,13 @@ import pytest
 import torch
 import transformers as tf
 
-from lib import scale, scale_catalog, stages
-from lib.distribution import Distribution
-from lib.models import HFCausalLM
-from lib.knobs import Knobs
-from lib.sampling import apply_knobs, summary
+from lib.scale import maths as scale
+from lib.scale import published as scale_catalog
+from lib.teaching import stages
+from lib.sampling.distribution import Distribution
+from lib.models.next_token import HFCausalLM
+from lib.sampling.knobs import Knobs
+from lib.sampling.apply import apply_knobs, summary
 
 POCKET = Path(__file__).resolve().parents[2] / "assets" / "pocket-lm"
 PROMPTS = ["It was a dark and stormy night; the rain fell in", "She said to him,", "\n\n", "The old house"]
@@ -154,7 +156,7 @@ def test_dpo_summary_table_matches_the_shipped_weights():
     import json
     import statistics
 
-    from lib.instructions import held_out_examples
+    from lib.teaching.instructions import held_out_examples
 
     assets = POCKET.parent
     metrics = json.loads((assets / "pocket-lm-dpo" / "metrics.json").read_text())

@@ -15,9 +15,10 @@ from transformers.generation.logits_process import (
     TypicalLogitsWarper,
 )
 
-from lib import knobs, sampling
-from lib.knobs import Knobs
-from lib.sampling import apply_knobs
+from lib.sampling import knobs
+from lib.sampling import apply as sampling
+from lib.sampling.knobs import Knobs
+from lib.sampling.apply import apply_knobs
 
 # Scores with deliberate ties: drawn from a small grid of values, plus free floats.
 tied = st.lists(st.sampled_from([-3.0, -1.0, 0.0, 0.5, 0.5, 2.0, 2.0, 7.0]), min_size=1, max_size=40)

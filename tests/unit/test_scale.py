@@ -1,4 +1,4 @@
-"""lib/scale.py, scale_catalog.py, meta_device.py and masked_lm.py against independent oracles: transformers on the
+"""lib/scale/maths.py, scale_catalog.py, meta_device.py and masked_lm.py against independent oracles: transformers on the
 meta device and published tables written here."""
 
 from __future__ import annotations
@@ -9,7 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lib import hub, masked_lm, meta_device, scale, scale_catalog
+from lib.models import hub
+from lib.tokens import masked_lm
+from lib.scale import meta_device
+from lib.scale import maths as scale
+from lib.scale import published as scale_catalog
 from tests.conftest import BERT_TOKENIZER, need_shared
 
 # Published or independently known numbers, written here (never computed by the code under test).

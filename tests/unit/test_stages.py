@@ -8,9 +8,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lib import catalog, hub, stages
-from lib.distribution import Distribution
-from lib.chat_format import CHATML_TEMPLATE
+from lib.models import catalog
+from lib.models import hub
+from lib.teaching import stages
+from lib.sampling.distribution import Distribution
+from lib.tokens.chat_format import CHATML_TEMPLATE
 from lib.text import clean_text
 
 
@@ -90,7 +92,7 @@ def local_chat_model(tmp_path_factory):
     """A tiny random GPT-2 and a byte-level BPE tokenizer with ChatML, saved to a folder and loaded back."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from lib.models import HFCausalLM
+    from lib.models.next_token import HFCausalLM
     from lib.training.pretrain import train_tokenizer
 
     folder = tmp_path_factory.mktemp("tiny-chat")
@@ -223,7 +225,7 @@ def test_hub_checkpoints_say_they_are_unavailable_offline(model_id, monkeypatch)
 
 
 def test_presets_are_held_out_and_have_expected_answers():
-    from lib.instructions import preference_pairs, sft_examples
+    from lib.teaching.instructions import preference_pairs, sft_examples
 
     seen = {e.instruction for e in sft_examples()} | {p.instruction for p in preference_pairs()}
     presets = stages.presets()
@@ -245,7 +247,8 @@ def test_story_has_three_stages_with_sources():
 
 def test_one_cleaning_for_every_text_box():
     """Lone surrogates become U+FFFD everywhere, and a surrogate pair written as two code points is one character."""
-    from lib import openai_backend, segmentation
+    from lib.models import openai_backend
+    from lib.tokens import segmentation
 
     assert clean_text("\ud83d\ude00 \udc00") == "😀 \ufffd"
     assert segmentation.clean_text("\ud83d\ude00 \udc00")[0] == "😀 \ufffd"
@@ -255,7 +258,7 @@ def test_one_cleaning_for_every_text_box():
 
 def test_a_chat_prompt_that_exactly_fills_the_context_is_not_cut(local_chat_model, monkeypatch):
     """Issue 13, item 6, on the chat path (/next-token "as a chat message"): cut only what does not fit."""
-    from lib.prompting import chat_prompt
+    from lib.models.prompting import chat_prompt
 
     text = "Is this sentence happy or sad?"
     full = local_chat_model.tokenizer.apply_chat_template([{"role": "user", "content": text}],

@@ -5,9 +5,9 @@ import functools
 import pytest
 import torch
 
-from lib import stages
-from lib.models import HFCausalLM, Prompt
-from lib.token_shift import kind_of, token_shift
+from lib.teaching import stages
+from lib.models.next_token import HFCausalLM, Prompt
+from lib.models.token_shift import kind_of, token_shift
 
 
 @functools.cache
@@ -47,7 +47,7 @@ def test_labels_match_ranks_from_transformers(aligned_name):
 
 
 def stages_path(name):
-    from lib.hub import BUNDLED
+    from lib.models.hub import BUNDLED
 
     return BUNDLED[name]
 

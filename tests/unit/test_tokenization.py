@@ -1,4 +1,4 @@
-"""lib.tokenization against its oracles: tiktoken itself and transformers' AutoTokenizer."""
+"""lib.tokens.tokenization against its oracles: tiktoken itself and transformers' AutoTokenizer."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lib import hub
-from lib import tokenization as T
+from lib.models import hub
+from lib.tokens import tokenization as T
 from tests.conftest import BERT_TOKENIZER, GPT2_TOKENIZER, ROOT, need_shared
 
 TIKTOKEN_NAMES = ["r50k_base", "p50k_base", "cl100k_base"]
@@ -349,7 +349,7 @@ def test_missing_encodings_and_hub_ids_fail_fast_and_clearly():
 
 def test_tiktoken_path_imports_neither_torch_nor_transformers():
     need_shared()
-    code = ("import sys; from lib import tokenization as T; s = T.segment('cl100k_base', 'hi 🦙'); "
+    code = ("import sys; from lib.tokens import tokenization as T; s = T.segment('cl100k_base', 'hi 🦙'); "
             "T.decode('r50k_base', [1, 2]); T.availability('hf:gpt2'); "
             "import tiktoken; n = len(tiktoken.get_encoding('cl100k_base').encode_ordinary('hi 🦙')); "
             "print(s.n_tokens == n, 'torch' in sys.modules, 'transformers' in sys.modules)")

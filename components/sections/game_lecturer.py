@@ -1,0 +1,125 @@
+"""The lecturer's side of the guessing game: the private code, the round form, the live round and the averages."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.game import guesses_csv, histogram_html, prompt_html, round_score
+from lib.classroom.maths import average_bits, class_surprise_bits, model_surprise_bits
+from lib.classroom.passages import GAME_PASSAGES
+from lib.classroom.store import GameError, GameStore, Round, new_code
+from lib.teaching.presets import NEXT_TOKEN_PRESETS
+
+
+def lecturer_code() -> str:
+    """This lecturer's private code (sidebar): kept in the session, or pasted to get earlier rounds back."""
+    code = st.session_state.setdefault("game_code", new_code())
+    with st.sidebar.expander("Lecturer code (keep it private)"):
+        st.caption("Only this code can close, reveal or export your rounds. Paste it here on another device "
+                   "or after a reload to get your rounds back. It is never part of the students' link.")
+        st.code(code, language=None)
+        typed = st.text_input("Use a code I already have", max_chars=64, key="game_code_in").strip()
+        if typed and typed != code:
+            st.session_state.game_code = code = typed
+            st.session_state.pop("game_round", None)
+    return code
+
+
+def start_round_form(store: GameStore, code: str, model_id: str) -> None:
+    """The sidebar form that opens a round: a passage with a known next word, a lecture preset, or the lecturer's own."""
+    with st.sidebar.expander("Start a round", expanded=True):
+        source = st.radio("Prompt from", ["A passage with a known next word", "A preset from the lectures", "My own"],
+                          key="game_source")
+        if source.startswith("A passage"):
+            name = st.selectbox("Passage", list(GAME_PASSAGES), key="game_passage")
+            prompt, true_word = GAME_PASSAGES[name]
+            st.html(prompt_html(prompt, "1.1rem"))
+        elif source.startswith("A preset"):
+            prompt = NEXT_TOKEN_PRESETS[st.selectbox("Preset", list(NEXT_TOKEN_PRESETS), key="game_preset")]
+            true_word = st.text_input("True next word (optional)", max_chars=40, key="game_true_preset")
+            st.html(prompt_html(prompt, "1.1rem"))
+        else:
+            prompt = st.text_area("Prompt", max_chars=2000, key="game_prompt")
+            true_word = st.text_input("True next word (optional)", max_chars=40, key="game_true_custom")
+        minutes = st.number_input("Open for (minutes)", 1, 240, 30, key="game_minutes")
+
+        def start() -> None:
+            try:
+                r = store.create_round(prompt, code, true_word=true_word, model=model_id, ttl_s=60 * minutes)
+                st.session_state.game_round = st.session_state.game_pick = r.id  # show the new round
+            except GameError as exc:
+                st.session_state.game_error = str(exc)
+
+        st.button("Start round", type="primary", key="game_start", on_click=start)
+
+
+def pick_round(rounds: list[Round]) -> str:
+    """The round on screen: the newest unless the lecturer picked another."""
+    ids = [r.id for r in rounds]
+    if st.session_state.get("game_pick") not in ids:
+        st.session_state.game_pick = ids[-1]
+    round_id = st.selectbox("Round", ids,
+                            format_func=lambda i: f"{ids.index(i) + 1}. {next(r.prompt for r in rounds if r.id == i)[:60]}…",
+                            key="game_pick")
+    st.session_state.game_round = round_id
+    return round_id
+
+
+def round_buttons(store: GameStore, r: Round, code: str) -> None:
+    """Close, reopen and reveal: each disabled while the round is already in that state."""
+    def set_status(status: str) -> None:
+        try:
+            store.set_status(r.id, code, status)
+        except GameError as exc:
+            st.session_state.game_error = str(exc)
+
+    buttons = st.columns(4)
+    for col, (label, status) in zip(buttons, {"Close guessing": "closed", "Reopen": "open", "Reveal": "revealed"}.items()):
+        col.button(label, key=f"game_{status}", disabled=r.status == status, width="stretch",
+                   on_click=set_status, args=(status,))
+
+
+@st.fragment(run_every=1)
+def live_round(store: GameStore, round_id: str, code: str) -> None:
+    """Refreshed every second: the class against the model on this round."""
+    r = store.round(round_id)
+    try:
+        counts = store.counts(round_id, code)
+    except GameError as exc:
+        st.error(str(exc))
+        return
+    score = round_score(r.model, r.prompt)
+    n = sum(counts.values())
+    state = "taking guesses" if r.accepting() else ("revealed" if r.status == "revealed" else "closed")
+    st.markdown(f"**{n}** guesses · round **{state}** · model `{score.model_name.replace('`', '')}`")
+    revealed = r.status == "revealed"
+    st.html(histogram_html(score.rows(counts, r.true_word if revealed else ""), r.true_word, show_true=revealed))
+    if revealed and r.true_word:
+        c_bits = class_surprise_bits(counts, r.true_word)
+        m_bits = model_surprise_bits(score.scorer.word_logprob(r.true_word))
+        a, b = st.columns(2)
+        a.metric("Class surprise", "–" if c_bits is None else f"{c_bits:.2f} bits")
+        b.metric("Model surprise", f"{m_bits:.2f} bits")
+    st.caption("Guesses are cut to their first word, without case or punctuation. The model's probability of a word is "
+               "the chance that its next tokens spell it (after a space; lower case, Capitalised or UPPER), a product "
+               "over the tokens of a longer word. Class surprise uses add-one smoothing: (count+1)/(guesses+words+1).")
+    st.download_button("Export CSV", lambda: guesses_csv(r, store.guesses(round_id, code), score.scorer.word_prob),
+                       file_name=f"round-{r.id}.csv", mime="text/csv", key="game_csv", on_click="ignore")
+
+
+def revealed_averages(store: GameStore, rounds: list[Round], code: str) -> None:
+    """Class and model surprise averaged over the revealed rounds that have a true word."""
+    per_round = []
+    for r in rounds:
+        if r.status == "revealed" and r.true_word:
+            score = round_score(r.model, r.prompt)
+            per_round.append((class_surprise_bits(store.counts(r.id, code), r.true_word),
+                              model_surprise_bits(score.scorer.word_logprob(r.true_word))))
+    c_avg, m_avg, n_rounds = average_bits(per_round)
+    if n_rounds:
+        st.subheader("Over the revealed rounds")
+        a, b, c = st.columns(3)
+        a.metric("Class: average surprise", f"{c_avg:.2f} bits/word")
+        b.metric("Model: average surprise", f"{m_avg:.2f} bits/word")
+        c.metric("Rounds", n_rounds)
+        st.caption("Cross-entropy in bits per word: lower means the true words were less of a surprise.")

@@ -1,0 +1,161 @@
+"""Views for the "Inside the model" page: the cached look inside, the logit-lens grid, attention maps."""
+
+from __future__ import annotations
+
+import html
+import math
+
+import numpy as np
+import streamlit as st
+
+from components.charts import base_layout, figure
+from components.loaders import get_model
+from components.state import from_query, to_query
+from lib.models.inside import HEAD_PATTERNS, Inside, head_scores_table, top_heads
+
+MAX_TOKENS = 128           # attention maps are T x T per head: keep the page light
+CELL_TEXT_MAX_TOKENS = 24  # print percentages inside attention cells only when they fit
+LENS_SCALE = [[0, "#ffffff"], [1, "#60a5fa"]]
+ATTENTION_SCALE = [[0, "#ffffff"], [1, "#7c3aed"]]
+VIEWS = {"lens": "Logit lens: what each layer would predict", "attention": "Attention: where each token looks"}
+PATTERN_KEYS = {"previous": "previous token", "first": "first token", "self": "itself"}
+
+
+@st.cache_resource(max_entries=16, show_spinner="Looking inside the model…")  # attentions: up to L*H*128*128 floats each
+def _cached_inside(model_id: str, ids: tuple[int, ...]) -> Inside:
+    return get_model(model_id).look_inside(ids)
+
+
+def inside(model, ids: tuple[int, ...]) -> Inside:
+    """Lens + attention, computed once per (model, prompt ids) for every session."""
+    return _cached_inside(model.cache_key, ids)
+
+
+def short(label: str, n: int = 10) -> str:
+    """Cut to n characters, then escape: Plotly reads <b>, <a href>, <br> … in chart text as markup."""
+    return html.escape(label if len(label) <= n else label[: n - 1] + "…", quote=False)
+
+
+def position_labels(tokens: list[str]) -> list[str]:
+    """Unique axis labels (Plotly merges equal category names): position number plus token."""
+    return [f"{i}·{short(t, 12)}" for i, t in enumerate(tokens)]
+
+
+def lens_chart(model, data: Inside):
+    tokens = model.token_labels(data.ids)
+    n_rows = data.top_ids.shape[0]
+    layer_names = ["emb"] + [f"L{i}" for i in range(1, n_rows)]
+    predicted = [[short(label, 8) for label in model.token_labels(row)] for row in data.top_ids.T]
+    probs = data.top_probs.T  # (T, L+1)
+    text = [[f"{tok}<br>{p:.0%}" for tok, p in zip(row, prow)] for row, prow in zip(predicted, probs)]
+    hover = [[f"after “{short(tokens[pos], 40)}” (position {pos}), {layer_names[layer]}: "
+              f"“{predicted[pos][layer]}” p = {probs[pos, layer]:.3f}" for layer in range(n_rows)]
+             for pos in range(len(tokens))]
+    heat = dict(type="heatmap", z=probs.tolist(), x=layer_names, y=position_labels(tokens), text=text,
+                texttemplate="%{text}", textfont=dict(size=14, family="monospace"), hovertext=hover,
+                hoverinfo="text", colorscale=LENS_SCALE, zmin=0, zmax=1, xgap=1, ygap=1,
+                colorbar=dict(title=dict(text="p"), tickformat=".0%"))
+    return figure(dict(data=[heat], layout=base_layout(
+        140 + 44 * len(tokens), title=dict(text="Top next token if the model stopped at each layer"),
+        xaxis=dict(title=dict(text="layer (emb = embeddings only)"), side="top", tickfont=dict(size=16)),
+        yaxis=dict(autorange="reversed", tickfont=dict(size=16, family="monospace"),
+                   title=dict(text="input token (position)")))))
+
+
+def final_line_chart(model, data: Inside):
+    final = short(model.token_labels([data.final_id])[0], 40)
+    layers = ["emb"] + [f"L{i}" for i in range(1, len(data.final_ranks))]
+    ticks = [10**k for k in range(len(str(int(data.final_ranks.max()))))]  # 1, 10, ... up to the worst rank
+    prob = dict(type="scatter", x=layers, y=data.final_probs.tolist(), name="probability", mode="lines+markers+text",
+                text=[f"{p:.0%}" for p in data.final_probs], textposition="top center",
+                line=dict(color="#2563eb", width=3), marker=dict(size=10, symbol="circle"))
+    rank = dict(type="scatter", x=layers, y=data.final_ranks.tolist(), name="rank (right axis, 1 = top)",
+                yaxis="y2", mode="lines+markers", line=dict(color="#f59e0b", width=3, dash="dash"),
+                marker=dict(size=12, symbol="diamond"))
+    return figure(dict(data=[prob, rank], layout=base_layout(
+        420, title=dict(text=f"The final prediction “{final}” layer by layer"),
+        legend=dict(orientation="h", y=-0.2), xaxis=dict(tickfont=dict(size=16)),
+        yaxis=dict(title=dict(text="probability"), tickformat=".0%", range=[0, 1.1]),
+        yaxis2=dict(title=dict(text="rank (log axis, 1 at the top)"), type="log", overlaying="y", side="right",
+                    showgrid=False, tickvals=ticks, ticktext=[f"{v:,}" for v in ticks],
+                    range=[math.log10(max(ticks) * 2), -0.15]))))
+
+
+def attention_chart(model, data: Inside, layer: int, head: int):
+    """layer, head: 0-based."""
+    tokens = position_labels(model.token_labels(data.ids))
+    a = data.attentions[layer, head]  # (T, T) query x key
+    t = len(tokens)
+    heat = dict(type="heatmap", z=a.tolist(), x=tokens, y=tokens, colorscale=ATTENTION_SCALE, zmin=0, zmax=1,
+                xgap=1, ygap=1, hovertemplate="%{y} looks at %{x}: %{z:.1%}<extra></extra>",
+                colorbar=dict(title=dict(text="weight"), tickformat=".0%"))
+    if t <= CELL_TEXT_MAX_TOKENS:
+        heat.update(text=[[f"{v:.0%}" if v >= 0.005 else "" for v in row] for row in a], texttemplate="%{text}",
+                    textfont=dict(size=13))
+    size = max(420, min(1100, 160 + 34 * t))
+    return figure(dict(data=[heat], layout=base_layout(
+        size, title=dict(text=f"Layer {layer + 1}, head {head + 1}: each row is a token, looking back at earlier ones"),
+        xaxis=dict(title=dict(text="looks at (key)"), tickangle=-60, tickfont=dict(size=14, family="monospace")),
+        yaxis=dict(title=dict(text="token (query)"), autorange="reversed", tickfont=dict(size=14, family="monospace")))))
+
+
+def head_finder_chart(scores: np.ndarray, pattern: str):
+    n_layers, n_heads = scores.shape
+    heat = dict(type="heatmap", z=scores.tolist(), x=[f"H{h + 1}" for h in range(n_heads)],
+                y=[f"L{i + 1}" for i in range(n_layers)], text=[[f"{v:.0%}" for v in row] for row in scores],
+                texttemplate="%{text}", textfont=dict(size=14), colorscale=ATTENTION_SCALE, zmin=0, zmax=1,
+                xgap=1, ygap=1, hovertemplate="%{y} %{x}: %{z:.1%}<extra></extra>", showscale=False)
+    return figure(dict(data=[heat], layout=base_layout(
+        140 + 36 * n_layers, title=dict(text=f"Mean attention to the {pattern}, per head"),
+        xaxis=dict(side="top", tickfont=dict(size=16)), yaxis=dict(autorange="reversed", tickfont=dict(size=16)))))
+
+
+def lens_view(model, data: Inside) -> None:
+    st.caption("Each layer's hidden state goes through the model's final norm and output head, as if the model "
+               "stopped there. Each cell: the top next token after that input token, and its probability. "
+               "The last column is what the model really predicts.")
+    st.plotly_chart(final_line_chart(model, data), width="stretch", key="ins_final_chart")
+    st.plotly_chart(lens_chart(model, data), width="stretch", key="ins_lens_chart")
+
+
+def _jump(layer: int, head: int) -> None:
+    st.session_state.ins_layer, st.session_state.ins_head = layer + 1, head + 1
+
+
+def attention_view(model, data: Inside) -> None:
+    n_layers, n_heads = data.n_layers, data.n_heads
+    from_query("ins_layer", "layer", 1, int, 1, n_layers)
+    from_query("ins_head", "head", 1, int, 1, n_heads)
+    from_query("ins_pattern", "pattern", "previous", lambda v: v if v in PATTERN_KEYS else "previous")
+    st.session_state.ins_layer = min(max(1, st.session_state.ins_layer), n_layers)  # a smaller model was picked
+    st.session_state.ins_head = min(max(1, st.session_state.ins_head), n_heads)
+    c1, c2 = st.columns(2)
+    layer = c1.slider("Layer", 1, n_layers, key="ins_layer") if n_layers > 1 else 1
+    head = c2.slider("Head", 1, n_heads, key="ins_head") if n_heads > 1 else 1
+    st.plotly_chart(attention_chart(model, data, layer - 1, head - 1), width="stretch", key="ins_attention_chart")
+
+    st.subheader("Find heads with a habit")
+    pattern_key = st.segmented_control("Heads that attend to…", list(PATTERN_KEYS), key="ins_pattern",
+                                       format_func=lambda k: PATTERN_KEYS[k]) or "previous"
+    pattern = PATTERN_KEYS[pattern_key]
+    st.caption(f"Score: the mean {HEAD_PATTERNS[pattern]}, over every token after the first.")
+    best = top_heads(data.attentions, pattern, n=min(3, n_layers * n_heads))
+    cols = st.columns(len(best))
+    for col, (li, hi, score) in zip(cols, best):
+        col.button(f"Layer {li + 1}, head {hi + 1}: {score:.0%}", key=f"ins_jump_{li}_{hi}", on_click=_jump,
+                   args=(li, hi), width="stretch")
+    st.plotly_chart(head_finder_chart(head_scores_table(data.attentions, pattern), pattern), width="stretch",
+                    key="ins_heads_chart")
+    to_query(layer=layer, head=head, pattern=pattern_key)
+
+
+@st.fragment
+def inside_panel(model, data: Inside) -> None:
+    """Switching view, layer or head reruns only this fragment, never the model."""
+    from_query("ins_view", "view", "lens", lambda v: v if v in VIEWS else "lens")
+    view = st.segmented_control("View", list(VIEWS), key="ins_view", format_func=VIEWS.get) or "lens"
+    to_query(view=view)
+    if view == "lens":
+        lens_view(model, data)
+    else:
+        attention_view(model, data)

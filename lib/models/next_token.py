@@ -1,0 +1,283 @@
+"""One interface for next-token models, and its transformers backend.
+
+A backend gives, for a prompt, the next-token `Distribution` (complete over the vocabulary, or a
+partial top-K) and can continue the prompt step by step, recording every step's alternatives. It also
+says how a chat checkpoint sees a prompt, labels its tokens, and names itself for shared caches
+(`cache_key`), so pages never ask which kind of backend they hold. lib/backends.open_model opens one.
+The transformers backend reuses the KV cache while generating and is safe to share between
+sessions: `lock` guards its tokenizer and `forward_lock` each forward pass (never a whole generation), so a
+student opening a page is never queued behind another student's long generation.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+
+from lib.models import hub
+from lib.sampling.distribution import Distribution, TokenRow, TokenTable, token_label
+from lib.models.inside import Inside, look_inside
+from lib.sampling.knobs import Knobs
+from lib.sampling.apply import apply_knobs, greedy_choice, sample
+
+
+@dataclass(frozen=True)
+class Prompt:
+    ids: tuple[int, ...]   # empty for API backends, which tokenize server-side
+    dropped: int = 0       # tokens cut from the left to fit the context
+    text: str = ""         # the prompt text as sent (API backends use this)
+
+    @property
+    def note(self) -> str:
+        return (f"The prompt was longer than the model's context, so its first {self.dropped:,} tokens were cut."
+                if self.dropped else "")
+
+
+def fit_context(ids: Sequence[int], context_length: int, text: str = "") -> Prompt:
+    """Keep the last `context_length` tokens: a prompt that exactly fills the context is not cut. Room for
+    generated tokens is made while generating (the window slides), never by cutting what was typed."""
+    ids = [int(i) for i in ids]
+    dropped = max(0, len(ids) - int(context_length))
+    return Prompt(tuple(ids[dropped:]), dropped, text)
+
+
+@dataclass(frozen=True)
+class Formatted:
+    """A prompt as one checkpoint sees it: raw text for a base model, wrapped in the chat template otherwise."""
+    prompt: Prompt
+    templated: bool
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Step:
+    chosen: TokenRow            # the generated token, with its probability under the model
+    alternatives: tuple[TokenRow, ...]
+    entropy: float
+
+
+@dataclass(frozen=True)
+class Generation:
+    prompt: Prompt
+    steps: tuple[Step, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def text(self) -> str:
+        return b"".join(s.chosen.raw for s in self.steps).decode("utf-8", errors="replace")
+
+
+class NextTokenModel(Protocol):
+    """What every backend answers, so no caller asks which kind of model it holds."""
+
+    name: str
+    context_length: int
+    cache_key: str | None       # the canonical name shared caches use; None for per-session API backends
+    has_chat_template: bool     # chat_prompt() can show the exact templated tokens
+    can_look_inside: bool       # a local model with weights: SharedModel.look_inside() works
+
+    def encode(self, text: str, extra_ids: Sequence[int] = ()) -> Prompt: ...
+
+    def tokenize(self, text: str) -> list[int]:
+        """The ids of `text` as plain text (nothing added, nothing cut); [] where the server tokenizes."""
+
+    def chat_prompt(self, text: str) -> Formatted:
+        """`text` as a user turn with the assistant's turn opened, as this model's chat checkpoints see it."""
+
+    def token_labels(self, ids: Sequence[int]) -> list[str]: ...
+
+    def token_row(self, token_id: int) -> TokenRow | None:
+        """One token of the vocabulary (no probability); None for an unknown id or a backend without ids."""
+
+    def distribution(self, prompt: Prompt) -> Distribution: ...
+
+    def generate(self, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None = None, seed: int = 0,
+                 n_alternatives: int = 10, on_step: Callable[[int], None] | None = None) -> Generation: ...
+
+
+class SharedModel(NextTokenModel, Protocol):
+    """A backend with a cache_key: its logits are cached across sessions, and it can be looked inside."""
+
+    def logits(self, ids: Sequence[int]) -> np.ndarray: ...
+
+    def distribution_from_logits(self, logits: np.ndarray, notes: tuple[str, ...] = ()) -> Distribution: ...
+
+    def look_inside(self, ids: Sequence[int]) -> Inside: ...
+
+
+def extend_prompt(model: NextTokenModel, text: str, chosen: Sequence[TokenRow]) -> Prompt:
+    """The prompt plus tokens picked by hand (step mode): by id where the backend has ids, else by text."""
+    if all(row.id >= 0 for row in chosen):
+        return model.encode(text, [row.id for row in chosen])
+    return model.encode(text + "".join(row.text for row in chosen))
+
+
+def pick_next(scores: np.ndarray, knobs: Knobs | None, context_ids: Sequence[int], rng: np.random.Generator) -> int:
+    """Greedy when knobs is None or temperature is 0 (after the repetition penalty, as generate(do_sample=False)
+    applies it); otherwise sample after the knobs."""
+    if knobs is None or knobs.temperature == 0:
+        return greedy_choice(scores, knobs, context_ids)
+    return int(sample(apply_knobs(scores, knobs, context_ids).probs, rng)[0])
+
+
+def serving_threads() -> int:
+    """torch threads per server process: LLMX_TORCH_THREADS, default 1. On a busy server (many sessions, or
+    several app processes per machine) two or more intra-op threads per small forward pass spin against each
+    other and ran a 4M-parameter model's token 20-40x slower than one thread (bench/class_load.py)."""
+    try:
+        return max(1, int(os.environ.get("LLMX_TORCH_THREADS", "1")))
+    except ValueError:
+        return 1
+
+
+class HFCausalLM:
+    """Any transformers causal LM (hub id, local folder or bundled name)."""
+
+    can_look_inside = True
+
+    def __init__(self, model, tokenizer, name: str, cache_key: str | None = None):
+        self.model, self.tokenizer, self.name = model, tokenizer, name
+        self.cache_key = cache_key  # set by load(): the canonical name it was opened by
+        self.lock = threading.RLock()          # the tokenizer: fast tokenizers raise "Already borrowed" across threads
+        self.forward_lock = threading.RLock()  # one forward pass at a time, so N students don't thrash the cores
+        cfg = model.config
+        self.context_length = int(getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", 2048))
+        self.vocab_size = int(model.get_output_embeddings().weight.shape[0])
+        table = TokenTable.from_hf(tokenizer)
+        pad = self.vocab_size - len(table.texts)
+        self.texts = table.texts[: self.vocab_size] + [f"<unused {i}>" for i in range(max(0, pad))]
+        self.raws = table.raws[: self.vocab_size] + [b""] * max(0, pad)
+        self.ids = np.arange(self.vocab_size)
+        # Only the last position's logits are ever used: skip the output layer for the others where supported.
+        self.last_only = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
+
+    @classmethod
+    def load(cls, ref: str, progress: Callable[[float, str], None] | None = None) -> "HFCausalLM":
+        path, local_only = hub.resolve(ref)
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        torch.set_num_threads(serving_threads())
+        if not local_only and hub.cached_snapshot(ref) is None:
+            path = str(hub.download(ref, progress))
+            local_only = True
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=local_only)
+            model = AutoModelForCausalLM.from_pretrained(path, local_files_only=local_only, dtype="float32")
+        except (OSError, ValueError) as exc:
+            raise hub.ModelUnavailable(f"Could not load '{ref}': {exc}") from exc
+        model.eval()
+        return cls(model, tokenizer, ref, cache_key=ref)
+
+    # -- prompts -----------------------------------------------------------------
+    def tokenize(self, text: str) -> list[int]:
+        """Tokenize as plain text: special-token strings stay text, nothing is added."""
+        with self.lock:
+            return list(self.tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"])
+
+    def encode(self, text: str, extra_ids: Sequence[int] = ()) -> Prompt:
+        """Tokenize as plain text; keep the last `context_length` tokens."""
+        ids = self.tokenize(text) + [int(i) for i in extra_ids]
+        if not ids:
+            bos = self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else self.tokenizer.eos_token_id
+            ids = [bos] if bos is not None else []
+        return fit_context(ids, self.context_length, text)
+
+    @property
+    def has_chat_template(self) -> bool:
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
+    def chat_prompt(self, text: str) -> Formatted:
+        """The chat template's user turn plus the opened assistant turn; control tokens typed by the user stay
+        text (`sanitize_control_tokens`). Without a template the raw prompt, with a note saying so."""
+        if not self.has_chat_template:
+            return Formatted(self.encode(text), False,
+                             "This checkpoint's tokenizer has no chat template, so it gets the raw prompt.")
+        with self.lock:
+            ids = self.tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True,
+                                                     tokenize=True, return_dict=True,
+                                                     sanitize_control_tokens=True)["input_ids"]
+        return Formatted(fit_context(ids, self.context_length, text), True)
+
+    # -- tokens ------------------------------------------------------------------
+    def token_labels(self, ids: Sequence[int]) -> list[str]:
+        """Readable labels (special tokens shown by name)."""
+        return [token_label(self.texts[i], self.raws[i]) for i in ids]
+
+    def token_row(self, token_id: int) -> TokenRow | None:
+        if not 0 <= token_id < self.vocab_size:
+            return None
+        text, raw = self.texts[token_id], self.raws[token_id]
+        return TokenRow(0, token_id, text, raw, token_label(text, raw), math.nan, math.nan, math.nan)
+
+    # -- forward passes ----------------------------------------------------------
+    def logits(self, ids: Sequence[int]) -> np.ndarray:
+        """Raw next-token logits after `ids`, float64, shape (vocab,)."""
+        import torch
+
+        if not ids:
+            raise ValueError("an empty prompt has no next token")
+        with self.forward_lock, torch.inference_mode():
+            out = self.model(torch.tensor([list(ids)]), **self.last_only)
+        return out.logits[0, -1].double().numpy()  # (vocab,)
+
+    def distribution_from_logits(self, logits: np.ndarray, notes: tuple[str, ...] = ()) -> Distribution:
+        """Scores kept in float32, the precision generate() casts logits to, so the knobs cut as it does."""
+        logits = np.asarray(logits, dtype=np.float32)
+        return Distribution(logits, self.ids, self.texts, self.raws, complete=True, source=self.name, notes=notes)
+
+    def distribution(self, prompt: Prompt) -> Distribution:
+        notes = (prompt.note,) if prompt.dropped else ()
+        return self.distribution_from_logits(self.logits(prompt.ids), notes)
+
+    def row(self, dist: Distribution, token_id: int) -> TokenRow:
+        """One token's row in a complete distribution, with its rank."""
+        lp = dist.logprobs
+        return TokenRow(dist.rank(token_id), token_id, self.texts[token_id], self.raws[token_id],
+                        token_label(self.texts[token_id], self.raws[token_id]), float(lp[token_id]),
+                        float(np.exp(lp[token_id])), float("nan"))
+
+    def look_inside(self, ids: Sequence[int]) -> Inside:
+        """The logit lens and attention maps for `ids`, in one forward pass."""
+        return look_inside(self.model, ids, self.forward_lock)
+
+    def generate(self, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None = None, seed: int = 0,
+                 n_alternatives: int = 10, on_step: Callable[[int], None] | None = None,
+                 use_cache: bool = True) -> Generation:
+        """Continue the prompt token by token, reusing the KV cache; slides the window at the context limit."""
+        import torch
+
+        rng = np.random.default_rng(seed)
+        ids = list(prompt.ids)
+        steps, notes, past, cached = [], [], None, 0
+        window = self.context_length
+        with torch.inference_mode():
+            for i in range(max_new_tokens):
+                if past is not None:
+                    with self.forward_lock:  # per pass, not per generation; `past` is this call's own
+                        out = self.model(torch.tensor([ids[-1:]]), past_key_values=past, use_cache=True, **self.last_only)
+                    cached += 1
+                else:
+                    if len(ids) > window and not notes:
+                        notes.append("The text outgrew the context, so the oldest tokens were dropped as it went on.")
+                    with self.forward_lock:
+                        out = self.model(torch.tensor([ids[-window:]]), use_cache=use_cache, **self.last_only)
+                    cached = min(len(ids), window)
+                # The next token goes at position `cached`; the cache is reusable while that is inside the context.
+                past = out.past_key_values if use_cache and cached < self.context_length else None
+                logits = out.logits[0, -1].float().numpy()  # (vocab,) float32, as generate() casts them
+                dist = self.distribution_from_logits(logits)
+                token = pick_next(logits, knobs, ids, rng)
+                steps.append(Step(self.row(dist, token), tuple(dist.top_rows(n_alternatives)), dist.entropy()))
+                ids.append(token)
+                if on_step:
+                    on_step(i + 1)
+                if token == self.tokenizer.eos_token_id:
+                    break
+        return Generation(prompt, tuple(steps), tuple(notes))

@@ -1,0 +1,116 @@
+"""Applying the knobs (lib.sampling.knobs) to one cached score vector, exactly as transformers' generate(), and the
+readouts drawn from the result.
+
+`apply_knobs` runs the active knobs in generate()'s order (`ORDER`: the repetition penalty, then temperature,
+top-k, top-p, min-p, typical-p). Probabilities are always over the whole vocabulary; nothing is renormalised over a
+cut set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from lib.sampling.distribution import entropy_nats
+from lib.sampling.knobs import BY_NAME, KNOBS, ORDER, Knobs, finite_indices, softmax
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    scores: np.ndarray
+    survivors: int
+
+
+@dataclass(frozen=True)
+class Reshaped:
+    stages: tuple[Stage, ...]   # the input first, then one per active knob
+    probs: np.ndarray           # final probabilities over the full vocabulary
+
+    @property
+    def final_scores(self) -> np.ndarray:
+        return self.stages[-1].scores
+
+    @property
+    def kept(self) -> np.ndarray:
+        """Tokens no knob cut (score not -inf), as generate() sees them; a kept token's probability may
+        still round to 0 (temperature 0.001 removes nothing)."""
+        return np.isfinite(self.final_scores)
+
+    def scores_before(self, name: str) -> np.ndarray:
+        """The scores the knob `name` receives: the output of the last active knob before it in ORDER."""
+        position = ORDER.index(name)
+        earlier = [s for s in self.stages if s.name == "model" or ORDER.index(s.name) < position]
+        return earlier[-1].scores
+
+
+def apply_knobs(scores: np.ndarray, knobs: Knobs, context_ids: Sequence[int] = ()) -> Reshaped:
+    """Every active knob in generate()'s order, in the scores' own precision (see lib.sampling.knobs): float32 scores
+    through each row's float32 path, anything else in float64."""
+    x = np.asarray(scores)
+    float32 = x.dtype == np.float32
+    if not float32:
+        x = x.astype(np.float64, copy=False)
+    stages = [Stage("model", x, int(np.isfinite(x).sum()))]
+    for name in knobs.active():
+        row, value = BY_NAME[name], getattr(knobs, name)
+        if not float32:
+            x = row.apply(x, value, context_ids)
+        elif row.apply32 is not None:
+            x = row.apply32(x, value, context_ids)
+        else:
+            x = row.apply(x, value, context_ids).astype(np.float32)
+        stages.append(Stage(name, x, int(np.isfinite(x).sum())))
+    return Reshaped(tuple(stages), _probabilities(x))
+
+
+def greedy_choice(scores: np.ndarray, knobs: Knobs | None, context_ids: Sequence[int]) -> int:
+    """The token generate(do_sample=False) picks: argmax after the processors it applies without sampling
+    (the rows that are not warpers: the repetition penalty; the warpers only act when sampling)."""
+    x = np.asarray(scores)
+    if knobs is not None:
+        processors = Knobs(**{row.name: getattr(knobs, row.name) for row in KNOBS if not row.warper})
+        if processors.active():
+            x = apply_knobs(x, processors, context_ids).final_scores
+    return int(np.argmax(x))
+
+
+def _probabilities(x: np.ndarray) -> np.ndarray:
+    """Softmax over the whole vocabulary; after a cut only the survivors need exponentiating."""
+    x = np.asarray(x, dtype=np.float64)
+    survivors = finite_indices(x)
+    if survivors is None:
+        return softmax(x)
+    probs = np.zeros(x.size)
+    probs[survivors] = softmax(x[survivors])
+    return probs
+
+
+def summary(probs: np.ndarray, original: np.ndarray, kept: np.ndarray | None = None) -> dict[str, float]:
+    """Readouts: entropy (nats), effective number of choices, original mass kept, survivors.
+
+    `kept` marks the tokens no knob cut (`Reshaped.kept`); None means nothing was cut. It is never
+    inferred from `probs > 0`: at a low temperature most kept tokens have a probability that rounds to 0."""
+    h = entropy_nats(probs)
+    kept = np.ones(len(original), dtype=bool) if kept is None else np.asarray(kept, dtype=bool)
+    return {"entropy": h, "effective_choices": float(np.exp(h)), "mass_kept": float(original[kept].sum()),
+            "survivors": int(kept.sum())}
+
+
+def sample(probs: np.ndarray, rng: np.random.Generator, n: int = 1) -> np.ndarray:
+    """Draw n token indices from a probability vector."""
+    p = np.asarray(probs, dtype=np.float64)
+    possible = np.flatnonzero(p)  # the same draws as over the whole vector: zero-probability steps add nothing
+    return possible[rng.choice(possible.size, size=n, p=p[possible] / p.sum())]
+
+
+def top_p_view(result: Reshaped, limit: int = 2000) -> np.ndarray:
+    """The distribution top-p actually sees (after repetition penalty, temperature and top-k), most likely
+    first, its first `limit` tokens: the cumulative chart is drawn over this, so its crossing of p is
+    where top-p cuts."""
+    probs = _probabilities(result.scores_before("top_p"))
+    n = min(limit, probs.size)
+    top = np.argpartition(-probs, n - 1)[:n] if n < probs.size else np.arange(probs.size)
+    return np.sort(probs[top])[::-1]
