@@ -143,8 +143,12 @@ def training_flops(params: float, tokens: float) -> float:
 
 
 def flops_per_token(spec: Spec) -> dict[str, float]:
-    """Forward ≈ 2·N_non-embedding + 2·L·n_ctx·d at full context; training ≈ 3× forward (Kaplan et al. 2020 ⚠)."""
-    non_embedding = count(spec) - breakdown(spec).get("Embeddings", 0)
+    """Forward ≈ 2·N + 2·L·n_ctx·d at full context; training ≈ 3× forward (Kaplan et al. 2020, Table 1 ⚠).
+
+    N is Kaplan's non-embedding count: it leaves out the embedding and the unembedding (output head), so tying
+    the output layer changes nothing here."""
+    per_part = breakdown(spec)
+    non_embedding = count(spec) - per_part.get("Embeddings", 0) - per_part.get("Output head", 0)
     forward = 2.0 * non_embedding + 2.0 * spec.layers * (spec.context or 0) * spec.d_model
     return {"forward": forward, "training": 3.0 * forward}
 

@@ -291,3 +291,18 @@ def test_clean_sentence_leaves_encodable_printable_text(text):
 
 def test_clean_sentence_examples():
     assert masked_lm.clean_sentence("a\ud800b\x00c\x07 [MASK]\n🙂") == "abc [MASK]\n🙂"
+
+
+def test_flops_per_token_leave_out_the_untied_output_head():
+    """Kaplan et al. 2020 (Table 1): C_forward ≈ 2N + 2·L·n_ctx·d with N ≈ 12·L·d² non-embedding parameters,
+    embedding and unembedding both excluded: L=12, d=768, V=50257, n_ctx=1024 gives 1.9e8 forward, 5.7e8 training,
+    tied or not."""
+    L, d, ctx = 12, 768, 1024
+    kaplan_forward = 2 * 12 * L * d * d + 2 * L * ctx * d
+    for tied in (True, False):
+        f = scale.flops_per_token(scale.gpt2_spec(L, d, 12, 50257, ctx, tied=tied))
+        assert f"{f['forward']:.1e}" == "1.9e+08" and f"{f['training']:.1e}" == "5.7e+08"
+        assert abs(f["forward"] / kaplan_forward - 1) < 0.01  # biases and norms are the rest
+    untied = scale.flops_per_token(scale.Spec("llama", 4, 256, 4, 4096, 256, 688, tied=False))
+    tied = scale.flops_per_token(scale.Spec("llama", 4, 256, 4, 4096, 256, 688, tied=True))
+    assert untied == tied
