@@ -1,8 +1,11 @@
-"""The two seed lectures as data (lecture_steps.toml): each step is a deep link into an existing page plus what to say.
+"""The two seed lectures as data (lecture_steps.toml): each step names a view, its state, the part that makes the
+point, and what to say; its page's deep link is for exploring.
 
 Lecture 1: Jeremy Howard, "A Hacker's Guide to Language Models" (fast.ai, 2023).
 Lecture 2: "14.1 Modern Large Language Models" (a video course lesson on GPT-3 and its playground).
-A step never copies a page: it names the page (its url_path) and the query parameters that page reads.
+A step never copies a page: it names a view (a key of VIEWS, drawn by components/sections/step_views.py with the
+components that page uses), the part of it to show (`part`), the page (its url_path) and the query parameters
+that page reads, which are also the view's state.
 Which model a step uses is decided when it is shown, from what is on this machine (best_model, best_family).
 """
 
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from string import Template
 from urllib.parse import quote, urlencode
@@ -41,6 +44,28 @@ class Step:
     needs: str = "none"                  # a key of NEEDS
     bundled: str = ""                    # with only the bundled model: what it shows, what a larger one would
     example: str = ""                    # "openorca" or "preference": a data example shown beside the step
+    view: str = ""                       # a key of VIEWS: what the lecture page draws for this step
+    part: tuple[tuple[str, object], ...] = ()  # which part of the view makes the point (top rows, columns)
+    extra: tuple[tuple[str, object], ...] = ()  # keys this module does not read (other tools' data, e.g. claims)
+
+    def part_value(self, name: str, default=None):
+        return dict(self.part).get(name, default)
+
+
+# What a step can show, and the `part` keys each view reads (components/sections/step_views.py draws them).
+VIEWS = {
+    "next-token": "Next-token distribution: the top rows (part.top)",
+    "generation": "Greedy and sampled continuations of one prompt, one row each (part.seeds: sampled seeds)",
+    "sampling": "The distribution before and after the step's knobs (part.top rows; part.knobs: sliders shown)",
+    "tokens": "One text as token chips under one tokenizer",
+    "decode": "Token ids back to text, with the chips",
+    "chat-format": "A conversation as one token sequence under a chat template",
+    "stage-story": "The training pipeline with the step's stage marked, and a sample of that stage's data",
+    "stage-compare": "One family's checkpoints side by side on one prompt (part.stages: which columns)",
+    "scale": "Parameter counts on a log axis (part.chart: bar)",
+    "bigger-not-better": "Published results of a small fine-tuned model against a huge few-shot one",
+    "lens": "The logit lens: what each layer would predict (part.positions: the last positions shown)",
+}
 
 
 # The prompts steps name as ${NAME} in lecture_steps.toml, besides the texts under its [texts].
@@ -58,12 +83,18 @@ def load_steps(path: Path = STEPS_FILE) -> tuple[Step, ...]:
     for name, text in data["texts"].items():  # a text may use the ones above it
         names[name] = Template(text).substitute(names)
 
-    def fill(text: str) -> str:
-        return Template(text).substitute(names)
+    def fill(value):
+        return Template(value).substitute(names) if isinstance(value, str) else value
 
-    return tuple(Step(**{k: fill(v) for k, v in row.items() if k != "params"},
-                      params=tuple((k, fill(v)) for k, v in row["params"].items()))
-                 for row in data["steps"])
+    known = {f.name for f in fields(Step)} - {"params", "part", "extra"}
+
+    def step(row: dict) -> Step:
+        return Step(**{k: fill(v) for k, v in row.items() if k in known},
+                    params=tuple((k, fill(v)) for k, v in row.get("params", {}).items()),
+                    part=tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in row.get("part", {}).items()),
+                    extra=tuple((k, v) for k, v in row.items() if k not in known | {"params", "part"}))
+
+    return tuple(step(row) for row in data["steps"])
 
 
 STEPS = load_steps()
