@@ -1,8 +1,9 @@
 """The guessing game's maths: class guesses and the model's probabilities on the same words.
 
 Definitions (the pages say the same in words):
-- A guess is normalised to one word: Unicode NFKC, first whitespace-separated word, surrounding
-  punctuation dropped (unless the word is only punctuation), case folded. The true next word and the
+- A guess is normalised to one word: Unicode NFKC, invisible characters (zero-width, bidi, control) removed, first
+  whitespace-separated word, surrounding punctuation dropped (unless the word is only punctuation), lower-cased with
+  str.lower (casefold would turn "Straße" into "strasse", another word). The true next word and the
   model's tokens go through the same function.
 - The model's probability of a word w is the probability that its next tokens spell " w" (leading
   space, as GPT-style tokenizers write a word after another), summed over three spellings: w,
@@ -28,13 +29,27 @@ import numpy as np
 PUNCT = string.punctuation + "“”‘’«»…–—¿¡"
 
 
+# Characters nobody can see: control (NUL, ...), format (zero-width, bidi overrides, BOM, soft hyphen), surrogates,
+# private use and unassigned code points.
+INVISIBLE = frozenset(("Cc", "Cf", "Cs", "Co", "Cn"))
+
+
+def visible(text: str) -> str:
+    """The text with NFKC applied and every invisible character removed (what a guess keeps as typed)."""
+    text = unicodedata.normalize("NFKC", text or "")
+    return "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) not in INVISIBLE)
+
+
 def normalise(text: str) -> str:
-    """One comparable word: NFKC, first word, outer punctuation dropped, case folded."""
-    words = unicodedata.normalize("NFKC", text or "").split()
+    """One comparable word: visible characters (NFKC), first word, outer punctuation dropped, lower case.
+
+    str.lower, not casefold: casefold spells "Straße" as "strasse" and a Greek final ς as σ, which are other
+    words to the model."""
+    words = visible(text).split()
     if not words:
         return ""
     word = words[0]
-    return (word.strip(PUNCT) or word).casefold()
+    return (word.strip(PUNCT) or word).lower()
 
 
 def spellings(word: str) -> list[str]:

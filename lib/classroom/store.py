@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lib.classroom.maths import normalise
+from lib.classroom.maths import normalise, visible
 
 MAX_GUESS_CHARS = 40
 MAX_PROMPT_CHARS = 2000
@@ -77,7 +77,9 @@ def new_round_id() -> str:
 
 def clean_guess(text: str) -> tuple[str, str]:
     """(raw text as kept, normalised word); a GameError for an empty or overlong guess."""
-    raw = (text or "").strip()
+    if len(text or "") > 4 * MAX_GUESS_CHARS:  # refused before any work on it
+        raise GameError(f"A guess is one word: {MAX_GUESS_CHARS} characters at most.")
+    raw = visible(text).strip()  # zero-width, bidi and control characters never reach the projector
     if len(raw) > MAX_GUESS_CHARS:
         raise GameError(f"A guess is one word: {MAX_GUESS_CHARS} characters at most.")
     word = normalise(raw)

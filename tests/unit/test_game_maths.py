@@ -5,14 +5,17 @@ from __future__ import annotations
 import math
 from collections import Counter
 
+import numpy as np
 import pytest
 
-from lib.classroom.maths import (HistRow, average_bits, class_surprise_bits, hf_scorer, histogram, model_surprise_bits,
+from lib.classroom.maths import (HistRow, WordScorer, average_bits, class_surprise_bits, hf_scorer, histogram, model_surprise_bits,
                             model_words, normalise, rank_among, spellings)
 
 
 @pytest.mark.parametrize("text, word", [
-    ("  Mat ", "mat"), ("MAT!", "mat"), ("mat, really", "mat"), ("“Frogs”", "frogs"), ("Straße", "strasse"),
+    ("  Mat ", "mat"), ("MAT!", "mat"), ("mat, really", "mat"), ("“Frogs”", "frogs"), ("Straße", "straße"),
+    ("ΛΌΓΟΣ", "λόγος"), ("λόγος", "λόγος"), ("\u200bmat\u200d", "mat"), ("\u202emat", "mat"), ("\ufeffMat\x00", "mat"),
+    ("\u200b\u200c\u2066", ""), ("\x00", ""), ("\ufeff", ""),
     ("ﬁsh", "fish"), ("...", "..."), ("", ""), ("   ", ""), ("don't", "don't"), ("<b>x</b>", "b>x</b"),
 ])
 def test_normalise(text, word):
@@ -115,3 +118,19 @@ def test_model_words_are_whole_word_tokens_in_probability_order(tiny_gpt2):
 
     first = next(int(i) for i in np.argsort(-lp) if tiny_gpt2.texts[int(i)].startswith(" ") and normalise(tiny_gpt2.texts[int(i)]))
     assert words[0] == normalise(tiny_gpt2.texts[first])
+
+
+def test_a_word_is_scored_as_typed_not_case_folded():
+    """casefold spells "Straße" as "strasse" and the final ς as σ: the model would score another word."""
+    asked: list[str] = []
+
+    def encode(text: str) -> list[int]:
+        asked.append(text)
+        return [0]
+
+    scorer = WordScorer(encode, lambda extra: np.zeros(1))  # (vocab=1,)
+    for typed, lowered in (("Straße", "straße"), ("ΛΌΓΟΣ", "λόγος")):
+        assert normalise(typed) == lowered
+        scorer.word_logprob(normalise(typed))
+    assert " straße" in asked and " strasse" not in asked
+    assert " λόγος" in asked and " λόγοσ" not in asked

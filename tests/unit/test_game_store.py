@@ -243,3 +243,18 @@ def test_a_guess_racing_a_close_is_either_stored_or_refused(store):
 
     assert crowd(student, 40, midway=lambda: store.set_status(r.id, code, "closed")) == []
     assert sum(results) == sum(store.counts(r.id, code).values())
+
+
+@pytest.mark.parametrize("text", ["\u200b", "\u200b\u200c\u200d", "\u202e", "\x00", "\ufeff", "\u2066\u2069", " \u00ad "])
+def test_invisible_guesses_are_refused(text, tmp_path):
+    store = SQLiteStore(tmp_path / "g.sqlite3")
+    r = store.create_round("The cat sat on the", new_code())
+    with pytest.raises(GameError, match="Type a word"):
+        store.submit(r.id, "s" * 16, text)
+
+
+def test_a_guess_keeps_only_visible_characters(tmp_path):
+    store = SQLiteStore(tmp_path / "g.sqlite3")
+    r = store.create_round("The cat sat on the", new_code())
+    g = store.submit(r.id, "s" * 16, "\u202emat\u200b\x00")
+    assert (g.raw, g.word) == ("mat", "mat")
