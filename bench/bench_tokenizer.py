@@ -21,6 +21,7 @@ from components.setup import configure_environment  # noqa: E402
 
 configure_environment()
 
+from lib.tokens.loading import load
 from lib.tokens import tokenization as T  # noqa: E402
 
 SAMPLE = ("When I arrived back at the panda breeding facility, they are splashing! 🦙👩‍👩‍👧 "
@@ -47,7 +48,7 @@ def main() -> None:
 
     from components.sections.token_view import RENDER_CAP, chips_html  # imports streamlit, but renders nothing
 
-    enc = T.load("cl100k_base").enc
+    enc = load("cl100k_base").enc
     enc.encode_ordinary(text)  # warm up
     rows = []
     t_bare, ids = timed(lambda: enc.encode_ordinary(text), args.repeat)
@@ -72,7 +73,7 @@ def main() -> None:
     print(f"  full HTML size / capped HTML size               {len(html_full) / len(html_cap):6.1f}×")
 
     if not args.no_hf:
-        backend = T.load("hf:gpt2")
+        backend = load("hf:gpt2")
         backend.encode(text)  # warm up
         t_hf_bare, _ = timed(lambda: backend.tok(text, verbose=False)["input_ids"], args.repeat)
         t_hf_seg, seg = timed(lambda: T.segment("hf:gpt2", text, limit=RENDER_CAP), args.repeat)

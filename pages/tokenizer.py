@@ -11,25 +11,26 @@ from components.guard import guarded_callback
 from components.setup import route_through_app
 from components.state import as_bool, from_query, to_query
 from components.sections.tokenizer_tabs import LINK_CAP
-from lib.tokens import tokenization as T
+from lib.teaching.presets import TOKENIZER_DEFAULT, TOKENIZER_PRESETS
+from lib.tokens.loading import DEFAULT_TOKENIZERS, REGISTRY, canonical, label
 
 TABS = ["Single view", "Side by side", "Multilingual", "Decode", "Chat format", "How BPE builds a token"]
 
 
 def _names(raw: str) -> list[str]:
-    return [T.canonical(n) for n in dict.fromkeys(p.strip() for p in raw.split(",")) if n.strip()][:6]
+    return [canonical(n) for n in dict.fromkeys(p.strip() for p in raw.split(",")) if n.strip()][:6]
 
 
 def _use_preset() -> None:
     choice = st.session_state.get("tok_preset")
     if choice:
-        st.session_state.tok_text = T.PRESETS[choice]
+        st.session_state.tok_text = TOKENIZER_PRESETS[choice]
     st.session_state.tok_preset = None
 
 
 route_through_app()
-from_query("tok_text", "text", T.PRESETS[T.DEFAULT_PRESET])
-from_query("tok_names", "tokenizers", list(T.DEFAULT_TOKENIZERS), _names)
+from_query("tok_text", "text", TOKENIZER_PRESETS[TOKENIZER_DEFAULT])
+from_query("tok_names", "tokenizers", list(DEFAULT_TOKENIZERS), _names)
 from_query("tok_show_ids", "ids_view", False, as_bool)
 from_query("tok_group", "group", True, as_bool)
 
@@ -37,12 +38,12 @@ st.title("Tokenizer")
 st.markdown("Models predict **tokens, not words**. A tokenizer cuts text into pieces from a fixed vocabulary and "
             "gives each piece a number; the model only ever sees those numbers.")
 
-st.pills("Examples from the lectures", list(T.PRESETS), key="tok_preset", on_change=guarded_callback(_use_preset))
+st.pills("Examples from the lectures", list(TOKENIZER_PRESETS), key="tok_preset", on_change=guarded_callback(_use_preset))
 text = st.text_area("Text", key="tok_text", height=140)
-options = list(T.REGISTRY) + [n for n in st.session_state.tok_names if n not in T.REGISTRY]
+options = list(REGISTRY) + [n for n in st.session_state.tok_names if n not in REGISTRY]
 names = st.multiselect("Tokenizers (type a Hugging Face id to add one, e.g. Qwen/Qwen2.5-0.5B)", options,
-                       key="tok_names", format_func=T.label, accept_new_options=True, max_selections=6)
-names = [T.canonical(n) for n in names]
+                       key="tok_names", format_func=label, accept_new_options=True, max_selections=6)
+names = [canonical(n) for n in names]
 left, right = st.columns(2)
 show_ids = left.toggle("Show token ids instead of text", key="tok_show_ids")
 group = right.toggle("Group tokens that split a character (emoji, CJK)", key="tok_group",

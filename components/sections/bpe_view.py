@@ -9,7 +9,7 @@ from components.html import chips
 from components.state import from_query, to_query
 from lib.tokens import bpe_replay as B
 from lib.models import hub
-from lib.tokens import tokenization as T
+from lib.tokens.loading import load
 
 REPLAY_TOKENIZERS = {"hf:gpt2": "GPT-2 (50,257 tokens)", "pocket-lm": "pocket-lm (bundled, 4,096 tokens)"}
 TRAIN_DEFAULT = (
@@ -24,7 +24,7 @@ FIRST_MERGES = 20
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the tokenizer's merges…")
 def _tables(name: str) -> B.BPETables:
-    return B.BPETables(T.load(name).tok.backend_tokenizer)
+    return B.BPETables(load(name).tok.backend_tokenizer)
 
 
 @st.cache_resource(max_entries=16, show_spinner="Training a BPE on your text…")

@@ -14,10 +14,10 @@ from components.html import chips, esc, problem
 from components.loaders import distribution, generate, get_model
 from lib.models import hub
 from lib.teaching import stages
-from lib.models.catalog import API_PREFIX
+from lib.models.catalog import API_PREFIX, Checkpoint, Family
 from lib.sampling.knobs import Knobs
-from lib.training import live as finetune  # the live demo only; torch is imported lazily inside
-from lib.teaching.instructions import preference_pairs, sft_examples
+from lib.training import live  # the live demo only; torch is imported lazily inside
+from lib.teaching.instructions import preference_pairs, probe_example, sft_examples
 
 BOX_CSS = """<style>
 .ts-row{display:flex;align-items:stretch;gap:.4rem;margin:.3rem 0;font-size:1.1rem}
@@ -95,7 +95,7 @@ def stage_chart(rows, rest: float, highlight: int | None, title: str) -> go.Figu
     return fig.update_layout(title_font=dict(size=22))
 
 
-def load_checkpoints(family: stages.Family) -> tuple[list, str | None]:
+def load_checkpoints(family: Family) -> tuple[list, str | None]:
     """(model or an error message, per checkpoint), and one message when the whole family is blocked."""
     if family.backend != "openai":
         out = []
@@ -123,7 +123,7 @@ def api_error_types() -> tuple:
     return (hub.ModelUnavailable, ApiError)
 
 
-def show_checkpoint(ck: stages.Checkpoint, model, run: StageRun):
+def show_checkpoint(ck: Checkpoint, model, run: StageRun):
     """One column: the tokens seen, the first-token distribution, measures, completions. Returns (dist, positions)."""
     formatted = stages.format_prompt(model, run.text, ck.chat)
     prompt = formatted.prompt
@@ -164,7 +164,7 @@ def show_checkpoint(ck: stages.Checkpoint, model, run: StageRun):
     return dist, positions
 
 
-def compare_checkpoints(family: stages.Family, run: StageRun) -> None:
+def compare_checkpoints(family: Family, run: StageRun) -> None:
     """One column per checkpoint, then the stage-by-stage measures."""
     models, blocked = load_checkpoints(family)
     if blocked:
@@ -252,7 +252,7 @@ def show_live(result: dict, chart_slot, dist_slot) -> None:
 
 def live_finetune() -> None:
     """A button that runs about 30 SFT steps of the bundled model and draws them as they come."""
-    probe = finetune.probe_example()
+    probe = probe_example()
     st.markdown(f"Probe (held out): `{esc(probe.instruction)}` → expected “{esc(probe.answer)}”")
     clicked = st.button("▶ Fine-tune live (about 30 steps)", key="ts_live_go", type="primary")
     progress_slot, chart_slot, dist_slot = st.empty(), st.empty(), st.empty()
@@ -262,12 +262,12 @@ def live_finetune() -> None:
         except hub.ModelUnavailable as exc:
             st.error(str(exc))
             return
-        if not finetune.LIVE_SLOT.acquire(blocking=False):
+        if not live.LIVE_SLOT.acquire(blocking=False):
             st.warning("Another session is fine-tuning on this server right now. Try again in a minute.")
         else:
             try:
                 result = None
-                for step in finetune.live_sft(base_path, probe=probe):
+                for step in live.live_sft(base_path, probe=probe):
                     d = step.probe
                     if result is None:
                         best = step.expected_ids[0] if step.expected_ids else None
@@ -282,7 +282,7 @@ def live_finetune() -> None:
                     show_live(result, chart_slot, dist_slot)
                 st.session_state.ts_live = result
             finally:
-                finetune.LIVE_SLOT.release()
+                live.LIVE_SLOT.release()
     if "ts_live" in st.session_state:
         result = st.session_state.ts_live
         first, last = result["expected"][0], result["expected"][-1]

@@ -9,7 +9,7 @@ from components.html import esc
 from components.loaders import get_model
 from components.state import from_query, to_query
 from lib.models import hub
-from lib.teaching import stages
+from lib.models.catalog import Family
 from lib.models.token_shift import KINDS, MARKERS, TokenShift, token_shift
 
 MAX_NEW_TOKENS = 48
@@ -55,7 +55,7 @@ def legend_html() -> str:
 
 
 @st.fragment
-def token_shift_panel(family: stages.Family, text: str, complete: bool = True) -> None:
+def token_shift_panel(family: Family, text: str, complete: bool = True) -> None:
     """Greedy answer of one aligned checkpoint of `family`, scored under the family's base checkpoint."""
     st.header("Which tokens did alignment change?")
     st.markdown("Take the tuned model's greedy answer. At every token, give the **base** model the same text so far "

@@ -15,6 +15,9 @@ import logging
 
 from components.html import CHIP_COLOURS, esc, md, problem
 from lib.models import hub
+from lib.tokens import chat_format as chats
+from lib.tokens import loading
+from lib.tokens.segmentation import Segment, Segmentation
 from lib.tokens import tokenization as T
 
 LOG = logging.getLogger("llmx")
@@ -78,7 +81,7 @@ def _hex(data: bytes) -> str:
     return " ".join(f"{b:02X}" for b in data)
 
 
-def _title(seg: T.Segment, source: str) -> str:
+def _title(seg: Segment, source: str) -> str:
     lines = []
     if len(seg.ids) == 1:
         lines.append(f"token #{seg.index + 1} · id {seg.ids[0]}" + (" · special token" if seg.special else ""))
@@ -93,7 +96,7 @@ def _title(seg: T.Segment, source: str) -> str:
     return "\n".join(lines)
 
 
-def chip_html(seg: T.Segment, position: int, show_ids: bool, source: str = "") -> str:
+def chip_html(seg: Segment, position: int, show_ids: bool, source: str = "") -> str:
     classes = ["tv"] + (["alt"] if position % 2 else []) + (["sp"] if seg.special else []) \
         + (["pt"] if seg.partial else []) + (["id"] if show_ids else [])
     if show_ids:
@@ -111,7 +114,7 @@ def chip_html(seg: T.Segment, position: int, show_ids: bool, source: str = "") -
     return chip + "<br>" * newlines
 
 
-def chips_html(seg: T.Segmentation, show_ids: bool = False, cap: int = RENDER_CAP) -> str:
+def chips_html(seg: Segmentation, show_ids: bool = False, cap: int = RENDER_CAP) -> str:
     parts = [chip_html(s, k, show_ids, seg.text[s.char_start:s.char_end]) for k, s in enumerate(seg.segments[:cap])]
     return f'{CSS}<div class="tv-wrap">{"".join(parts)}</div>'
 
@@ -121,7 +124,7 @@ LEGEND = ("Chips alternate colour and border. · is a space, → a tab, ↵ a ne
           "tokens; hex like F0 9F is raw bytes that are not a whole character.")
 
 
-def render_tokens(seg: T.Segmentation, show_ids: bool = False, cap: int = RENDER_CAP, legend: bool = True) -> None:
+def render_tokens(seg: Segmentation, show_ids: bool = False, cap: int = RENDER_CAP, legend: bool = True) -> None:
     """Chips (or ids), with the 'showing the first N of M tokens' line when capped."""
     shown_segments = seg.segments[:cap]
     shown_tokens = sum(len(s.ids) for s in shown_segments)
@@ -142,7 +145,7 @@ CHARACTERS_HELP = ("Unicode code points, as Python's len() counts them: an accen
                    "joined from several (👨‍👩‍👧), counts each part.")
 
 
-def render_counts(seg: T.Segmentation) -> None:
+def render_counts(seg: Segmentation) -> None:
     c = seg.counts
     cols = st.columns(4)
     cols[0].metric("Tokens", f"{c.tokens:,}")
@@ -153,7 +156,7 @@ def render_counts(seg: T.Segmentation) -> None:
 
 def name(tokenizer: str) -> str:
     """A tokenizer's label for markdown (headings, captions, spinners): typed hub ids are user text."""
-    return md(T.label(tokenizer))
+    return md(loading.label(tokenizer))
 
 
 def render_notes(notes) -> None:
@@ -165,48 +168,48 @@ def render_notes(notes) -> None:
 
 
 @st.cache_resource(max_entries=64, ttl=3600, show_spinner=False)
-def _segmentation(name: str, text: str, limit: int | None, group: bool) -> T.Segmentation:
+def _segmentation(name: str, text: str, limit: int | None, group: bool) -> Segmentation:
     return T.segment(name, text, limit=limit, group=group)
 
 
-def segmentation(name: str, text: str, limit: int | None = RENDER_CAP, group: bool = True) -> T.Segmentation | None:
+def segmentation(name: str, text: str, limit: int | None = RENDER_CAP, group: bool = True) -> Segmentation | None:
     """Cached segmentation, or None after showing why this tokenizer can't be used here."""
     try:
-        with st.spinner(f"Loading {md(T.label(name))}…"):
-            return _segmentation(T.canonical(name), text, limit, group)
+        with st.spinner(f"Loading {md(loading.label(name))}…"):
+            return _segmentation(loading.canonical(name), text, limit, group)
     except hub.ModelUnavailable as exc:
         st.warning(problem(exc))
     except Exception:  # a broken hub tokenizer must not take the page down; the detail goes to the server log
         LOG.exception("tokenizer %r failed", name)
-        st.error(f"The tokenizer {md(T.label(name))} could not be used here. Pick another one, or check the hub id.")
+        st.error(f"The tokenizer {md(loading.label(name))} could not be used here. Pick another one, or check the hub id.")
     return None
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def _decoded(name: str, ids: tuple[int, ...], limit: int | None) -> T.Segmentation:
+def _decoded(name: str, ids: tuple[int, ...], limit: int | None) -> Segmentation:
     return T.decode(name, ids, limit=limit)
 
 
-def decoded(name: str, ids: tuple[int, ...], limit: int | None = RENDER_CAP) -> T.Segmentation | None:
+def decoded(name: str, ids: tuple[int, ...], limit: int | None = RENDER_CAP) -> Segmentation | None:
     try:
-        with st.spinner(f"Loading {md(T.label(name))}…"):
-            return _decoded(T.canonical(name), ids, limit)
+        with st.spinner(f"Loading {md(loading.label(name))}…"):
+            return _decoded(loading.canonical(name), ids, limit)
     except hub.ModelUnavailable as exc:
         st.warning(problem(exc))
     except ValueError as exc:
         st.error(problem(exc))
     except Exception:
         LOG.exception("decoding with %r failed", name)
-        st.error(f"The tokenizer {md(T.label(name))} could not decode these ids. Pick another one.")
+        st.error(f"The tokenizer {md(loading.label(name))} could not decode these ids. Pick another one.")
     return None
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def _chat(source: str, messages: tuple[tuple[str, str], ...], add_generation_prompt: bool) -> T.ChatFormat:
-    return T.chat_format(source, [{"role": r, "content": c} for r, c in messages], add_generation_prompt, RENDER_CAP)
+def _chat(source: str, messages: tuple[tuple[str, str], ...], add_generation_prompt: bool) -> chats.ChatFormat:
+    return chats.chat_format(source, [{"role": r, "content": c} for r, c in messages], add_generation_prompt, RENDER_CAP)
 
 
-def chat(source: str, messages: list[tuple[str, str]], add_generation_prompt: bool) -> T.ChatFormat | None:
+def chat(source: str, messages: list[tuple[str, str]], add_generation_prompt: bool) -> chats.ChatFormat | None:
     try:
         with st.spinner("Loading the chat tokenizer (transformers)…"):
             return _chat(source, tuple(messages), add_generation_prompt)
@@ -220,7 +223,7 @@ def chat(source: str, messages: list[tuple[str, str]], add_generation_prompt: bo
 
 @st.cache_data(ttl=60, show_spinner=False)
 def chat_sources() -> list[tuple[str, str, str]]:
-    return [(s.name, s.label, s.about) for s in T.chat_sources()]
+    return [(s.name, s.label, s.about) for s in chats.chat_sources()]
 
 
 PATTERNS = ("", "/", ".", "x", "\\", "+")

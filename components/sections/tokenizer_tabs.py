@@ -7,6 +7,8 @@ import streamlit as st
 
 from components.sections import token_view as tv
 from components.state import from_query, to_query
+from lib.tokens import loading
+from lib.tokens.segmentation import parse_ids
 from lib.tokens import tokenization as T
 
 LINK_CAP = 2000  # longer texts are not written into the URL
@@ -17,12 +19,12 @@ def single_view(names: list[str], text: str, group: bool, show_ids: bool) -> Non
     if not names:
         st.info("Pick a tokenizer above.")
     else:
-        from_query("tok_single", "single", names[0], T.canonical)
+        from_query("tok_single", "single", names[0], loading.canonical)
         if st.session_state.tok_single not in names:
             st.session_state.tok_single = names[0]
-        name = st.selectbox("Tokenizer", names, format_func=T.label, key="tok_single")
+        name = st.selectbox("Tokenizer", names, format_func=loading.label, key="tok_single")
         to_query(single=name)
-        spec = T.REGISTRY.get(name)
+        spec = loading.REGISTRY.get(name)
         if spec:
             st.caption(spec.about)
         seg = tv.segmentation(name, text, group=group)
@@ -40,8 +42,8 @@ def side_by_side(names: list[str], text: str, group: bool, show_ids: bool) -> No
     results = [(n, s) for n, s in results if s is not None]
     if results:
         first = results[0][1].n_tokens or 1
-        table = pd.DataFrame([{"Tokenizer": T.short_label(n), "Tokens": s.n_tokens,
-                               f"× {T.short_label(results[0][0])}": f"{s.n_tokens / first:.2f}×",
+        table = pd.DataFrame([{"Tokenizer": loading.short_label(n), "Tokens": s.n_tokens,
+                               f"× {loading.short_label(results[0][0])}": f"{s.n_tokens / first:.2f}×",
                                "Characters": s.counts.characters, "Words": s.counts.words,
                                "Chars per token": round(s.counts.chars_per_token, 2)} for n, s in results])
         st.dataframe(table, hide_index=True, width="stretch")
@@ -56,18 +58,18 @@ def multilingual(names: list[str], group: bool, show_ids: bool) -> None:
     """The same sentence in many languages: tokens per language and tokenizer."""
     st.markdown("The same sentence in many languages. Fewer tokens means cheaper API calls, more text in the "
                 "context window and faster answers, so tokenizers trained mostly on English tax other languages.")
-    usable = [n for n in (names or list(T.DEFAULT_TOKENIZERS)) if tv.segmentation(n, "a", limit=0) is not None]
+    usable = [n for n in (names or list(loading.DEFAULT_TOKENIZERS)) if tv.segmentation(n, "a", limit=0) is not None]
     rows = []
     for n in usable:
         counts = {lang: tv.segmentation(n, s, limit=0).n_tokens for lang, s in T.MULTILINGUAL.items()}
-        rows += [{"Language": lang, "Tokenizer": T.short_label(n), "Tokens": k,
+        rows += [{"Language": lang, "Tokenizer": loading.short_label(n), "Tokens": k,
                   "× English": round(k / max(counts["English"], 1), 2)} for lang, k in counts.items()]
     if rows:
         frame = pd.DataFrame(rows)
         st.subheader("Tokens for the same sentence")
         st.plotly_chart(tv.tokens_per_language_chart(frame, list(T.MULTILINGUAL)), width="stretch")
         wide = frame.pivot(index="Language", columns="Tokenizer", values="Tokens").loc[list(T.MULTILINGUAL)]
-        wide = wide[[T.short_label(n) for n in usable]]
+        wide = wide[[loading.short_label(n) for n in usable]]
         wide["Sentence"] = [T.MULTILINGUAL[lang] for lang in wide.index]
         st.dataframe(wide, width="stretch")
         from_query("tok_lang", "lang", "Hindi")
@@ -83,11 +85,11 @@ def multilingual(names: list[str], group: bool, show_ids: bool) -> None:
 
 def decode(names: list[str], text: str, show_ids: bool) -> None:
     """Token ids back to text, bytes shown where an id ends inside a character."""
-    choices = list(dict.fromkeys(names + [n for n in T.REGISTRY]))
-    from_query("tok_dec_name", "decode_with", choices[0], T.canonical)
+    choices = list(dict.fromkeys(names + [n for n in loading.REGISTRY]))
+    from_query("tok_dec_name", "decode_with", choices[0], loading.canonical)
     if st.session_state.tok_dec_name not in choices:
         st.session_state.tok_dec_name = choices[0]
-    dec_name = st.selectbox("Tokenizer", choices, format_func=T.label, key="tok_dec_name")
+    dec_name = st.selectbox("Tokenizer", choices, format_func=loading.label, key="tok_dec_name")
     if "tok_dec_ids" not in st.session_state:
         start = tv.segmentation(dec_name, text[:400], limit=0)
         st.session_state.tok_dec_ids = st.query_params.get("ids") or (
@@ -95,7 +97,7 @@ def decode(names: list[str], text: str, show_ids: bool) -> None:
     raw = st.text_area("Token ids (spaces or commas between them)", key="tok_dec_ids", height=90)
     to_query(decode_with=dec_name)
     try:
-        ids = T.parse_ids(raw)
+        ids = parse_ids(raw)
     except ValueError as exc:
         st.error(tv.problem(exc))
         ids = None

@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from lib.models.catalog import Checkpoint, Family, stage_families  # noqa: F401 (pages name them stages.Checkpoint, stages.Family)
+from lib.models.catalog import Family, stage_families
 from lib.sampling.distribution import Distribution
 from lib.models.next_token import Formatted, NextTokenModel
 

@@ -4,26 +4,15 @@
 text it covers (lib/tokens/segmentation.py groups tokens that split a character). Typed special-token strings
 such as `<|endoftext|>` are plain text here (as in OpenAI's API); only a chat template
 (lib/tokens/chat_format.py) inserts real special tokens. Tokenizers are named and loaded in
-lib/tokens/loading.py; the names below are re-exported so pages keep one import.
+lib/tokens/loading.py, chat templates in lib/tokens/chat_format.py: import those names from there.
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
-from lib.teaching import presets
-
-from lib.tokens.chat_format import CHATML_GPT2, CHATML_TEMPLATE, CHATML_TOKENS, ChatFormat, ChatSource, chat_format, \
-    chat_sources
-from lib.tokens.segmentation import Counts, Segment, Segmentation, clean_text, count, from_ids, parse_ids, split
-from lib.tokens.loading import DEFAULT_TOKENIZERS, REGISTRY, TokenizerSpec, availability, canonical, label, load, \
-    short_label, tiktoken_cached
-from lib.tokens.loading import tokenizer_folder as _tokenizer_folder  # noqa: F401  (tests' skip checks)
-
-__all__ = ["CHATML_GPT2", "CHATML_TEMPLATE", "CHATML_TOKENS", "ChatFormat", "ChatSource", "Counts", "DEFAULT_PRESET",
-           "DEFAULT_TOKENIZERS", "MULTILINGUAL", "PRESETS", "REGISTRY", "Segment", "Segmentation", "TokenizerSpec",
-           "availability", "canonical", "chat_format", "chat_sources", "clean_text", "count", "decode", "label",
-           "load", "parse_ids", "segment", "short_label", "tiktoken_cached"]
+from lib.tokens.loading import canonical, label, load
+from lib.tokens.segmentation import Segmentation, from_ids, split
 
 
 def segment(name: str, text: str, limit: int | None = None, group: bool = True) -> Segmentation:
@@ -43,13 +32,6 @@ def decode(name: str, ids: Sequence[int], limit: int | None = None) -> Segmentat
     backend.check_ids(ids)
     return from_ids(name, label(name), backend, ids, limit)
 
-
-# ---------------------------------------------------------------------------------------------
-# Presets
-
-
-PRESETS = presets.TOKENIZER_PRESETS
-DEFAULT_PRESET = presets.TOKENIZER_DEFAULT
 
 # One sentence in many languages, for tokens per language (the same meaning, so the same "cost" in ideas).
 MULTILINGUAL: dict[str, str] = {

@@ -102,11 +102,11 @@ def test_hundred_thousand_characters_capped_but_counted():
 def test_unavailable_tokenizers_warn_and_the_rest_works():
     at = open_page(text="hello", tokenizers="o200k_base,pocket-lm,someone/not-here,cl100k_base", view="Side by side")
     warnings = " ".join(shown(w.value) for w in at.warning)
-    from lib.tokens import tokenization as T
+    from lib.tokens.loading import availability, tiktoken_cached
 
-    if not T.tiktoken_cached("o200k_base"):
+    if not tiktoken_cached("o200k_base"):
         assert "o200k_base" in warnings
-    if T.availability("pocket-lm"):
+    if availability("pocket-lm"):
         assert "pocket-lm" in warnings
     assert "someone/not-here" in warnings
     assert any(shown(h.value).startswith("cl100k_base") for h in at.subheader)

@@ -145,11 +145,11 @@ def local_family(tmp_path_factory):
 
 
 def test_a_family_of_local_folders_goes_through_the_same_loading_path(local_family, monkeypatch):
+    from lib.models.catalog import Checkpoint, Family
     from lib.teaching import stages
 
-    family = stages.Family("local", "Local test family", (stages.Checkpoint(local_family["base"], "base", "Base"),
-                                                          stages.Checkpoint(local_family["instruct"], "instruct",
-                                                                            "Instruct")))
+    family = Family("local", "Local test family", (Checkpoint(local_family["base"], "base", "Base"),
+                                                   Checkpoint(local_family["instruct"], "instruct", "Instruct")))
     monkeypatch.setitem(stages.FAMILIES, "local", family)
     at = run_page(family="local", prompt="Is this sentence happy or sad?", expected="It is sad.")
     assert [h.value for h in at.subheader][:2] == ["Base", "Instruct"]

@@ -36,10 +36,10 @@ def test_invalid_ids_are_simply_not_in_the_cache(ref):
 
 @pytest.mark.parametrize("ref", LONG, ids=LONG_IDS)
 def test_over_long_tokenizer_names_are_a_clear_refusal(ref):
-    from lib.tokens import tokenization
+    from lib.tokens import loading
 
     with pytest.raises(hub.ModelUnavailable) as err:
-        tokenization.load(ref)
+        loading.load(ref)
     clean(str(err.value))
 
 
@@ -82,12 +82,12 @@ def test_hosted_mode_refuses_server_folders(tiny_folder, monkeypatch):
 
 
 def test_hosted_mode_refuses_tokenizer_folders(monkeypatch, tmp_path):
-    from lib.tokens import tokenization
+    from lib.tokens import loading
 
     folder = tmp_path / "tok"
     folder.symlink_to(GPT2_TOKENIZER)
-    assert tokenization.load(str(folder)) is not None  # local mode
+    assert loading.load(str(folder)) is not None  # local mode
     monkeypatch.setenv("LLMX_HOSTED", "1")
     with pytest.raises(hub.ModelUnavailable) as err:
-        tokenization.load(str(folder) + "/")  # another spelling: not the per-process cache entry above
+        loading.load(str(folder) + "/")  # another spelling: not the per-process cache entry above
     clean(str(err.value))

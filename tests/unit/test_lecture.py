@@ -11,7 +11,7 @@ from lib.teaching import lecture as L
 from lib import page_table
 from lib.teaching import presets
 from lib.teaching import stages
-from lib.tokens import tokenization as T
+from lib.teaching.presets import TOKENIZER_PRESETS
 from tests.conftest import ROOT, need_shared
 
 
@@ -44,7 +44,7 @@ def test_tokens_step_is_the_lectures_split():
     enc = tiktoken.get_encoding(params["tokenizers"])
     ids = enc.encode(params["text"])
     assert [enc.decode([i]) for i in ids] == ["They", " are", " spl", "ashing"]
-    assert params["text"] in T.PRESETS.values()
+    assert params["text"] in TOKENIZER_PRESETS.values()
     decode = dict(L.BY_ID["decode"].params)
     assert [int(x) for x in decode["ids"].split(",")] == ids and decode["decode_with"] == "p50k_base"
 

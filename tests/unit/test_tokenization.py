@@ -11,6 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lib.models import hub
+from lib.tokens import loading
+from lib.tokens.chat_format import CHATML_GPT2, CHATML_TEMPLATE, chat_format, chat_sources
+from lib.tokens.segmentation import Counts, Segmentation, clean_text, parse_ids
 from lib.tokens import tokenization as T
 from tests.conftest import BERT_TOKENIZER, GPT2_TOKENIZER, ROOT, need_shared
 
@@ -38,7 +41,7 @@ def encodings():
     return {name: tiktoken.get_encoding(name) for name in TIKTOKEN_NAMES}
 
 
-def flat_ids(seg: T.Segmentation) -> list[int]:
+def flat_ids(seg: Segmentation) -> list[int]:
     return [i for s in seg.segments for i in s.ids]
 
 
@@ -114,7 +117,7 @@ def test_lecture_example():
     need_shared()
     seg = T.segment("p50k_base", " they are splashing")
     assert [s.text for s in seg.segments] == [" they", " are", " spl", "ashing"]
-    assert seg.counts == T.Counts(tokens=4, characters=19, words=3)
+    assert seg.counts == Counts(tokens=4, characters=19, words=3)
     assert seg.counts.chars_per_token == pytest.approx(19 / 4)
 
 
@@ -152,8 +155,8 @@ def test_lone_surrogate_nul_rtl_zwj():
         for name in ["cl100k_base", "hf:gpt2", "hf:bert-base-uncased"]:
             seg = T.segment(name, text)
             assert seg.counts.characters == len(seg.text)
-    assert T.clean_text("a\ud800b")[0] == "a\ufffdb"
-    assert T.clean_text("\ud83d\ude00")[0] == "😀"  # a surrogate pair is a real character
+    assert clean_text("a\ud800b")[0] == "a\ufffdb"
+    assert clean_text("\ud83d\ude00")[0] == "😀"  # a surrogate pair is a real character
 
 
 def test_typed_special_token_is_plain_text(encodings):
@@ -199,7 +202,7 @@ def test_gpt2_matches_transformers_and_tiktoken(hf_gpt2, encodings, key):
     assert list(seg.ids) == hf_gpt2(text)["input_ids"] == encodings["r50k_base"].encode_ordinary(text)
     tokens = [t for s in seg.segments for t in s.token_bytes]
     assert tokens == [encodings["r50k_base"].decode_single_token_bytes(i) for i in seg.ids]
-    assert T.load("hf:gpt2").tokens(seg.ids) == hf_gpt2.convert_ids_to_tokens(seg.ids)
+    assert loading.load("hf:gpt2").tokens(seg.ids) == hf_gpt2.convert_ids_to_tokens(seg.ids)
     assert b"".join(tokens) == text.encode("utf-8")
 
 
@@ -270,10 +273,10 @@ def test_decode_special_and_bad_ids(encodings):
 
 
 def test_parse_ids():
-    assert T.parse_ids("[814, 527,12786 19587]") == [814, 527, 12786, 19587]
-    assert T.parse_ids("  ") == []
+    assert parse_ids("[814, 527,12786 19587]") == [814, 527, 12786, 19587]
+    assert parse_ids("  ") == []
     with pytest.raises(ValueError, match="'abc'"):
-        T.parse_ids("1 abc 2")
+        parse_ids("1 abc 2")
 
 
 # --- chat formats --------------------------------------------------------------------------
@@ -285,7 +288,7 @@ CONVERSATION = [{"role": "system", "content": "Be brief."},
 
 def test_chatml_on_gpt2_matches_hand_built_sequence(encodings):
     need_shared()
-    chat = T.chat_format(T.CHATML_GPT2, CONVERSATION, add_generation_prompt=True)
+    chat = chat_format(CHATML_GPT2, CONVERSATION, add_generation_prompt=True)
     expected_text = ("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi! <|im_end|> ok?<|im_end|>\n"
                      "<|im_start|>assistant\nHello.<|im_end|>\n<|im_start|>assistant\n")
     assert chat.rendered == expected_text
@@ -304,23 +307,23 @@ def test_chatml_on_gpt2_matches_hand_built_sequence(encodings):
 
 
 def test_chat_sources_offline_include_chatml_fallback():
-    names = [s.name for s in T.chat_sources()]
-    assert names[-1] == T.CHATML_GPT2
+    names = [s.name for s in chat_sources()]
+    assert names[-1] == CHATML_GPT2
     if (hub.BUNDLED["pocket-lm-sft"] / "tokenizer_config.json").exists():
         assert names[0] == "pocket-lm-sft"
 
 
 def test_bundled_sft_template_when_present():
-    if not T._tokenizer_folder(hub.BUNDLED["pocket-lm-sft"]):
+    if not loading.tokenizer_folder(hub.BUNDLED["pocket-lm-sft"]):
         pytest.skip("assets/pocket-lm-sft is not trained yet")
-    chat = T.chat_format("pocket-lm-sft", CONVERSATION[:2])
+    chat = chat_format("pocket-lm-sft", CONVERSATION[:2])
     assert "<|im_start|>" in chat.rendered
     assert sum(s.special for s in chat.segmentation.segments) >= 4
 
 
 def test_pocket_lm_matches_transformers_or_explains_absence():
     path = hub.BUNDLED["pocket-lm"]
-    if not T._tokenizer_folder(path):
+    if not loading.tokenizer_folder(path):
         with pytest.raises(hub.ModelUnavailable, match="not in"):
             T.segment("pocket-lm", "hello")
         return
@@ -336,21 +339,21 @@ def test_pocket_lm_matches_transformers_or_explains_absence():
 
 def test_missing_encodings_and_hub_ids_fail_fast_and_clearly():
     need_shared()
-    if not T.tiktoken_cached("o200k_base"):
+    if not loading.tiktoken_cached("o200k_base"):
         with pytest.raises(hub.ModelUnavailable, match="o200k_base"):
-            T.load("o200k_base")
-    assert T.availability("cl100k_base") is None
+            loading.load("o200k_base")
+    assert loading.availability("cl100k_base") is None
     with pytest.raises(hub.ModelUnavailable, match="not a tokenizer"):
-        T.load("<script>")
+        loading.load("<script>")
     if not hub.network_available():
         with pytest.raises(hub.ModelUnavailable, match="no network"):
-            T.load("someone/not-downloaded-tokenizer")
+            loading.load("someone/not-downloaded-tokenizer")
 
 
 def test_tiktoken_path_imports_neither_torch_nor_transformers():
     need_shared()
-    code = ("import sys; from lib.tokens import tokenization as T; s = T.segment('cl100k_base', 'hi 🦙'); "
-            "T.decode('r50k_base', [1, 2]); T.availability('hf:gpt2'); "
+    code = ("import sys; from lib.tokens import loading, tokenization as T; s = T.segment('cl100k_base', 'hi 🦙'); "
+            "T.decode('r50k_base', [1, 2]); loading.availability('hf:gpt2'); "
             "import tiktoken; n = len(tiktoken.get_encoding('cl100k_base').encode_ordinary('hi 🦙')); "
             "print(s.n_tokens == n, 'torch' in sys.modules, 'transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -425,7 +428,7 @@ def pocket_like(tmp_path_factory):
     tok.train_from_iterator([CORPUS["english"] * 20, CORPUS["code"] * 5], trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|endoftext|>", eos_token="<|endoftext|>",
                                    unk_token="<|endoftext|>", pad_token="<|endoftext|>")  # as lib.training.pretrain
-    fast.chat_template = T.CHATML_TEMPLATE
+    fast.chat_template = CHATML_TEMPLATE
     folder = tmp_path_factory.mktemp("pocket-like")
     fast.save_pretrained(folder)
     return str(folder)
@@ -441,7 +444,7 @@ def test_bundled_style_byte_level_tokenizer(pocket_like):
         assert list(seg.ids) == oracle(text, split_special_tokens=True)["input_ids"], key
         assert b"".join(s.bytes for s in seg.segments) == text.encode("utf-8")
         assert all(not s.partial and text[s.char_start:s.char_end].encode() == s.bytes for s in seg.segments)
-    chat = T.chat_format(pocket_like, CONVERSATION)
+    chat = chat_format(pocket_like, CONVERSATION)
     expected = oracle.apply_chat_template(CONVERSATION, add_generation_prompt=True, sanitize_control_tokens=True,
                                           return_dict=True)["input_ids"]
     assert list(chat.segmentation.ids) == expected
