@@ -2,9 +2,9 @@
 
 Each knob mirrors one transformers LogitsProcessor (same checks, same tie rules, removed tokens set to -inf,
 input never modified in place) and is one row of `KNOBS`: its functions, off value, check, label, slider,
-explanation and its name on OpenAI-compatible servers. Everything else (the `Knobs` settings, generate()'s
-order, `lib.sampling.apply.apply_knobs`, the sliders and the URL) is read from the table, so a new knob is one
-function and one row here.
+explanation and its name on OpenAI-compatible servers. Everything else (generate()'s order,
+`lib.sampling.apply.apply_knobs`, the sliders and the URL) is read from the table, so a new knob is one
+function, one row and one field of `Knobs` here (a row without its field fails at import).
 
 Precision: generate() casts a local model's logits to float32 and runs its processors in float32. Float32
 scores (what a local model gives) are therefore reshaped in float32: the element-wise knobs and top-k in NumPy
@@ -15,7 +15,7 @@ use the NumPy knobs below, which match the processors in float64.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, make_dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
@@ -273,23 +273,37 @@ ORDER = tuple(row.name for row in sorted(KNOBS, key=lambda row: row.warper))
 LABELS = {row.name: row.label for row in KNOBS}
 
 
-def _check(self) -> None:
-    for row in KNOBS:
-        if not row.valid(getattr(self, row.name)):
-            raise ValueError(row.error)
+@dataclass(frozen=True)
+class Knobs:
+    """The knobs' settings, one field per row of `KNOBS` (same name, type and off value as its default), so an IDE
+    sees them: Knobs(temperature=0.7, top_p=0.9). A new knob adds its row above and its field here."""
+
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    min_p: float = 0.0
+    typical_p: float = 1.0
+    repetition_penalty: float = 1.0
+
+    def __post_init__(self) -> None:
+        for row in KNOBS:
+            if not row.valid(getattr(self, row.name)):
+                raise ValueError(row.error)
+
+    def active(self) -> list[str]:
+        """Names of the knobs that change anything, in generate()'s order."""
+        return [name for name in ORDER if BY_NAME[name].active(getattr(self, name))]
 
 
-def _active(self) -> list[str]:
-    """Names of the knobs that change anything, in generate()'s order."""
-    return [name for name in ORDER if BY_NAME[name].active(getattr(self, name))]
+def _check_fields_match_table() -> None:
+    """Knobs and KNOBS name the same knobs with the same defaults: a row without a field fails at import."""
+    fields_ = [(f.name, f.type, f.default) for f in fields(Knobs)]
+    rows = [(row.name, type(row.off).__name__, row.off) for row in KNOBS]
+    if fields_ != rows:
+        raise TypeError(f"Knobs fields {fields_} do not match the KNOBS table {rows}")
 
 
-# One frozen field per row, defaulting to its off value: Knobs(temperature=0.7, top_p=0.9).
-Knobs = make_dataclass(
-    "Knobs", [(row.name, type(row.off), field(default=row.off)) for row in KNOBS], frozen=True,
-    namespace={"__post_init__": _check, "active": _active,
-               "__doc__": "Off values: " + ", ".join(f"{row.name} {row.off}" for row in KNOBS) + "."})
-Knobs.__module__ = __name__  # so it pickles (Streamlit's cache) as lib.sampling.knobs.Knobs
+_check_fields_match_table()
 
 
 def server_params(knobs: Knobs | None) -> tuple[dict[str, float], dict[str, Any], list[str]]:

@@ -2,6 +2,7 @@
 transformers' generate() does with the setting of the same name. The oracle is generate()'s own processor list
 (`_get_logits_processor`, built from a GenerationConfig), so a new row is checked without touching this file."""
 
+import dataclasses
 from dataclasses import fields
 
 import numpy as np
@@ -51,6 +52,18 @@ def test_every_knobs_field_has_exactly_one_row_named_as_in_generation_config():
     for row in KNOBS:
         assert hasattr(GenerationConfig(), row.name)
         assert Knobs(**{row.name: value_on(row)}).active() == [row.name]
+
+
+def test_a_row_without_its_knobs_field_fails_at_import(monkeypatch):
+    import pickle
+
+    from lib.sampling import knobs
+
+    assert pickle.loads(pickle.dumps(Knobs(top_k=3))) == Knobs(top_k=3)  # Streamlit's caches pickle it
+    extra = dataclasses.replace(KNOBS[0], name="new_knob")
+    monkeypatch.setattr(knobs, "KNOBS", KNOBS + (extra,))
+    with pytest.raises(TypeError, match="new_knob"):
+        knobs._check_fields_match_table()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
