@@ -17,12 +17,16 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import streamlit as st
+from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+from deploy.limits import Limits, SessionGate, client_address, trusted_networks  # noqa: E402
+
+STREAM_PATH = "/_stcore/stream"
 
 READY = {"model": None, "error": None}  # what /healthz reports; written once by the warm-up thread
 WARM_UP_THREAD = "llmx-warm-up"
@@ -55,6 +59,34 @@ async def healthz(_request) -> PlainTextResponse:
     return PlainTextResponse(text, status_code=503, headers={"Cache-Control": "no-store"})
 
 
+class SessionLimit:
+    """ASGI middleware: paces and caps new websocket sessions per client address (deploy/limits.py).
+
+    A refused open gets HTTP 403 on the upgrade, which Streamlit's page answers by retrying later."""
+
+    def __init__(self, app, limits: Limits | None = None, trusted: list | None = None):
+        self.app = app
+        self.gate = SessionGate(limits or Limits.from_env())
+        self.trusted = trusted_networks() if trusted is None else trusted
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "websocket" or scope["path"] != STREAM_PATH:
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        real_ip = headers.get(b"x-real-ip", b"").decode("latin-1") or None
+        address = client_address((scope.get("client") or ("unknown",))[0], real_ip, self.trusted)
+        wait = self.gate.admit(address)
+        if wait is None:
+            return await send({"type": "websocket.close", "code": 1013})
+        if wait:
+            await asyncio.sleep(wait)
+        self.gate.opened(address)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.gate.closed(address)
+
+
 @asynccontextmanager
 async def lifespan(_app):
     thread = threading.Thread(target=warm_up, name=WARM_UP_THREAD, daemon=True)
@@ -63,4 +95,5 @@ async def lifespan(_app):
     yield
 
 
-app = st.App(str(ROOT / "streamlit_app.py"), routes=[Route("/healthz", healthz)], lifespan=lifespan)
+app = st.App(str(ROOT / "streamlit_app.py"), routes=[Route("/healthz", healthz)], lifespan=lifespan,
+             middleware=[Middleware(SessionLimit)])

@@ -6,6 +6,12 @@ Starts K Streamlit processes (deploy/app_process.py) on free loopback ports with
 each one's /healthz says its model is loaded, then runs nginx in the foreground on BIND:PORT. If any process
 exits, or on Ctrl-C / SIGTERM, everything is stopped. nginx's config and logs go to SERVE_DIR (default: a new
 temporary folder); no system file is touched.
+
+Several machines behind one link (README, "One link across several machines"):
+    app machine:  python deploy/serve.py --apps-only --app-address 10.0.0.5 --app-port 8501 --processes 2
+    front:        python deploy/serve.py --processes 0 --upstream 10.0.0.5:8501,10.0.0.5:8502,10.0.0.6:8501,...
+(or APPS_ONLY=1, APP_ADDRESS=, APP_PORT=, UPSTREAMS= in the env). Every machine needs the same
+LLMX_GAME_STORE=redis://… and STREAMLIT_SERVER_COOKIE_SECRET.
 """
 
 from __future__ import annotations
@@ -26,9 +32,13 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from deploy.limits import Limits  # noqa: E402
+
 TEMPLATE = Path(__file__).resolve().parent / "nginx.conf.template"
-UPLOAD_MB = 20
+UPLOAD_MB = 20  # nginx's client_max_body_size is the same: Streamlit compares the whole body with it too
 MESSAGE_MB = 50
+WIDGET_STATE_MB = 25  # Streamlit's default, made explicit: it closes the websocket on a bigger client message
 READY_TIMEOUT_S = 300
 
 # What the production entry turns on, on top of .streamlit/config.toml.
@@ -39,7 +49,8 @@ HOSTED_FLAGS = [
     "--client.toolbarMode=minimal",  # no Deploy button or developer menu for students
     "--client.showErrorDetails=none",  # no tracebacks or server paths in the browser
     f"--server.maxUploadSize={UPLOAD_MB}",
-    f"--server.maxMessageSize={MESSAGE_MB}",
+    f"--server.maxMessageSize={MESSAGE_MB}",  # what the server sends; a browser's messages stop at 25 MB:
+    f"--server.maxWidgetStateSize={WIDGET_STATE_MB}",
     "--browser.gatherUsageStats=false",
 ]
 
@@ -60,9 +71,9 @@ def default_processes() -> int:
     return max(2, cores())
 
 
-def free_port() -> int:
+def free_port(address: str = "127.0.0.1") -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((address, 0))
         return s.getsockname()[1]
 
 
@@ -73,19 +84,31 @@ def nginx_binary() -> str:
     return found
 
 
-def render_nginx_conf(ports: list[int], host: str, port: int, run_dir: Path) -> str:
-    servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=0;" for p in ports)
+def nginx_rate(per_second: float) -> str:
+    """limit_req's rate: whole requests per second, or per minute below one a second."""
+    return f"{per_second:g}r/s" if per_second >= 1 and per_second == int(per_second) else f"{max(1, round(per_second * 60))}r/m"
+
+
+def render_nginx_conf(upstreams: list[str], host: str, port: int, run_dir: Path, limits: Limits = Limits()) -> str:
+    """upstreams: "address:port" of every app process, here or on other machines."""
+    servers = "\n".join(f"        server {u} max_fails=1 fail_timeout=10s;" for u in upstreams)
+    session_limit = (f"limit_req zone=llmx_sessions burst={limits.burst} delay={limits.nodelay};"
+                     if limits.rate else "# no session limit (LLMX_SESSIONS_PER_SECOND=0)")
+    connection_limit = (f"limit_conn llmx_connections {limits.connections};" if limits.connections
+                        else "# no connection cap (LLMX_CONNECTIONS_PER_ADDRESS=0)")
     fields = {"SERVERS": servers, "HOST": host, "PORT": str(port), "RUN_DIR": str(run_dir),
-              "UPLOAD_MB": str(UPLOAD_MB + 1)}  # a little above Streamlit's own limit, which gives the clear message
+              "UPLOAD_MB": str(UPLOAD_MB), "NGINX_RATE": nginx_rate(limits.rate or 1),
+              "SESSION_BURST": str(limits.burst), "SESSION_NODELAY": str(limits.nodelay),
+              "SESSION_LIMIT": session_limit, "CONNECTION_LIMIT": connection_limit}
     text = TEMPLATE.read_text()
     for name, value in fields.items():
         text = text.replace(f"@{name}@", value)
     return text
 
 
-def app_command(port: int) -> list[str]:
+def app_command(address: str, port: int) -> list[str]:
     return [sys.executable, "-m", "streamlit", "run", str(ROOT / "deploy" / "app_process.py"),
-            f"--server.port={port}", "--server.address=127.0.0.1", *HOSTED_FLAGS]
+            f"--server.port={port}", f"--server.address={address}", *HOSTED_FLAGS]
 
 
 def healthz(url: str) -> tuple[int, str]:
@@ -119,63 +142,144 @@ def stop_all(procs: list[subprocess.Popen]) -> None:
             p.wait()
 
 
-def wait_ready(procs: list[subprocess.Popen], ports: list[int]) -> None:
-    pending = set(ports)
+def wait_ready(procs: list[subprocess.Popen], addresses: list[str]) -> None:
+    """Until every local app process ("address:port") says its model is loaded; exit if one fails or dies."""
+    pending = set(addresses)
     deadline = time.time() + READY_TIMEOUT_S
     while pending:
-        for proc, port in zip(procs, ports):
+        for proc, where in zip(procs, addresses):
             if proc.poll() is not None:
-                raise SystemExit(f"app process on port {port} exited with code {proc.returncode} before it was ready")
-            if port in pending:
-                status, text = healthz(f"http://127.0.0.1:{port}")
+                raise SystemExit(f"app process on {where} exited with code {proc.returncode} before it was ready")
+            if where in pending:
+                status, text = healthz(f"http://{where}")
                 if status == 200:
-                    pending.discard(port)
-                    print(f"serve: app process on 127.0.0.1:{port}: {text}", flush=True)
+                    pending.discard(where)
+                    print(f"serve: app process on {where}: {text}", flush=True)
                 elif status == 503 and text.startswith("model failed"):
-                    raise SystemExit(f"app process on port {port}: {text}")
+                    raise SystemExit(f"app process on {where}: {text}")
         if time.time() > deadline:
-            raise SystemExit(f"app processes on ports {sorted(pending)} not ready after {READY_TIMEOUT_S} s")
+            raise SystemExit(f"app processes on {sorted(pending)} not ready after {READY_TIMEOUT_S} s")
         time.sleep(0.5)
 
 
-def main(argv: list[str] | None = None) -> int:
+def wait_any_remote(upstreams: list[str]) -> None:
+    """A front with no process of its own starts once one app process elsewhere is ready; it lists the others."""
+    deadline = time.time() + READY_TIMEOUT_S
+    while True:
+        answers = {u: healthz(f"http://{u}") for u in upstreams}
+        if any(status == 200 for status, _ in answers.values()) or time.time() > deadline:
+            break
+        time.sleep(1)
+    for where, (status, text) in answers.items():
+        print(f"serve: app process on {where}: {text if status else 'not answering'}", flush=True)
+    if not any(status == 200 for status, _ in answers.values()):
+        raise SystemExit(f"no app process in --upstream was ready after {READY_TIMEOUT_S} s")
+
+
+def upstream_list(text: str) -> list[str]:
+    """"host:port,host:port" (commas or spaces) -> a checked list."""
+    out = []
+    for item in text.replace(",", " ").split():
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536 or any(c in host for c in "/;{} "):
+            raise argparse.ArgumentTypeError(f"{item!r} is not host:port")
+        out.append(item)
+    return out
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    env = os.environ
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     # String defaults go through `type` too, so a bad PROCESSES= or PORT= gets argparse's one-line message.
-    ap.add_argument("--processes", type=int, default=os.environ.get("PROCESSES") or str(default_processes()))
-    ap.add_argument("--port", type=int, default=os.environ.get("PORT") or "8080")
-    ap.add_argument("--host", default=os.environ.get("BIND") or "0.0.0.0")
+    ap.add_argument("--processes", type=int, default=env.get("PROCESSES") or str(default_processes()))
+    ap.add_argument("--port", type=int, default=env.get("PORT") or "8080")
+    ap.add_argument("--host", default=env.get("BIND") or "0.0.0.0", help="nginx's listen address")
+    ap.add_argument("--upstream", type=upstream_list, action="extend", default=[],
+                    help="app processes on other machines, host:port[,host:port…] (env UPSTREAMS)")
+    ap.add_argument("--apps-only", action="store_true", default=env.get("APPS_ONLY", "") not in ("", "0"),
+                    help="an app machine: start the app processes, no nginx (env APPS_ONLY=1)")
+    ap.add_argument("--app-address", default=env.get("APP_ADDRESS") or "127.0.0.1",
+                    help="address the app processes listen on (env APP_ADDRESS)")
+    ap.add_argument("--app-port", type=int, default=env.get("APP_PORT") or "0",
+                    help="first port of the app processes, then the next ones (env APP_PORT; default: free ports)")
     args = ap.parse_args(argv)
-    if args.processes < 1:
-        ap.error("--processes must be at least 1")
+    if env.get("UPSTREAMS") and not args.upstream:
+        try:
+            args.upstream = upstream_list(env["UPSTREAMS"])
+        except argparse.ArgumentTypeError as exc:
+            ap.error(f"UPSTREAMS: {exc}")
+    check_args(ap, args)
+    return args
 
-    run_dir = Path(os.environ.get("SERVE_DIR") or tempfile.mkdtemp(prefix="llmx-serve-")).resolve()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    nginx = nginx_binary()
+
+def check_args(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.processes < (0 if args.upstream and not args.apps_only else 1):
+        ap.error("--processes must be at least 1 (0 only for a front with --upstream)")
+    if args.apps_only and args.upstream:
+        ap.error("--apps-only starts no nginx, so --upstream means nothing there")
+    try:
+        args.limits = Limits.from_env()
+    except ValueError as exc:
+        ap.error(str(exc))
+    if args.upstream or args.apps_only:  # several machines: they must share the game and the cookie secret
+        if not os.environ.get("LLMX_GAME_STORE", "").startswith("redis://"):
+            ap.error("several machines share one game store: set LLMX_GAME_STORE=redis://host:6379/0 on every one")
+        if args.processes and not os.environ.get("STREAMLIT_SERVER_COOKIE_SECRET"):
+            ap.error("several machines: set the same STREAMLIT_SERVER_COOKIE_SECRET on every one")
+
+
+def start_apps(args: argparse.Namespace) -> tuple[list[subprocess.Popen], list[str]]:
     env = {**os.environ, "LLMX_HOSTED": "1", "PYTHONUNBUFFERED": "1"}
     # One cookie secret for all processes (Streamlit's default is random per process), passed in the environment,
     # not on the command line, so that no process list shows it.
     env.setdefault("STREAMLIT_SERVER_COOKIE_SECRET", secrets.token_hex(32))
-    ports = [free_port() for _ in range(args.processes)]
+    ports = ([args.app_port + i for i in range(args.processes)] if args.app_port
+             else [free_port(args.app_address) for _ in range(args.processes)])
+    addresses = [f"{args.app_address}:{p}" for p in ports]
+    procs = [subprocess.Popen(app_command(args.app_address, p), cwd=ROOT, env=env) for p in ports]
+    return procs, addresses
+
+
+def supervise(procs: list[subprocess.Popen]) -> int:
+    """Until a process exits (then 1: a container or systemd restarts the set) or a signal stops us."""
+    while True:
+        for p in procs:
+            if p.poll() is not None:
+                print(f"serve: {' '.join(map(str, p.args[:5]))}… exited with code {p.returncode}; stopping",
+                      file=sys.stderr, flush=True)
+                return 1
+        time.sleep(0.5)
+
+
+def start_nginx(args: argparse.Namespace, upstreams: list[str]) -> subprocess.Popen:
+    run_dir = Path(os.environ.get("SERVE_DIR") or tempfile.mkdtemp(prefix="llmx-serve-")).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    conf = run_dir / "nginx.conf"
+    conf.write_text(render_nginx_conf(upstreams, args.host, args.port, run_dir, args.limits))
+    proc = subprocess.Popen([nginx_binary(), "-p", str(run_dir), "-c", str(conf), "-e", "stderr"], cwd=run_dir)
+    shown = "localhost" if args.host in ("0.0.0.0", "::") else args.host
+    print(f"serve: LLM Explainer on http://{shown}:{args.port} ({len(upstreams)} app processes behind nginx; "
+          f"health: /healthz; logs: {run_dir})", flush=True)
+    return proc
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not args.apps_only:
+        nginx_binary()  # fail before starting anything
     procs: list[subprocess.Popen] = []
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     try:
-        for port in ports:
-            procs.append(subprocess.Popen(app_command(port), cwd=ROOT, env=env))
-        wait_ready(procs, ports)
-        conf = run_dir / "nginx.conf"
-        conf.write_text(render_nginx_conf(ports, args.host, args.port, run_dir))
-        procs.append(subprocess.Popen([nginx, "-p", str(run_dir), "-c", str(conf), "-e", "stderr"], cwd=run_dir))
-        shown = "localhost" if args.host in ("0.0.0.0", "::") else args.host
-        print(f"serve: LLM Explainer on http://{shown}:{args.port} ({args.processes} app processes behind nginx; "
-              f"health: /healthz; logs: {run_dir})", flush=True)
-        while True:
-            for p in procs:
-                if p.poll() is not None:
-                    print(f"serve: {' '.join(map(str, p.args[:5]))}… exited with code {p.returncode}; stopping",
-                          file=sys.stderr, flush=True)
-                    return 1
-            time.sleep(0.5)
+        procs, addresses = start_apps(args)
+        wait_ready(procs, addresses)
+        if args.apps_only:
+            print(f"serve: app processes ready on {', '.join(addresses)} (no nginx here: --apps-only)", flush=True)
+        else:
+            if args.upstream and not procs:
+                wait_any_remote(args.upstream)
+            procs.append(start_nginx(args, addresses + args.upstream))
+        return supervise(procs)
     except Stop as why:
         print(f"serve: {why}, stopping", flush=True)
         return 0

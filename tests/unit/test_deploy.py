@@ -15,21 +15,42 @@ from tests.conftest import IN_CI, ROOT
 
 sys.path.insert(0, str(ROOT / "deploy"))
 import serve  # noqa: E402  (deploy/serve.py, the launcher)
+from deploy.limits import Limits, SessionGate, client_address, trusted_networks  # noqa: E402
 
 
-def test_generated_nginx_config_is_valid(tmp_path):
+def nginx_or_skip() -> str:
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(nginx).exists():
         if IN_CI:
             pytest.fail("nginx is not installed; .ci/run must apt-get install nginx")
         pytest.skip("nginx is not installed")
+    return nginx
+
+
+@pytest.mark.parametrize("limits", [Limits(), Limits(rate=0.5, burst=3, nodelay=1, connections=0), Limits(rate=0)])
+def test_generated_nginx_config_is_valid(tmp_path, limits):
+    nginx = nginx_or_skip()
     conf = tmp_path / "nginx.conf"
-    conf.write_text(serve.render_nginx_conf([50001, 50002], "127.0.0.1", 50000, tmp_path))
-    assert not re.search(r"@[A-Z_]+@", conf.read_text())  # every template field was filled
+    upstreams = ["127.0.0.1:50001", "127.0.0.2:50002", "app-2.example:8501"]
+    conf.write_text(serve.render_nginx_conf(upstreams, "127.0.0.1", 50000, tmp_path, limits))
+    text = conf.read_text()
+    assert not re.search(r"@[A-Z_]+@", text)  # every template field was filled
     done = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(conf), "-e", "stderr"],
                           capture_output=True, text=True)
+    if "host not found" in done.stderr:  # no DNS here: check the rest with the name replaced
+        conf.write_text(text.replace("app-2.example", "127.0.0.3"))
+        done = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(conf), "-e", "stderr"],
+                              capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert conf.read_text().count("server 127.0.0.1:50002") == 2  # in the sticky pool and the health pool
+    for u in upstreams:  # in the sticky pool and the health pool, each with a passive health check
+        assert text.count(f"server {u} max_fails=1 fail_timeout=10s;") == 2
+    assert ("limit_req zone=llmx_sessions" in text) == bool(limits.rate)
+    assert ("limit_conn llmx_connections" in text) == bool(limits.connections)
+
+
+@pytest.mark.parametrize("per_second, expected", [(10, "10r/s"), (1, "1r/s"), (0.5, "30r/m"), (2.5, "150r/m")])
+def test_nginx_rate_spelling(per_second, expected):
+    assert serve.nginx_rate(per_second) == expected
 
 
 def test_healthz_is_503_until_the_model_is_loaded():
@@ -64,9 +85,61 @@ def test_the_image_runs_make_serve_which_runs_the_launcher():
     assert dry.stdout.strip().splitlines()[-1].split()[2:] == ["deploy/serve.py", "--processes", "3"]
 
 
-@pytest.mark.parametrize("env", [{"PROCESSES": "abc"}, {"PROCESSES": "0"}, {"PORT": "http"}])
-def test_bad_settings_get_one_line_not_a_traceback(env):
+REDIS = {"LLMX_GAME_STORE": "redis://127.0.0.1:6379/0", "STREAMLIT_SERVER_COOKIE_SECRET": "s"}
+
+
+@pytest.mark.parametrize("env, says", [
+    ({"PROCESSES": "abc"}, "invalid int"), ({"PROCESSES": "0"}, "at least 1"), ({"PORT": "http"}, "invalid int"),
+    ({"UPSTREAMS": "10.0.0.5"}, "not host:port"), ({"UPSTREAMS": "10.0.0.5:8501;evil"}, "not host:port"),
+    ({"PROCESSES": "0", "APPS_ONLY": "1", **REDIS}, "at least 1"),
+    ({"PROCESSES": "0", "UPSTREAMS": "10.0.0.5:8501"}, "LLMX_GAME_STORE=redis://"),
+    ({"APPS_ONLY": "1", "LLMX_GAME_STORE": "/tmp/game.sqlite3"}, "LLMX_GAME_STORE=redis://"),
+    ({"APPS_ONLY": "1", "LLMX_GAME_STORE": "redis://h:6379/0"}, "STREAMLIT_SERVER_COOKIE_SECRET"),
+    ({"LLMX_SESSIONS_PER_SECOND": "lots"}, "LLMX_SESSIONS_PER_SECOND must be a number"),
+    ({"LLMX_SESSION_BURST": "-1"}, "LLMX_SESSION_BURST must be 0 or more"),
+])
+def test_bad_settings_get_one_line_not_a_traceback(env, says):
     done = subprocess.run([sys.executable, "deploy/serve.py"], cwd=ROOT, capture_output=True, text=True, timeout=60,
                           env={"PATH": "/usr/bin:/bin", **env})
-    assert done.returncode == 2
-    assert "Traceback" not in done.stderr and done.stderr.strip().splitlines()[-1].startswith("serve.py: error:")
+    assert done.returncode == 2, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in done.stderr and last.startswith("serve.py: error:") and says in last, last
+
+
+def test_a_class_behind_one_address_gets_in():
+    """100 students opening the link within 10 s, evenly or all in the same instant, from one NAT address."""
+    even, at_once = SessionGate(Limits()), SessionGate(Limits())
+    waits = [even.admit("203.0.113.7", now=i * 0.1) for i in range(100)]
+    assert all(w == 0 for w in waits)
+    waits = [at_once.admit("203.0.113.7", now=0.0) for _ in range(100)]
+    assert None not in waits and max(waits) <= 10  # all in, the last within 10 s
+    assert waits[:21] == [0] * 21 and waits[21] > 0  # the first 1 + nodelay go straight in, the next waits
+
+
+def test_a_script_opening_300_sessions_at_once_is_paced_then_refused():
+    gate = SessionGate(Limits())
+    waits = [gate.admit("198.51.100.9", now=0.0) for _ in range(300)]
+    admitted = [w for w in waits if w is not None]
+    assert len(admitted) == 1 + 100  # one at the rate, the burst waiting; 199 refused
+    assert gate.admit("192.0.2.1", now=0.0) == 0  # another student is not held up by that address
+    assert gate.admit("198.51.100.9", now=10.2) is not None  # once the queue has drained, the address is back
+
+
+def test_open_connections_are_capped_per_address():
+    gate = SessionGate(Limits(rate=0, connections=2))
+    for _ in range(2):
+        assert gate.admit("a", now=0) == 0
+        gate.opened("a")
+    assert gate.admit("a", now=0) is None and gate.admit("b", now=0) == 0
+    gate.closed("a")
+    assert gate.admit("a", now=0) == 0
+
+
+def test_the_forwarded_address_is_believed_only_from_a_trusted_proxy():
+    trusted = trusted_networks({"LLMX_TRUSTED_PROXIES": "10.0.0.0/24"})
+    assert client_address("127.0.0.1", "203.0.113.7", trusted) == "203.0.113.7"  # nginx on this machine
+    assert client_address("10.0.0.4", "203.0.113.7", trusted) == "203.0.113.7"  # nginx on the front machine
+    assert client_address("198.51.100.9", "203.0.113.7", trusted) == "198.51.100.9"  # a student forging it
+    assert client_address("127.0.0.1", "not-an-ip", trusted) == "127.0.0.1"
+    with pytest.raises(ValueError, match="LLMX_TRUSTED_PROXIES"):
+        trusted_networks({"LLMX_TRUSTED_PROXIES": "office"})
