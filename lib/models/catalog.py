@@ -10,7 +10,7 @@ import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lib.models import hub
+from lib.models import hub, registry_models
 
 API_PREFIX = "openai:"  # ids of models served through an OpenAI-compatible API
 STAGE_LABELS = {"base": "Base", "sft": "SFT", "dpo": "DPO", "instruct": "Instruct"}  # in training order
@@ -77,6 +77,8 @@ def entry_for(model_id: str) -> CatalogEntry:
 
 
 def locally_available(model_id: str) -> bool:
+    if model_id in registry_models.MODELS:  # converted, or its GGUF is here to convert on first load
+        return registry_models.available(registry_models.MODELS[model_id])
     if model_id in hub.BUNDLED:
         return (hub.BUNDLED[model_id] / "config.json").exists()
     return hub.cached_snapshot(model_id) is not None

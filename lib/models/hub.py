@@ -18,10 +18,13 @@ from pathlib import Path
 from typing import Callable
 
 from lib.hosting import hosted
+from lib.models import registry_models
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
+# Names that need no hub: the pocket-lm family in the repository, and the models the set-up takes from the
+# package registry (lib/models/registry_models.py; converted from GGUF on first load).
 BUNDLED = {"pocket-lm": ASSETS / "pocket-lm", "pocket-lm-sft": ASSETS / "pocket-lm-sft",
-           "pocket-lm-dpo": ASSETS / "pocket-lm-dpo"}
+           "pocket-lm-dpo": ASSETS / "pocket-lm-dpo", **{m.name: m.folder for m in registry_models.MODELS.values()}}
 HUB_HOST = "huggingface.co"
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95})?")
 MAX_REF = 240  # longer references are refused before they reach the file system (names over 255 bytes raise OSError)
@@ -102,6 +105,8 @@ def resolve(ref: str) -> tuple[str, bool]:
     Raises ModelUnavailable quickly when the model is neither local nor reachable.
     """
     ref = check_ref(ref)
+    if ref in registry_models.MODELS:
+        return str(_converted(registry_models.MODELS[ref])), True
     if ref in BUNDLED:
         path = BUNDLED[ref]
         if not (path / "config.json").exists():
@@ -123,6 +128,16 @@ def resolve(ref: str) -> tuple[str, bool]:
                                "so it can't be fetched. The bundled pocket-lm works offline; "
                                "GPT-2-sized models work once downloaded while online.")
     return ref, False
+
+
+def _converted(model: registry_models.RegistryModel) -> Path:
+    """A registry model's folder, converted from its GGUF on first use (about 30 s, once per install)."""
+    if not registry_models.converted(model):
+        try:
+            registry_models.convert(model)
+        except FileNotFoundError as exc:
+            raise ModelUnavailable(f"{exc} The bundled pocket-lm works meanwhile.") from exc
+    return model.folder
 
 
 CONFIG_PATTERNS = ["*.json", "*.txt", "*.model", "*.jinja"]
