@@ -6,18 +6,27 @@ chart on every widget move, so `figure` skips it; the unit tests validate every 
 
 from __future__ import annotations
 
+import html
 import math
+import re
 from typing import Sequence
 
 import plotly.graph_objects as go
 
-from components.html import plotly_text
+from components.html import esc, plotly_text
 from lib.sampling.distribution import TokenRow
 
 FONT = dict(size=20)
-BAR = "#2563eb"
-HIGHLIGHT = "#f59e0b"
-REST = "#9ca3af"
+# Okabe & Ito's colour-blind-safe palette (https://jfly.uni-koeln.de/color/). Marks also carry a dark outline, a
+# pattern or a symbol, so orange and sky blue (under 3:1 on white on their own) still stand out.
+OKABE_ITO = {"blue": "#0072B2", "vermillion": "#D55E00", "bluish green": "#009E73", "reddish purple": "#CC79A7",
+             "orange": "#E69F00", "sky blue": "#56B4E9", "yellow": "#F0E442", "black": "#000000"}
+CATEGORICAL = tuple(OKABE_ITO[k] for k in ("blue", "vermillion", "bluish green", "reddish purple", "orange",
+                                          "sky blue", "black"))
+OUTLINE = "#1f2937"
+BAR = OKABE_ITO["blue"]
+HIGHLIGHT = OKABE_ITO["vermillion"]
+REST = "#8a8f98"  # 3.2:1 on white, hatched
 MONO_TICKS = dict(size=20, family="monospace")
 PERCENT_AXIS = dict(title=dict(text="probability", font=dict(size=20)), tickformat=".0%", rangemode="tozero",
                     tickfont=dict(size=18))
@@ -67,7 +76,7 @@ def distribution_chart(rows: Sequence[TokenRow], rest_mass: float, *, log_scale:
         patterns.append("/")
         hover.append(f"all other tokens together<br>p = {rest_mass:.4g}<br>ln p = {math.log(rest_mass):.3f}")
     bar = dict(type="bar", x=values, y=labels, orientation="h", text=texts, textposition="outside",
-               marker=dict(color=colours, pattern=dict(shape=patterns)), hovertext=hover, hoverinfo="text",
+               marker=dict(color=colours, pattern=dict(shape=patterns), line=dict(color=OUTLINE, width=1)), hovertext=hover, hoverinfo="text",
                cliponaxis=False)
     positive = [v for v in values if v > 0] or [1.0]
     if log_scale:  # room on the right for the printed label of the longest bar; Plotly log ranges are log10
@@ -81,3 +90,118 @@ def distribution_chart(rows: Sequence[TokenRow], rest_mass: float, *, log_scale:
     return figure(dict(data=[bar], layout=base_layout(
         120 + 42 * len(labels), title=dict(text=plotly_text(title)), showlegend=False, xaxis=xaxis,
         yaxis=dict(autorange="reversed", tickfont=MONO_TICKS, automargin=True))))
+
+
+# --- text alternatives: what a screen reader reads instead of the picture ------------------------------------------
+
+TEXT_CSS = """<style>
+.stElementContainer:has(.llmx-chart-text){position:absolute !important;width:1px;height:1px;overflow:hidden;
+ clip-path:inset(50%);margin:0;padding:0}
+.llmx-chart-text{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
+</style>"""
+TABLE_CELLS = 1200  # a heatmap bigger than this lists its first rows only
+SUMMARY_POINTS = 5
+TAGS = re.compile(r"<[^>]+>")
+
+
+def _plain(text: object) -> str:
+    """Plotly label text (escaped for Plotly, maybe with <br> or <b>) as plain text."""
+    return html.unescape(TAGS.sub(" ", str(text))).strip() if text is not None else ""
+
+
+def _number(v) -> str:
+    return "" if v is None else f"{float(v):.6g}"
+
+
+def _at(seq, i, default=None):
+    try:
+        return seq[i]
+    except (IndexError, KeyError, TypeError):
+        return default
+
+
+def _points(trace: dict) -> list[tuple[str, str, str]]:
+    """(category, value, printed label) for each point of a bar, scatter or treemap trace."""
+    kind = trace.get("type", "scatter")
+    text = trace.get("text")
+    if kind == "treemap":
+        labels, values = trace.get("labels") or [], trace.get("values") or []
+        return [(_plain(l), _number(_at(values, i)), "") for i, l in enumerate(labels)]
+    horizontal = trace.get("orientation") == "h"
+    cats = list(trace.get("y" if horizontal else "x") or [])
+    vals = list(trace.get("x" if horizontal else "y") or [])
+    texts = text if isinstance(text, (list, tuple)) else [text] * len(vals) if isinstance(text, str) else []
+    return [(_plain(c), _number(v), _plain(_at(texts, i, ""))) for i, (c, v) in enumerate(zip(cats, vals))]
+
+
+def _grid(trace: dict) -> tuple[list[str], list[str], list[list[str]], list[list[str]]]:
+    """A heatmap's (column names, row names, values, printed labels)."""
+    z = [list(row) for row in trace.get("z") or []]
+    xs = [_plain(v) for v in trace.get("x") or range(len(z[0]) if z else 0)]
+    ys = [_plain(v) for v in trace.get("y") or range(len(z))]
+    text = trace.get("text") or [[""] * len(row) for row in z]
+    return xs, ys, [[_number(v) for v in row] for row in z], [[_plain(t) for t in row] for row in text]
+
+
+def _listing(pairs: list[str]) -> str:
+    more = len(pairs) - SUMMARY_POINTS
+    return ", ".join(pairs[:SUMMARY_POINTS]) + (f", and {more} more" if more > 0 else "")
+
+
+def chart_summary(fig: go.Figure) -> str:
+    """One or two sentences: the title, then each series' first points as printed (or their values)."""
+    spec = fig.to_dict()
+    title = _plain(((spec.get("layout") or {}).get("title") or {}).get("text", ""))
+    parts = [title] if title else []
+    for trace in spec.get("data", []):
+        name = _plain(trace.get("name") or "")
+        if trace.get("type") == "heatmap":
+            xs, ys, z, _ = _grid(trace)
+            values = [float(v) for row in z for v in row if v]
+            span = f"; values {min(values):.3g} to {max(values):.3g}" if values else ""
+            parts.append(f"a grid of {len(ys)} rows by {len(xs)} columns{span}; the table lists every cell")
+            continue
+        points = _points(trace)
+        if trace.get("type") == "treemap":
+            points = sorted(points, key=lambda p: -float(p[1] or 0))
+        pairs = [f"{c} {t or v}" for c, v, t in points if c or t or v]
+        if pairs:
+            parts.append((f"{name}: " if name else "") + _listing(pairs))
+    return ". ".join(parts) + "."
+
+
+def _table_rows(spec: dict) -> tuple[list[str], list[list[str]]]:
+    header = ["series", "row", "column", "value", "printed"]
+    rows: list[list[str]] = []
+    for trace in spec.get("data", []):
+        name = _plain(trace.get("name") or "")
+        if trace.get("type") == "heatmap":
+            xs, ys, z, text = _grid(trace)
+            keep = max(1, TABLE_CELLS // max(1, len(xs)))
+            for y, zrow, trow in list(zip(ys, z, text))[:keep]:
+                rows += [[name, y, x, v, _at(trow, j, "")] for j, (x, v) in enumerate(zip(xs, zrow))]
+        else:
+            rows += [[name, c, "", v, t] for c, v, t in _points(trace)]
+    return header, rows
+
+
+def chart_text_html(fig: go.Figure) -> str:
+    """The chart as a visually hidden region: a summary and a table of every value it draws (screen readers only).
+    Each row: series, row (category), column (heatmaps), value (the number drawn), printed (the label on the chart)."""
+    header, rows = _table_rows(fig.to_dict())
+    head = "".join(f"<th scope='col'>{esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows)
+    summary = chart_summary(fig)
+    return (f'{TEXT_CSS}<div class="llmx-chart-text" role="region" aria-label="Chart as text">'
+            f'<p>{esc(summary)}</p><table><caption>Values drawn in the chart</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+
+
+def show_chart(fig: go.Figure, where=None, **kwargs) -> None:
+    """st.plotly_chart plus its text alternative, right after it in the same container (`where`, default st)."""
+    import streamlit as st
+
+    where = where or st
+    kwargs.setdefault("width", "stretch")
+    where.plotly_chart(fig, **kwargs)
+    where.html(chart_text_html(fig))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.charts import distribution_chart
+from components.charts import distribution_chart, show_chart
 from components.html import CHIP_CSS, esc, md, probability_colour
 from components.loaders import generate
 from components.state import from_query, to_query
@@ -56,10 +56,10 @@ def generation_view(model: NextTokenModel, prompt: Prompt, key: str, prefix: str
         return
     step = gen.steps[pos]
     rest = max(0.0, 1.0 - sum(r.prob for r in step.alternatives))
-    st.plotly_chart(distribution_chart(step.alternatives, rest, highlight_rank=step.chosen.rank,
+    show_chart(distribution_chart(step.alternatives, rest, highlight_rank=step.chosen.rank,
                                        title=f"Position {pos + 1}: chose “{step.chosen.label}” "
                                              f"({step.chosen.prob:.1%}, rank {step.chosen.rank})"),
-                    width="stretch", key=f"{key}_alt_chart")
+               key=f"{key}_alt_chart")
 
 
 def step_mode(dist: Distribution, chosen: list, key: str, n_candidates: int = 8) -> None:

@@ -13,6 +13,7 @@ CHIP_CSS = """
 .llmx-chip{display:inline-block;border:1px solid #1f2937;border-radius:4px;padding:0 3px;margin:1px 2px;color:#111827;white-space:pre}
 .llmx-chip:nth-child(even){border-style:dashed}
 .llmx-chip sub{font-size:.65em;color:#374151;margin-left:2px}
+.llmx-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
 </style>
 """
 
@@ -55,15 +56,38 @@ def plotly_text(text: object) -> str:
 
 
 def chip(label: str, title: str, background: str, extra: str = "") -> str:
-    """One token chip; label and title are escaped here."""
+    """One token chip; label and title are escaped here. The title (id, bytes) is also in the chip as visually
+    hidden text, so a screen reader reads it, not only a mouse user on hover."""
     return (f'<span class="llmx-chip" title="{esc(title)}" style="background:{esc(background)}">'
-            f"{esc(label)}{extra}</span>")
+            f'{esc(label)}{extra}<span class="llmx-sr">, {esc(title)}</span></span>')
 
 
-def chips(items: list[tuple[str, str]], colours: tuple[str, ...] = CHIP_COLOURS) -> str:
-    """(label, hover title) pairs as a row of alternating chips."""
-    body = "".join(chip(label, title, colours[i % len(colours)]) for i, (label, title) in enumerate(items))
-    return f'{CHIP_CSS}<div class="llmx-chips">{body}</div>'
+def chips(items: list[tuple[str, str]], colours: tuple[str, ...] = CHIP_COLOURS, *, height: int | None = None,
+          label: str = "tokens") -> str:
+    """(label, hover title) pairs as a row of alternating chips. With `height`, the row scrolls in a box of that
+    height that a keyboard can focus (and so scroll)."""
+    body = "".join(chip(text, title, colours[i % len(colours)]) for i, (text, title) in enumerate(items))
+    box = (f' tabindex="0" role="region" aria-label="{esc(label)}" style="height:{int(height)}px;overflow:auto"'
+           if height else "")
+    return f'{CHIP_CSS}<div class="llmx-chips"{box}>{body}</div>'
+
+
+def table(rows: list[dict], label: str) -> str:
+    """Rows of dicts as an HTML table (cells escaped) in a box a keyboard can focus and scroll when it is wider than
+    the screen: st.table's scroll box cannot take focus (axe: scrollable-region-focusable)."""
+    header = list(rows[0]) if rows else []
+    head = "".join(f"<th scope='col'>{esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{esc(r.get(h, ''))}</td>" for h in header) + "</tr>" for r in rows)
+    return (f"{TABLE_CSS}<div class='llmx-table' tabindex='0' role='region' aria-label='{esc(label)}'>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+
+
+TABLE_CSS = """<style>
+.llmx-table{overflow-x:auto;max-width:100%}
+.llmx-table table{border-collapse:collapse;width:100%}
+.llmx-table th,.llmx-table td{border-bottom:1px solid #d1d5db;padding:.3em .6em;text-align:left;vertical-align:top}
+.llmx-table:focus-visible,.llmx-chips:focus-visible{outline:3px solid #1d4ed8;outline-offset:2px}
+</style>"""
 
 
 def probability_colour(p: float) -> str:

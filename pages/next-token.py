@@ -4,7 +4,7 @@ import math
 
 import streamlit as st
 
-from components.charts import distribution_chart
+from components.charts import distribution_chart, show_chart
 from components.generation_view import generation_view, step_mode
 from components.guard import guarded_fragment
 from components.html import chips
@@ -85,9 +85,8 @@ def distribution_panel():
     to_query(n=n, scale="log" if log_scale else "prob")
     with left:
         rest_label = "everything else" if dist.complete else "everything else (unknown tail)"
-        st.plotly_chart(distribution_chart(dist.top_rows(n), dist.rest_mass(n), log_scale=log_scale, rest_label=rest_label,
-                                           title=f"Next token after “…{show_whitespace(tail[-40:])}”"),
-                        width="stretch", key="nt_chart")
+        show_chart(distribution_chart(dist.top_rows(n), dist.rest_mass(n), log_scale=log_scale, rest_label=rest_label,
+                                      title=f"Next token after “…{show_whitespace(tail[-40:])}”"), key="nt_chart")
 
 
 distribution_panel()

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import streamlit as st
 
-from components.charts import base_layout, figure
+from components.charts import base_layout, figure, show_chart
 from components.loaders import get_model
 from components.state import from_query, to_query
 from lib.models.inside import HEAD_PATTERNS, Inside, head_scores_table, top_heads
@@ -114,8 +114,8 @@ def lens_view(model, data: Inside) -> None:
     st.caption("Each layer's hidden state goes through the model's final norm and output head, as if the model "
                "stopped there. Each cell: the top next token after that input token, and its probability. "
                "The last column is what the model really predicts.")
-    st.plotly_chart(final_line_chart(model, data), width="stretch", key="ins_final_chart")
-    st.plotly_chart(lens_chart(model, data), width="stretch", key="ins_lens_chart")
+    show_chart(final_line_chart(model, data), key="ins_final_chart")
+    show_chart(lens_chart(model, data), key="ins_lens_chart")
 
 
 def _jump(layer: int, head: int) -> None:
@@ -132,7 +132,7 @@ def attention_view(model, data: Inside) -> None:
     c1, c2 = st.columns(2)
     layer = c1.slider("Layer", 1, n_layers, key="ins_layer") if n_layers > 1 else 1
     head = c2.slider("Head", 1, n_heads, key="ins_head") if n_heads > 1 else 1
-    st.plotly_chart(attention_chart(model, data, layer - 1, head - 1), width="stretch", key="ins_attention_chart")
+    show_chart(attention_chart(model, data, layer - 1, head - 1), key="ins_attention_chart")
 
     st.subheader("Find heads with a habit")
     pattern_key = st.segmented_control("Heads that attend to…", list(PATTERN_KEYS), key="ins_pattern",
@@ -144,7 +144,7 @@ def attention_view(model, data: Inside) -> None:
     for col, (li, hi, score) in zip(cols, best):
         col.button(f"Layer {li + 1}, head {hi + 1}: {score:.0%}", key=f"ins_jump_{li}_{hi}", on_click=_jump,
                    args=(li, hi), width="stretch")
-    st.plotly_chart(head_finder_chart(head_scores_table(data.attentions, pattern), pattern), width="stretch",
+    show_chart(head_finder_chart(head_scores_table(data.attentions, pattern), pattern),
                     key="ins_heads_chart")
     to_query(layer=layer, head=head, pattern=pattern_key)
 

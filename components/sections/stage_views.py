@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 import streamlit as st
 
-from components.charts import distribution_chart, layout
+from components.charts import distribution_chart, layout, show_chart
 from components.generation_view import coloured_tokens
-from components.html import chips, esc, problem
+from components.html import chips, esc, problem, table
 from components.loaders import distribution, generate, get_model
 from lib.models import hub
 from lib.teaching import stages
@@ -81,7 +81,7 @@ def story_panel(stage_key: str) -> None:
             st.caption(f"From pocket-lm's preference set: the chosen answer is {pair.why}.")
     with right:
         st.markdown("**InstructGPT's three steps** (Ouyang et al. 2022)")
-        st.table([{"": k, "InstructGPT": v} for k, v in stages.INSTRUCTGPT_FACTS])
+        st.html(table([{"step": k, "InstructGPT": v} for k, v in stages.INSTRUCTGPT_FACTS], "InstructGPT's three steps"))
         st.caption("Source: " + stages.SOURCES["InstructGPT"] + ". ULMFiT: " + stages.SOURCES["ULMFiT"] + ".")
 
     # -- 2. side by side -----------------------------------------------------------------------------
@@ -134,16 +134,16 @@ def show_checkpoint(ck: Checkpoint, model, run: StageRun):
         token_rows = model.token_labels(prompt.ids)
         shown = "" if len(prompt.ids) <= 200 else " (the last 200 are shown)"
         st.markdown(f"**Tokens this model sees: {len(prompt.ids)}**{shown}")
-        with st.container(height=230):  # the same height in every column, so the charts line up
-            st.html(chips([(lab, f"id {i}") for lab, i in zip(token_rows[-200:], prompt.ids[-200:])]))
+        # the same height in every column, so the charts line up; a keyboard can focus the box to scroll it
+        st.html(chips([(lab, f"id {i}") for lab, i in zip(token_rows[-200:], prompt.ids[-200:])], height=230,
+                      label=f"tokens {ck.label} sees"))
     dist = distribution(model, prompt)
     for note in dist.notes:
         st.caption(note)
     positions = (stages.expected_positions(dist, run.expected, model)
                  if run.expected.strip() else ())
     best = max(positions, key=lambda i: dist.probs[i]) if positions and dist.complete else None
-    st.plotly_chart(stage_chart(dist.top_rows(8), dist.rest_mass(8), best, "First answer token"), width="stretch",
-                    key=f"ts_chart_{ck.model_id}")
+    show_chart(stage_chart(dist.top_rows(8), dist.rest_mass(8), best, "First answer token"), key=f"ts_chart_{ck.model_id}")
     m1, m2 = st.columns(2)
     if positions:
         m1.metric("P(expected)", f"{stages.expected_probability(dist, positions):.1%}",
@@ -209,14 +209,14 @@ def dpo_summary(family_key: str) -> None:
         m = json.loads(dpo_metrics.read_text())
         base_to_dpo, sft_to_dpo = m["first_token_vs_base"], m["first_token_vs_sft"]
         with st.expander("What SFT and DPO changed in pocket-lm (measured on held-out instructions)", expanded=True):
-            st.table([
+            st.html(table([
                 {"measure": "mean P(expected first token)", "base": f"{base_to_dpo['base_mean']:.4f}",
                  "SFT": f"{sft_to_dpo['base_mean']:.3f}", "DPO": f"{sft_to_dpo['tuned_mean']:.3f}"},
                 {"measure": "mean P(reply starts with “Well”)", "base": "–", "SFT": f"{m['well_first']['sft']:.3f}",
                  "DPO": f"{m['well_first']['dpo']:.3f}"},
                 {"measure": "mean greedy reply length (characters)", "base": "–",
                  "SFT": f"{m['reply_chars']['sft']:.0f}", "DPO": f"{m['reply_chars']['dpo']:.0f}"},
-            ])
+            ], "What SFT and DPO changed"))
             st.caption(f"{m['n_held_out']} held-out instructions. A quarter of the SFT demonstrations ramble "
                        "(“Well, let me think about that. …”), and SFT copies that habit; DPO saw pairs preferring "
                        "the concise answer. Model cards: assets/pocket-lm-sft/README.md, assets/pocket-lm-dpo/README.md.")
@@ -239,15 +239,15 @@ def loss_and_prob_figure(losses: list[float], expected_probs: list[float]) -> go
 
 
 def show_live(result: dict, chart_slot, dist_slot) -> None:
-    chart_slot.plotly_chart(loss_and_prob_figure(result["losses"], result["expected"]), width="stretch",
-                            key=f"ts_live_loss{result['step']}")
+    show_chart(loss_and_prob_figure(result["losses"], result["expected"]), chart_slot.container(),
+               key=f"ts_live_loss{result['step']}")
     with dist_slot.container():
         a, b = st.columns(2)
-        a.plotly_chart(stage_chart(result["before"], result["before_rest"], result["best"], "Before fine-tuning"),
-                       width="stretch", key=f"ts_live_a{result['step']}")
+        show_chart(stage_chart(result["before"], result["before_rest"], result["best"], "Before fine-tuning"), a,
+                   key=f"ts_live_a{result['step']}")
         after = f"After step {result['step']}"
-        b.plotly_chart(stage_chart(result["after"], result["after_rest"], result["best"], after),
-                       width="stretch", key=f"ts_live_b{result['step']}")
+        show_chart(stage_chart(result["after"], result["after_rest"], result["best"], after), b,
+                   key=f"ts_live_b{result['step']}")
 
 
 def live_finetune() -> None:

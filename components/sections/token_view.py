@@ -96,6 +96,19 @@ def _title(seg: Segment, source: str) -> str:
     return "\n".join(lines)
 
 
+SPOKEN = {" ": " space ", "\t": " tab ", "\n": " newline ", "\r": " return "}
+
+
+def _spoken(seg: Segment, show_ids: bool) -> str:
+    """What a screen reader says for a chip (its aria-label starts with this): whitespace by name, bytes as hex."""
+    if show_ids:
+        return "ids " + " ".join(map(str, seg.ids))
+    if seg.partial:
+        return "bytes " + _hex(seg.bytes)
+    text = "".join(SPOKEN.get(c, _mark(c) if _invisible(c) else c) for c in seg.text[:LABEL_CAP])
+    return " ".join(text.split()) or "empty"
+
+
 def chip_html(seg: Segment, position: int, show_ids: bool, source: str = "") -> str:
     classes = ["tv"] + (["alt"] if position % 2 else []) + (["sp"] if seg.special else []) \
         + (["pt"] if seg.partial else []) + (["id"] if show_ids else [])
@@ -108,8 +121,9 @@ def chip_html(seg: Segment, position: int, show_ids: bool, source: str = "") -> 
     if len(seg.ids) > 1 and not show_ids:
         body += f'<span class="n">{len(seg.ids)}</span>'
     title = esc(_title(seg, source)).replace("\n", "&#10;")
+    spoken = esc(f"{_spoken(seg, show_ids)}; " + _title(seg, source).replace("\n", "; "))
     chip = (f'<span class="{" ".join(classes)}" style="background:{COLOURS[position % len(COLOURS)]}" '
-            f'title="{title}">{body}</span>')
+            f'title="{title}" role="img" aria-label="{spoken}">{body}</span>')
     newlines = min(seg.text.count("\n"), 2) if not show_ids and not seg.special else 0
     return chip + "<br>" * newlines
 

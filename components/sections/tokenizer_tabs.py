@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from components.charts import show_chart
 from components.sections import token_view as tv
 from components.state import from_query, to_query
 from lib.tokens import loading
@@ -67,7 +68,7 @@ def multilingual(names: list[str], group: bool, show_ids: bool) -> None:
     if rows:
         frame = pd.DataFrame(rows)
         st.subheader("Tokens for the same sentence")
-        st.plotly_chart(tv.tokens_per_language_chart(frame, list(T.MULTILINGUAL)), width="stretch")
+        show_chart(tv.tokens_per_language_chart(frame, list(T.MULTILINGUAL)))
         wide = frame.pivot(index="Language", columns="Tokenizer", values="Tokens").loc[list(T.MULTILINGUAL)]
         wide = wide[[loading.short_label(n) for n in usable]]
         wide["Sentence"] = [T.MULTILINGUAL[lang] for lang in wide.index]
