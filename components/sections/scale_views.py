@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from components.charts import show_chart
 from components.sections import scale_cache
 from components.sections import scale_charts as charts
 from components.html import esc, md, problem
@@ -32,7 +33,7 @@ def link(param: str, value, default) -> None:
 
 
 def show(fig) -> None:
-    st.plotly_chart(fig, theme=None, config={"displaylogo": False})
+    show_chart(fig, theme=None, config={"displaylogo": False})
 
 
 def need_models(models: list) -> bool:
@@ -281,7 +282,7 @@ def _gpt_predicts(left_text: str, right_text: str) -> None:
     """GPT's column: only the left side, and the next-token model's top guesses."""
     st.subheader("GPT predicts the next token")
     st.markdown(f'<div style="font-size:1.3rem">{esc(left_text)}<b>▢</b>'
-                f'<span style="color:#9ca3af;text-decoration:line-through">{esc(right_text)}</span></div>'
+                f'<span style="color:#6b7280;text-decoration:line-through">{esc(right_text)}</span></div>'
                 "<small>sees only the left side; the struck-out words don't exist for it yet</small>",
                 unsafe_allow_html=True)
     from components.loaders import distribution, get_model_or_fallback
