@@ -73,8 +73,8 @@ def front(stub, tmp_path_factory):
 
 
 def request(port: int, method: str, path: str, body: bytes | None = None, source: str = "127.0.0.1",
-            headers: dict | None = None) -> tuple[int, dict, str]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60, source_address=(source, 0))
+            headers: dict | None = None, host: str = "127.0.0.1") -> tuple[int, dict, str]:
+    conn = http.client.HTTPConnection(host, port, timeout=60, source_address=(source, 0))
     try:
         conn.request(method, path, body=body, headers=headers or {})
         r = conn.getresponse()

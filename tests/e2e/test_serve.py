@@ -73,8 +73,10 @@ def served(tmp_path_factory):
 
 
 def test_health_says_the_model_is_loaded(served):
-    status, text = _get(f"{served['url']}/healthz")
+    with urllib.request.urlopen(f"{served['url']}/healthz", timeout=5) as r:
+        status, text, backend = r.status, r.read().decode(), r.headers.get("X-LLMX-Backend")
     assert status == 200 and "pocket-lm loaded" in text
+    assert backend in served["backends"]  # the header the README promises on every response
     for backend in served["backends"]:
         assert _get(f"http://{backend}/healthz") == (200, text)
 
