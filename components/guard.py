@@ -37,13 +37,18 @@ def guard(what: str = "This page"):
         _report(what)
 
 
-def guarded_fragment(fn: Callable) -> Callable:
-    """st.fragment whose body is guarded too (a fragment rerun does not pass through the router's guard)."""
+def guarded_fragment(fn: Callable | None = None, *, run_every: float | None = None) -> Callable:
+    """st.fragment whose body is guarded too (a fragment rerun does not pass through the router's guard).
+
+    `@guarded_fragment` or `@guarded_fragment(run_every=8)`, like st.fragment."""
+    if fn is None:
+        return functools.partial(guarded_fragment, run_every=run_every)
+
     @functools.wraps(fn)
     def body(*args, **kwargs):
         with guard("This panel"):
             return fn(*args, **kwargs)
-    return st.fragment(body)
+    return st.fragment(body, run_every=run_every)
 
 
 def guarded_callback(fn: Callable) -> Callable:

@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 import streamlit as st
 
+from components.guard import guarded_callback
 from components.state import as_bool, from_query, to_query
 from lib.models.api_http import Refused, check_base_url
 from lib.models.backends import open_model
@@ -70,6 +71,7 @@ def _keep(name: str, default: Any) -> str:
     return widget
 
 
+@guarded_callback
 def _copy(name: str, reset: bool = False) -> None:
     st.session_state[S + name] = st.session_state[f"_{S}{name}_w"]
     if reset:  # a new server or key: the model list and the backend are stale
@@ -245,6 +247,7 @@ def _pick_model(ids: list[str]) -> str:
             st.session_state[S + "model"] = current
         choice_key = _keep("model_choice", current if current in ids else OTHER)
 
+        @guarded_callback
         def chose():
             choice = st.session_state[choice_key]
             st.session_state[S + "model_choice"] = choice

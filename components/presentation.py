@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.guard import guarded_callback
 from components.state import as_bool, to_query
 
 KEY = "present"
@@ -129,6 +130,7 @@ def presenting() -> bool:
     return bool(st.session_state.get(KEY))
 
 
+@guarded_callback
 def _sync() -> None:
     st.session_state[KEY] = st.session_state["_present_toggle"]
 

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from components.sections import scale_views as views
+from components.guard import guarded_callback
 from components.html import md
 from components.setup import route_through_app
 from components.state import to_query
@@ -23,6 +24,7 @@ if "scale_models" not in st.session_state:
                    "`gpt3-175b`, `bert-base` or `llama-3-8b`; the *Catalog and sources* tab lists them all.")
 
 
+@guarded_callback
 def select(keys) -> None:
     st.session_state["scale_models"] = list(keys)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.game import get_store, histogram_html, prompt_html, round_score, session_id
+from components.guard import guarded_callback, guarded_fragment
 from components.html import esc
 from components.state import to_query
 from components.setup import route_through_app
@@ -33,6 +34,7 @@ st.subheader("What word comes next?")
 st.html(prompt_html(r.prompt, "1.35rem"))
 
 
+@guarded_callback
 def send() -> None:
     try:
         g = store.submit(round_id, me, st.session_state.play_guess)
@@ -41,7 +43,7 @@ def send() -> None:
         st.session_state.play_note = ("error", str(exc))
 
 
-@st.fragment
+@guarded_fragment
 def guess_box() -> None:
     """The guess form and its "received" state. A fragment: sending reruns only this, which keeps a
     class's submissions cheap for the server."""
@@ -58,7 +60,7 @@ def guess_box() -> None:
                 f'border-radius:8px;background:#f0fdf4;color:#14532d">✅ Received: <b>{esc(mine.raw)}</b></div>')
 
 
-@st.fragment(run_every=8)
+@guarded_fragment(run_every=8)
 def status() -> None:
     """Refreshed every 8 s (cheap: two reads): open or closed; after the reveal, where my guess stood."""
     live = store.round(round_id)

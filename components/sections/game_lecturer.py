@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.guard import guarded_callback, guarded_fragment
 from components.game import guesses_csv, histogram_html, prompt_html, round_score
 from lib.classroom.maths import average_bits, class_surprise_bits, model_surprise_bits
 from lib.classroom.passages import GAME_PASSAGES
@@ -43,6 +44,7 @@ def start_round_form(store: GameStore, code: str, model_id: str) -> None:
             true_word = st.text_input("True next word (optional)", max_chars=40, key="game_true_custom")
         minutes = st.number_input("Open for (minutes)", 1, 240, 30, key="game_minutes")
 
+        @guarded_callback
         def start() -> None:
             try:
                 r = store.create_round(prompt, code, true_word=true_word, model=model_id, ttl_s=60 * minutes)
@@ -67,6 +69,7 @@ def pick_round(rounds: list[Round]) -> str:
 
 def round_buttons(store: GameStore, r: Round, code: str) -> None:
     """Close, reopen and reveal: each disabled while the round is already in that state."""
+    @guarded_callback
     def set_status(status: str) -> None:
         try:
             store.set_status(r.id, code, status)
@@ -79,7 +82,7 @@ def round_buttons(store: GameStore, r: Round, code: str) -> None:
                    on_click=set_status, args=(status,))
 
 
-@st.fragment(run_every=1)
+@guarded_fragment(run_every=1)
 def live_round(store: GameStore, round_id: str, code: str) -> None:
     """Refreshed every second: the class against the model on this round."""
     r = store.round(round_id)

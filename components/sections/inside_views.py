@@ -9,6 +9,7 @@ import numpy as np
 import streamlit as st
 
 from components.charts import base_layout, figure, show_chart
+from components.guard import guarded_callback, guarded_fragment
 from components.loaders import get_model
 from components.state import from_query, to_query
 from lib.models.inside import HEAD_PATTERNS, Inside, head_scores_table, top_heads
@@ -118,6 +119,7 @@ def lens_view(model, data: Inside) -> None:
     show_chart(lens_chart(model, data), key="ins_lens_chart")
 
 
+@guarded_callback
 def _jump(layer: int, head: int) -> None:
     st.session_state.ins_layer, st.session_state.ins_head = layer + 1, head + 1
 
@@ -149,7 +151,7 @@ def attention_view(model, data: Inside) -> None:
     to_query(layer=layer, head=head, pattern=pattern_key)
 
 
-@st.fragment
+@guarded_fragment
 def inside_panel(model, data: Inside) -> None:
     """Switching view, layer or head reruns only this fragment, never the model."""
     from_query("ins_view", "view", "lens", lambda v: v if v in VIEWS else "lens")

@@ -6,6 +6,7 @@ import streamlit as st
 from components.charts import show_chart
 from components.sections import scale_cache
 from components.sections import scale_charts as charts
+from components.guard import guarded_callback
 from components.html import esc, md, problem
 from components.state import as_bool, from_query, to_query
 from lib.models import hub
@@ -196,6 +197,7 @@ def builder_view(models: list, index: dict) -> None:
         from_query(key, param, defaults[key], snap(key))
     from_query("b_tied", "tied", True, as_bool)
 
+    @guarded_callback
     def preset(key: str) -> None:
         s = index[key].spec
         for k, v in zip(BUILDER, (s.layers, s.d_model, s.heads, s.vocab, s.context)):

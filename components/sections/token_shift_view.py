@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from components.guard import guarded_fragment
 from components.html import esc
 from components.loaders import get_model
 from components.state import from_query, to_query
@@ -54,7 +55,7 @@ def legend_html() -> str:
     return f'{CSS}<div class="llmx-shift-legend">{items}</div>'
 
 
-@st.fragment
+@guarded_fragment
 def token_shift_panel(family: Family, text: str, complete: bool = True) -> None:
     """Greedy answer of one aligned checkpoint of `family`, scored under the family's base checkpoint."""
     st.header("Which tokens did alignment change?")

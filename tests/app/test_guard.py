@@ -66,3 +66,22 @@ def test_a_failing_callback_is_reported_on_the_next_run():
     assert not at.exception
     assert any("That control" in e.value for e in at.error)
     assert "/srv/app" not in shown(at)
+
+
+def timed_harness():
+    import streamlit as st
+
+    from components.guard import guarded_fragment
+
+    @guarded_fragment(run_every=600)
+    def ticking():
+        raise OSError("[Errno 2] No such file: '/srv/app/secret'")
+
+    ticking()
+    st.write("after the timed panel")
+
+
+def test_a_timed_fragment_is_guarded_too():
+    at = AppTest.from_function(timed_harness, default_timeout=30).run()
+    assert not at.exception and len(at.error) == 1 and "unexpected problem" in at.error[0].value
+    assert any(m.value == "after the timed panel" for m in at.markdown) and "/srv/app" not in shown(at)
