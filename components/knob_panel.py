@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 import numpy as np
 from streamlit.components.v2 import component
 
+from components.guard import guarded_callback
 from lib.sampling.distribution import Distribution
 from lib.sampling.knobs import KNOBS, ORDER
 
@@ -53,4 +54,4 @@ def knob_panel(dist: Distribution, context_ids: Sequence[int], rows: list[dict],
         "top": [{"index": int(i), "label": row.label} for i, row in zip(dist.order(n), dist.top_rows(n))],
         "known_mass": dist.known_mass,
     }
-    return _panel(key=key, data=data, on_knobs_change=on_release)
+    return _panel(key=key, data=data, on_knobs_change=guarded_callback(on_release))

@@ -1,7 +1,7 @@
 """Every st.fragment and every widget callback in pages/ and components/ runs inside the guard (docs/robustness.md).
 
-A source scan (ast): a fragment must be made with components.guard.guarded_fragment, never st.fragment; an
-on_click / on_change / on_submit must be a function decorated with @guarded_callback, a guarded_callback(...)
+A source scan (ast): a fragment must be made with components.guard.guarded_fragment, never st.fragment; a
+callback argument (on_click, on_change, on_submit, on_select, a custom component's on_<name>_change) must be a function decorated with @guarded_callback, a guarded_callback(...)
 call, a name bound to one, or a constant ("ignore", "rerun", None)."""
 
 from __future__ import annotations
@@ -13,13 +13,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = sorted([ROOT / "streamlit_app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "components").rglob("*.py")])
-CALLBACK_ARGS = ("on_click", "on_change", "on_submit")
 GUARD_FILE = ROOT / "components" / "guard.py"
 
 
 def _is_name(node: ast.AST, name: str) -> bool:
     """`name` or `<anything>.name`."""
     return (isinstance(node, ast.Name) and node.id == name) or (isinstance(node, ast.Attribute) and node.attr == name)
+
+
+def _is_callback_arg(name: str | None) -> bool:
+    """Streamlit's callback keywords: on_click, on_change, on_submit, on_select, a custom component's on_<x>_change."""
+    return bool(name) and (name in ("on_click", "on_change", "on_submit", "on_select")
+                           or (name.startswith("on_") and name.endswith("_change")))
 
 
 def _is_guard_call(node: ast.AST) -> bool:
@@ -58,7 +63,7 @@ def unguarded(source: str, filename: str = "<src>") -> list[str]:
             found.append(f"{filename}:{node.lineno} st.fragment (use guarded_fragment)")
         if isinstance(node, ast.Call):
             for kw in node.keywords:
-                if kw.arg in CALLBACK_ARGS and not _callback_ok(kw.value, guarded):
+                if _is_callback_arg(kw.arg) and not _callback_ok(kw.value, guarded):
                     found.append(f"{filename}:{kw.value.lineno} {kw.arg}={ast.unparse(kw.value)} (use guarded_callback)")
     return found
 
@@ -77,6 +82,7 @@ def test_every_fragment_and_callback_is_guarded():
     "import streamlit as st\nbody = st.fragment(lambda: None)\n",
     "def go(): pass\nst.button('x', on_click=go)\n",
     "st.button('x', on_click=lambda: None)\n",
+    "def panel(on_release):\n    _component(key='k', on_knobs_change=on_release)\n",
     "def go(): pass\nst.toggle('x', on_change=go if True else None)\n",
     "def outer():\n    def go(): pass\n    st.form_submit_button('x', on_click=go)\n",
 ])
