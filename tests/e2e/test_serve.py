@@ -108,7 +108,7 @@ def _student(browser, url: str) -> dict:
     page.set_default_timeout(60_000)
     open_page(page, f"{url}/sampling?prompt={PROMPT}")
     assert page.locator("[data-testid=stAppDeployButton]").count() == 0  # hosted: no Deploy button
-    thumb = page.locator("[data-testid=stSlider]").filter(has_text="Temperature").locator("input[type=range]")
+    thumb = page.get_by_role("slider", name=re.compile("^Temperature"))  # Streamlit's or the knob panel's
     for _ in range(2):  # reruns over this tab's websocket; each one writes the new temperature into the URL
         before = _temperature(page.url)
         wait_idle(page)
