@@ -5,7 +5,9 @@ import streamlit as st
 
 from components.guard import guarded_fragment
 from components.sections.html_charts import cumulative_svg, paired_bars
-from components.sections.knob_controls import EXPLAIN, knob_controls, knobs_to_query
+from components.knob_panel import knob_panel
+from components.sections.knob_controls import (EXPLAIN, current_knobs, knobs_to_query, panel_rows, seed_from_url,
+                                                take_released)
 from components.loaders import distribution, generate
 from components.model_picker import chosen_model
 from components.openai_settings import api_errors
@@ -47,42 +49,49 @@ original = dist.probs  # what every knob move compares against, computed once pe
 before_stats = summary(original, original)
 
 
+seed_from_url("sk")
+
+
+def released() -> None:
+    """A knob was released in the panel: take its values (checked) before the fragment reruns."""
+    st.session_state.sk_panel_error = take_released(st.session_state.sk_panel.knobs)
+
+
 @guarded_fragment
 def knobs_panel():
-    controls, charts = st.columns([1, 2])
-    with controls:
-        try:
-            knobs = knob_controls()
-        except ValueError as exc:
-            st.error(f"Invalid setting: {exc}")
-            return
-        knobs_to_query(knobs)
-        st.caption("transformers' generate() applies its own default top-k = 50 when sampling unless you pass "
-                   "top_k=0; here every knob starts off.")
+    panel = st.container()
+    n = st.slider("Tokens shown", 3, 30, 10, key="sk_n")
+    with panel:
+        knob_panel(dist, prompt.ids, panel_rows("sk"), n, key="sk_panel", on_release=released)
+    if error := st.session_state.pop("sk_panel_error", None):
+        st.error(error)
+    try:
+        knobs = current_knobs("sk")
+    except ValueError as exc:
+        st.error(f"Invalid setting: {exc}")
+        return
+    knobs_to_query(knobs)
     result = apply_knobs(dist.scores if dist.complete else dist.logprobs, knobs, prompt.ids)
     after = result.probs * (dist.known_mass if not dist.complete else 1.0)
     after_stats = summary(after, original, result.kept)
-    with charts:
-        st.markdown("**Order applied (as in generate()):** " + " → ".join(
-            f"{LABELS.get(s.name, 'Model')} ({s.survivors:,} tokens)" for s in result.stages))
-        cols = st.columns(4)
-        cols[0].metric("Entropy (nats)", f"{after_stats['entropy']:.2f}",
-                       **change(after_stats['entropy'] - before_stats['entropy'], 2))
-        cols[1].metric("Effective choices", f"{after_stats['effective_choices']:.1f}",
-                       **change(after_stats['effective_choices'] - before_stats['effective_choices'], 1))
-        cols[2].metric("Mass kept", f"{after_stats['mass_kept']:.1%}")
-        cols[3].metric("Tokens kept", f"{after_stats['survivors']:,}", help=f"of {len(original):,}")
-        n = st.slider("Tokens shown", 3, 30, 10, key="sk_n")
-        order = dist.order(n)
-        labels = [row.label for row in dist.top_rows(n)]
-        before = [*original[order], max(0.0, dist.known_mass - original[order].sum())]
-        reshaped = [*after[order], max(0.0, after.sum() - after[order].sum())]
-        st.html(paired_bars([*labels, "everything else"], before, reshaped, "model", "after knobs",
-                            removed=[*~result.kept[order], result.kept.sum() == result.kept[order].sum()]))
-        kept_by_top_p = next((s.survivors for s in result.stages if s.name == "top_p"), None)
-        st.markdown(cumulative_svg(top_p_view(result, max(2000, kept_by_top_p or 0)),
-                                   knobs.top_p if knobs.top_p < 1 else None, kept=kept_by_top_p), unsafe_allow_html=True)
-        st.caption("Cumulative probability as top-p sees it: after the repetition penalty, temperature and top-k.")
+    st.markdown("**Order applied (as in generate()):** " + " → ".join(
+        f"{LABELS.get(s.name, 'Model')} ({s.survivors:,} tokens)" for s in result.stages))
+    cols = st.columns(4)
+    cols[0].metric("Entropy (nats)", f"{after_stats['entropy']:.2f}",
+                   **change(after_stats['entropy'] - before_stats['entropy'], 2))
+    cols[1].metric("Effective choices", f"{after_stats['effective_choices']:.1f}",
+                   **change(after_stats['effective_choices'] - before_stats['effective_choices'], 1))
+    cols[2].metric("Mass kept", f"{after_stats['mass_kept']:.1%}")
+    cols[3].metric("Tokens kept", f"{after_stats['survivors']:,}", help=f"of {len(original):,}")
+    st.caption("The bars move while you drag; these readouts, the samples and the continuations follow when you "
+               "let go. transformers' generate() applies its own default top-k = 50 when sampling unless you pass "
+               "top_k=0; here every knob starts off.")
+    order = dist.order(n)
+    labels = [row.label for row in dist.top_rows(n)]
+    kept_by_top_p = next((s.survivors for s in result.stages if s.name == "top_p"), None)
+    st.markdown(cumulative_svg(top_p_view(result, max(2000, kept_by_top_p or 0)),
+                               knobs.top_p if knobs.top_p < 1 else None, kept=kept_by_top_p), unsafe_allow_html=True)
+    st.caption("Cumulative probability as top-p sees it: after the repetition penalty, temperature and top-k.")
     st.subheader("Draw samples")
     c1, c2 = st.columns(2)
     draws = c1.select_slider("Samples", [10, 100, 1000, 10000], value=1000, key="sk_draws")

@@ -78,3 +78,56 @@ def test_dragging_temperature_redraws_live_and_sends_only_on_release(page, app_u
     assert float(metric(page, "Entropy (nats)")) < float(entropy_before)
     no_exception(page)
     panel(page).screenshot(path=str(shots / "drag-released.png"))
+
+
+def test_keyboard_moves_a_knob_with_aria_values_a_live_summary_and_one_message(page, app_url):
+    frames = sent_frames(page)
+    open_page(page, f"{app_url}/sampling?prompt={quote(PROMPT)}&temperature=1.0")
+    slider = page.get_by_role("slider", name=TEMPERATURE)
+    expect(slider).to_have_attribute("aria-valuenow", "1")
+    assert (slider.get_attribute("aria-valuemin"), slider.get_attribute("aria-valuemax")) == ("0", "3")
+    summary = panel(page).locator("[aria-live=polite]")
+    said = summary.inner_text()
+    before = len(frames)
+    slider.focus()
+    for _ in range(4):
+        slider.press("ArrowRight")  # 1.0 -> 1.2
+    expect(slider).to_have_attribute("aria-valuenow", "1.2")
+    expect(summary).not_to_have_text(said)
+    expect(page).to_have_url(re.compile(r"temperature=1\.2(&|$)"))
+    wait_idle(page)
+    rerun_requests = len(frames) - before
+    assert rerun_requests == 1, f"{rerun_requests} messages for one burst of keys"
+    switch = page.get_by_role("switch", name="Top-k on")
+    switch.focus()
+    page.keyboard.press("Space")
+    expect(page).to_have_url(re.compile(r"top_k=10(&|$)"))
+    wait_idle(page)
+    expect(panel(page).locator(".kp-after-num").last).to_have_text("removed")  # nothing beyond the 10 shown
+    no_exception(page)
+
+
+def test_phone_shows_the_temperature_knob_and_five_probabilities_in_one_screen(page, app_url):
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_page(page, f"{app_url}/sampling?prompt={quote(PROMPT)}")
+    slider = page.get_by_role("slider", name=TEMPERATURE)
+    panel(page).locator(".kp-first").evaluate("(e) => e.scrollIntoView({block: 'start'})")  # scrolls to the knob
+    figures = panel(page).locator(".kp-num")
+    expect(figures.nth(9)).to_be_visible()
+    knob = slider.bounding_box()
+    fifth = panel(page).locator(".kp-after-num").nth(4).bounding_box()  # the 5th token's probability
+    header = page.locator("[data-testid=stHeader]").bounding_box()
+    assert header["y"] + header["height"] <= knob["y"] and fifth["y"] + fifth["height"] <= 844, (header, knob, fifth)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "knob-panel-phone.png"))
+
+
+def test_released_values_from_a_client_are_checked():
+    """What a mischievous client could send instead of the panel's values: one clear error, nothing stored."""
+    from components.sections.knob_controls import parse_released
+
+    for bad in ("hot", {"temperature": "hot"}, {"temperature": float("nan")}, {"temperature": True}, {}):
+        with pytest.raises(ValueError):
+            parse_released(bad)
+    clamped = parse_released({"temperature": 99, "top_k": 7.6, "top_p": None})
+    assert clamped["sk_temperature"] == 3.0 and clamped["sk_top_k"] == 8 and clamped["sk_top_p_on"] is False
