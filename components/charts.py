@@ -113,6 +113,11 @@ def _number(v) -> str:
     return "" if v is None else f"{float(v):.6g}"
 
 
+def _printed(text) -> str:
+    """A point's printed label: text as a reader hears it, a number as Plotly prints it."""
+    return _plain(text) if text is None or isinstance(text, str) else _number(text)
+
+
 def _at(seq, i, default=None):
     try:
         return seq[i]
@@ -120,27 +125,45 @@ def _at(seq, i, default=None):
         return default
 
 
+def _seq(value) -> list:
+    """A figure's array (a list, tuple or NumPy array) as a list; nothing as []."""
+    return [] if value is None or isinstance(value, (str, dict)) else [_seq(v) if hasattr(v, "__len__") and
+                                                                      not isinstance(v, str) else v for v in value]
+
+
 def _points(trace: dict) -> list[tuple[str, str, str]]:
     """(category, value, printed label) for each point of a bar, scatter or treemap trace."""
-    kind = trace.get("type", "scatter")
+    kind = trace.get("type") or "scatter"
     text = trace.get("text")
     if kind == "treemap":
-        labels, values = trace.get("labels") or [], trace.get("values") or []
+        labels, values = _seq(trace.get("labels")), _seq(trace.get("values"))
         return [(_plain(l), _number(_at(values, i)), "") for i, l in enumerate(labels)]
     horizontal = trace.get("orientation") == "h"
-    cats = list(trace.get("y" if horizontal else "x") or [])
-    vals = list(trace.get("x" if horizontal else "y") or [])
-    texts = text if isinstance(text, (list, tuple)) else [text] * len(vals) if isinstance(text, str) else []
-    return [(_plain(c), _number(v), _plain(_at(texts, i, ""))) for i, (c, v) in enumerate(zip(cats, vals))]
+    cats, vals = _seq(trace.get("y" if horizontal else "x")), _seq(trace.get("x" if horizontal else "y"))
+    texts = [text] * len(vals) if isinstance(text, str) else _seq(text)
+    return [(_printed(c), _number(v), _printed(_at(texts, i, ""))) for i, (c, v) in enumerate(zip(cats, vals))]
 
 
 def _grid(trace: dict) -> tuple[list[str], list[str], list[list[str]], list[list[str]]]:
     """A heatmap's (column names, row names, values, printed labels)."""
-    z = [list(row) for row in trace.get("z") or []]
-    xs = [_plain(v) for v in trace.get("x") or range(len(z[0]) if z else 0)]
-    ys = [_plain(v) for v in trace.get("y") or range(len(z))]
-    text = trace.get("text") or [[""] * len(row) for row in z]
-    return xs, ys, [[_number(v) for v in row] for row in z], [[_plain(t) for t in row] for row in text]
+    z = _seq(trace.get("z"))
+    xs = [_printed(v) for v in _seq(trace.get("x")) or range(len(z[0]) if z else 0)]
+    ys = [_printed(v) for v in _seq(trace.get("y")) or range(len(z))]
+    text = _seq(trace.get("text")) or [[""] * len(row) for row in z]
+    return xs, ys, [[_number(v) for v in row] for row in z], [[_printed(t) for t in row] for row in text]
+
+
+FIELDS = ("type", "name", "orientation", "x", "y", "z", "text", "labels", "values")
+
+
+def _traces(fig: go.Figure) -> list[dict]:
+    """Each trace's fields as Python values (fig.to_dict() would encode NumPy arrays as base64)."""
+    return [{f: getattr(trace, f, None) for f in FIELDS} for trace in fig.data]
+
+
+def _title(fig: go.Figure) -> str:
+    title = fig.layout.title
+    return _plain(title.text if title and title.text else "")
 
 
 def _listing(pairs: list[str]) -> str:
@@ -150,10 +173,9 @@ def _listing(pairs: list[str]) -> str:
 
 def chart_summary(fig: go.Figure) -> str:
     """One or two sentences: the title, then each series' first points as printed (or their values)."""
-    spec = fig.to_dict()
-    title = _plain(((spec.get("layout") or {}).get("title") or {}).get("text", ""))
+    title = _title(fig)
     parts = [title] if title else []
-    for trace in spec.get("data", []):
+    for trace in _traces(fig):
         name = _plain(trace.get("name") or "")
         if trace.get("type") == "heatmap":
             xs, ys, z, _ = _grid(trace)
@@ -170,10 +192,10 @@ def chart_summary(fig: go.Figure) -> str:
     return ". ".join(parts) + "."
 
 
-def _table_rows(spec: dict) -> tuple[list[str], list[list[str]]]:
+def _table_rows(fig: go.Figure) -> tuple[list[str], list[list[str]]]:
     header = ["series", "row", "column", "value", "printed"]
     rows: list[list[str]] = []
-    for trace in spec.get("data", []):
+    for trace in _traces(fig):
         name = _plain(trace.get("name") or "")
         if trace.get("type") == "heatmap":
             xs, ys, z, text = _grid(trace)
@@ -188,7 +210,7 @@ def _table_rows(spec: dict) -> tuple[list[str], list[list[str]]]:
 def chart_text_html(fig: go.Figure) -> str:
     """The chart as a visually hidden region: a summary and a table of every value it draws (screen readers only).
     Each row: series, row (category), column (heatmaps), value (the number drawn), printed (the label on the chart)."""
-    header, rows = _table_rows(fig.to_dict())
+    header, rows = _table_rows(fig)
     head = "".join(f"<th scope='col'>{esc(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows)
     summary = chart_summary(fig)
