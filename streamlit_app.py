@@ -5,9 +5,9 @@ import streamlit as st
 from components.guard import guard
 from components.navigation import app_pages, run_page
 from components.presentation import setup as presentation_setup
-from components.setup import configure_environment
+from components.setup import start_up
 
-configure_environment()
+start_up()  # process-wide settings, on the first run only
 st.set_page_config(page_title="LLM Explainer", page_icon="🔮", layout="wide")
 
 presentation_setup()  # ?present=1, phone layout, no Deploy button

@@ -35,7 +35,7 @@ def main():
 
     forward = timeit(plain)
     eager = timeit(eager_pass)
-    inside = timeit(lambda: look_inside(lm.model, ids, lm.lock), repeat=5)
+    inside = timeit(lambda: look_inside(lm.model, ids, lm.forward), repeat=5)
     print(f"GPT-2 small random weights, vocab {lm.vocab_size:,}, prompt {len(ids)} tokens, 2 threads")
     print(f"plain forward (all logits)          {forward * 1e3:8.1f} ms")
     print(f"eager forward + hidden + attentions {eager * 1e3:8.1f} ms  ratio {eager / forward:5.2f}x")
@@ -44,7 +44,7 @@ def main():
     from components.sections.inside_views import attention_chart, lens_chart
     import plotly.io as pio
 
-    data = look_inside(lm.model, ids, lm.lock)
+    data = look_inside(lm.model, ids, lm.forward)
     heads = iter(range(10**6))
 
     def switch_head():

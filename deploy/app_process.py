@@ -38,14 +38,15 @@ logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").add
 def warm_up() -> None:
     """Load the bundled model the way the pages do and run one forward pass."""
     try:
-        from components.setup import configure_environment
+        from components.setup import freeze_heap, start_up
 
-        configure_environment()
+        start_up()
         from components.loaders import get_model
         from lib.models.catalog import DEFAULT_MODEL
 
         model = get_model(DEFAULT_MODEL)
         model.logits(model.encode("The").ids)
+        freeze_heap()  # the loaded model's objects leave the collector's reach
         READY["model"] = DEFAULT_MODEL
     except Exception as exc:  # noqa: BLE001 - the process keeps serving; /healthz reports the failure
         logging.getLogger(__name__).exception("warm-up failed")  # the details (paths included) go to the log only

@@ -8,13 +8,15 @@ ties it to `last_hidden_state`), others before it; we never use that entry: row 
 own logits, and rows 0..L-1 (always before the norm) go through the norm and head once.
 
 Attention needs weights, which only the eager implementation returns; the model is switched to
-eager for this one pass (under the model's lock) and back. Everything returned is plain NumPy.
+eager for this one pass (under the model's lock, in its `forward`) and back. Everything returned is plain NumPy.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, ContextManager, Sequence
 
 import numpy as np
 
@@ -83,20 +85,31 @@ def _eager(model):
     return switch()
 
 
-def look_inside(model, ids: Sequence[int], lock=None) -> Inside:
+def forward_pass(model, input_ids, during: ContextManager | None = None, **kwargs):
+    """One pass of a bare transformers model without gradients. `input_ids`: token ids or a (batch, T) tensor;
+    kwargs go to the model; `during` is held for the pass alone. output_attentions=True switches the model to
+    eager attention for this pass."""
+    import torch
+
+    batch = input_ids if torch.is_tensor(input_ids) else torch.tensor([[int(i) for i in input_ids]])
+    eager = _eager(model) if kwargs.get("output_attentions") else contextlib.nullcontext()
+    with torch.inference_mode(), eager, (during or contextlib.nullcontext()):
+        return model(batch, **kwargs)
+
+
+def look_inside(model, ids: Sequence[int], forward: Callable | None = None) -> Inside:
     """One forward pass with hidden states and attentions; the lens for every (layer, position).
 
-    `lock`, when given, guards the pass (a model shared between sessions)."""
-    import contextlib
-
+    `forward(ids, during=..., **kwargs)` runs the pass: a shared model passes its own `forward`, which holds its
+    lock; by default the bare model runs it (`forward_pass`)."""
     import torch
 
     ids = tuple(int(i) for i in ids)
     if not ids:
         raise ValueError("an empty prompt has nothing to look inside")
     norm = final_norm(model)
-    with (lock or contextlib.nullcontext()), torch.inference_mode(), _eager(model):
-        out = model(torch.tensor([ids]), output_hidden_states=True, output_attentions=True, use_cache=False)
+    run = forward or functools.partial(forward_pass, model)
+    out = run(ids, output_hidden_states=True, output_attentions=True, use_cache=False)
     if out.attentions is None or any(a is None for a in out.attentions):
         raise ValueError(f"{type(model).__name__} did not return attention weights")
     n_layers, t = len(out.attentions), len(ids)

@@ -22,7 +22,7 @@ import numpy as np
 
 from lib.models import hub
 from lib.sampling.distribution import Distribution, TokenRow, TokenTable, token_label
-from lib.models.inside import Inside, look_inside
+from lib.models.inside import Inside, forward_pass, look_inside
 from lib.sampling.knobs import Knobs
 from lib.sampling.apply import apply_knobs, greedy_choice, sample
 
@@ -127,7 +127,7 @@ def pick_next(scores: np.ndarray, knobs: Knobs | None, context_ids: Sequence[int
 
 
 def serving_threads() -> int:
-    """torch threads per server process: LLMX_TORCH_THREADS, default 1. On a busy server (many sessions, or
+    """torch threads per server process (set once at start-up, components/setup.py): LLMX_TORCH_THREADS, default 1. On a busy server (many sessions, or
     several app processes per machine) two or more intra-op threads per small forward pass spin against each
     other and ran a 4M-parameter model's token 20-40x slower than one thread (bench/class_load.py)."""
     try:
@@ -160,10 +160,8 @@ class HFCausalLM:
     @classmethod
     def load(cls, ref: str, progress: Callable[[float, str], None] | None = None) -> "HFCausalLM":
         path, local_only = hub.resolve(ref)
-        import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        torch.set_num_threads(serving_threads())
         if not local_only and hub.cached_snapshot(ref) is None:
             path = str(hub.download(ref, progress))
             local_only = True
@@ -217,14 +215,18 @@ class HFCausalLM:
         return TokenRow(0, token_id, text, raw, token_label(text, raw), math.nan, math.nan, math.nan)
 
     # -- forward passes ----------------------------------------------------------
+    def forward(self, input_ids, **kwargs):
+        """One pass of the wrapped model under this model's lock, so N students don't thrash the cores; callers
+        never take the lock themselves. Arguments as lib.models.inside.forward_pass (ids or a batch tensor, the
+        model's own keyword arguments)."""
+        with self.forward_lock:
+            return forward_pass(self.model, input_ids, **kwargs)
+
     def logits(self, ids: Sequence[int]) -> np.ndarray:
         """Raw next-token logits after `ids`, float64, shape (vocab,)."""
-        import torch
-
         if not ids:
             raise ValueError("an empty prompt has no next token")
-        with self.forward_lock, torch.inference_mode():
-            out = self.model(torch.tensor([list(ids)]), **self.last_only)
+        out = self.forward(ids, **self.last_only)
         return out.logits[0, -1].double().numpy()  # (vocab,)
 
     def distribution_from_logits(self, logits: np.ndarray, notes: tuple[str, ...] = ()) -> Distribution:
@@ -245,7 +247,7 @@ class HFCausalLM:
 
     def look_inside(self, ids: Sequence[int]) -> Inside:
         """The logit lens and attention maps for `ids`, in one forward pass."""
-        return look_inside(self.model, ids, self.forward_lock)
+        return look_inside(self.model, ids, self.forward)
 
     def generate(self, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None = None, seed: int = 0,
                  n_alternatives: int = 10, on_step: Callable[[int], None] | None = None,

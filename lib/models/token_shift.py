@@ -67,8 +67,7 @@ def base_ranks(base, context: Sequence[int], answer: Sequence[int]) -> tuple[np.
     if len(ids) > base.context_length:
         raise ValueError(f"the prompt plus answer ({len(ids)} tokens) is longer than the base model's context "
                          f"({base.context_length})")
-    with base.forward_lock, torch.inference_mode():
-        logits = base.model(torch.tensor([ids])).logits[0, len(context) - 1 : -1].double()  # (answer, vocab)
+    logits = base.forward(ids).logits[0, len(context) - 1 : -1].double()  # (answer, vocab)
     target = torch.tensor(list(answer))
     chosen = logits.gather(1, target[:, None])  # (answer, 1)
     ranks = (logits > chosen).sum(-1) + 1

@@ -145,8 +145,8 @@ class TransformersBackend:
 
 
 def _tiktoken_cache_dir() -> Path:
-    if "TIKTOKEN_CACHE_DIR" not in os.environ and (SHARED_ASSETS / "tiktoken-cache").is_dir():
-        os.environ["TIKTOKEN_CACHE_DIR"] = str(SHARED_ASSETS / "tiktoken-cache")
+    """The folder tiktoken itself reads, found as tiktoken finds it. The app's start-up points TIKTOKEN_CACHE_DIR at
+    the shared cache when there is one (components/setup.configure_environment); this getter changes nothing."""
     import tempfile
 
     return Path(os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR")

@@ -11,9 +11,9 @@ from typing import Iterator, Sequence
 from lib.training.sft_dpo import _batches, _lr, _optimizer, add_chat_template, encode_pair, load, sft_step
 from lib.teaching.instructions import Example, probe_example, sft_examples
 
-# The live demo runs inside the app's server. One torch thread: on a busy 2-core machine two threads are much
-# slower (measured 0.8 s vs 2.1 s per SFT step at batch 16 while another process trained).
-LIVE = dict(steps=30, batch_size=8, lr=1e-3, warmup=3, seed=7, threads=1)
+# The live demo runs inside the app's server, with the server's torch threads (one by default, set at start-up:
+# on a busy 2-core machine two threads were much slower, 0.8 s vs 2.1 s per SFT step at batch 16).
+LIVE = dict(steps=30, batch_size=8, lr=1e-3, warmup=3, seed=7)
 LIVE_SLOT = threading.BoundedSemaphore(1)   # one live fine-tune at a time per process: the CPU is shared
 
 
@@ -32,19 +32,10 @@ def live_sft(base: str | Path, steps: int = LIVE["steps"], probe: Example | None
              examples: Sequence[Example] | None = None, cfg: dict = LIVE) -> Iterator[LiveStep]:
     """Fine-tune a fresh copy of `base` for `steps` SFT steps, yielding the probe's distribution after each step.
 
-    The model is loaded from disk here, so the app's shared, cached models are never touched. torch's thread
-    count is set to cfg["threads"] for the run and restored afterwards.
+    The model is loaded from disk here, so the app's shared, cached models are never touched. Process-wide
+    settings (torch's thread count) are left as start-up set them.
     """
-    import torch
-
-    t0 = time.perf_counter()
-    threads_before = torch.get_num_threads()
-    if cfg.get("threads"):
-        torch.set_num_threads(cfg["threads"])
-    try:
-        yield from _live_steps(base, steps, probe, examples, cfg, t0)
-    finally:
-        torch.set_num_threads(threads_before)
+    yield from _live_steps(base, steps, probe, examples, cfg, time.perf_counter())
 
 
 def _live_steps(base, steps: int, probe: Example | None, examples, cfg: dict, t0: float) -> Iterator[LiveStep]:

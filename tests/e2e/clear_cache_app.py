@@ -4,9 +4,9 @@ import uuid
 
 import streamlit as st
 
-from components.setup import configure_environment
+from components.setup import start_up
 
-configure_environment()
+start_up()
 
 
 @st.cache_resource

@@ -28,3 +28,31 @@ def test_generation_lets_other_sessions_in_between_tokens(tiny_gpt2):
         worker.join(60)
     # ... and the interrupted generation is unchanged by it.
     assert [s.chosen.id for s in seen["gen"].steps] == [s.chosen.id for s in reference.steps]
+
+
+def test_every_pass_of_a_shared_model_runs_under_its_own_lock(tiny_gpt2):
+    """logits, look_inside and token_shift's base_ranks all go through the model's forward(), which holds its lock:
+    no caller takes the lock itself, and none runs the bare model beside it."""
+    from lib.models.token_shift import base_ranks
+
+    held = []
+
+    def lock_is_held_elsewhere() -> bool:  # asked from another thread: an RLock is re-entrant in its owner
+        result = []
+        probe = threading.Thread(target=lambda: result.append(tiny_gpt2.forward_lock.acquire(blocking=False)))
+        probe.start()
+        probe.join(10)
+        if result[0]:
+            tiny_gpt2.forward_lock.release()
+        return not result[0]
+
+    handle = tiny_gpt2.model.register_forward_pre_hook(lambda *_: held.append(lock_is_held_elsewhere()))
+    try:
+        ids = tiny_gpt2.encode("Once upon a time").ids
+        tiny_gpt2.logits(ids)
+        inside = tiny_gpt2.look_inside(ids)
+        base_ranks(tiny_gpt2, ids[:2], ids[2:])
+    finally:
+        handle.remove()
+    assert held == [True, True, True]
+    assert inside.attentions.shape[:2] == (tiny_gpt2.model.config.n_layer, tiny_gpt2.model.config.n_head)
