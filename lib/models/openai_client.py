@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email.utils
 import math
+import re
 import threading
 import time
 from collections import OrderedDict, deque
@@ -49,14 +50,28 @@ class ApiError(RuntimeError):
 
 
 # -- settings ---------------------------------------------------------------------------
+_SCHEME_ONLY = re.compile(r"^[a-z][a-z0-9+.-]*:(?!\d)", re.I)   # javascript:…, data:…, http:host (no //)
+_HOST_NAME = re.compile(r"^[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?$", re.I)
+
+
 def normalise_base_url(url: str | None) -> str:
     """A clean http(s) base URL ending in /v1 when no path was given; raises ValueError with a readable message."""
     url = (url or "").strip() or OPENAI_BASE_URL
+    example = "an http(s) address such as http://localhost:8000/v1"
+    shown = "".join(ch for ch in url[:80] if ch.isprintable())
     if "://" not in url:
+        if _SCHEME_ONLY.match(url):
+            raise ValueError(f"“{shown}” is not {example}.")
         url = "http://" + url
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises on a port that is not a number in 0..65535
+    except ValueError:
+        raise ValueError(f"“{shown}” is not {example}: check the host and the port.") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"“{url[:80]}” is not an http(s) address such as http://localhost:8000/v1.")
+        raise ValueError(f"“{shown}” is not {example}.")
+    if not (_HOST_NAME.match(parts.hostname) or parts.netloc.startswith("[")) or port == 0:
+        raise ValueError(f"“{shown}” is not {example}: check the host and the port.")
     if parts.username or parts.password:
         raise ValueError("Put credentials in the API key field, not in the base URL.")
     if parts.query or parts.fragment:

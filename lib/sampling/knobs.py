@@ -23,6 +23,8 @@ import numpy as np
 from lib.sampling.distribution import log_softmax
 
 NEG_INF = -np.inf
+# Below this, float32 logits divided by T overflow to inf and the softmax is NaN (inf - inf); 0 is greedy.
+MIN_TEMPERATURE = 1e-3
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -236,7 +238,8 @@ class Knob:
 
 
 KNOBS: tuple[Knob, ...] = (
-    Knob("temperature", "Temperature", 1.0, lambda t: t >= 0, "temperature must be 0 (greedy) or more",
+    Knob("temperature", "Temperature", 1.0, lambda t: t == 0 or MIN_TEMPERATURE <= t < np.inf,
+         f"temperature must be 0 (greedy) or at least {MIN_TEMPERATURE:g}",
          lambda x, t, _: greedy(x) if t == 0 else temperature(x, float(t)),
          lambda x, t, _: greedy(x) if t == 0 else x / np.float32(t),
          Slider(0.0, 3.0, 0.05, label="Temperature (0 = greedy)"),
