@@ -51,7 +51,7 @@ def generation_view(model: NextTokenModel, prompt: Prompt, key: str, prefix: str
     if not gen.steps:
         return
     pos = st.pills("Position", list(range(len(gen.steps))), key=f"{key}_pos", default=0,
-                   format_func=lambda i: f"{i + 1}: {gen.steps[i].chosen.label}")
+                   format_func=lambda i: f"{i + 1}: {md(gen.steps[i].chosen.label)}")  # pills render markdown
     if pos is None:
         return
     step = gen.steps[pos]

@@ -1,0 +1,36 @@
+"""The next-token "Position" pills show a token as text: Streamlit renders pill labels as markdown, and a token
+from an API server such as ![i](http://x) must not become an image the browser fetches."""
+
+from __future__ import annotations
+
+import markdown_it
+import pytest
+from streamlit.testing.v1 import AppTest
+
+HOSTILE = ["![i](http://x.invalid/a.png)", "[click](javascript:alert(1))", "<img src=x onerror=alert(1)>",
+           "**bold** :red[red]", "$x^2$"]
+
+
+def harness():
+    import streamlit as st
+
+    import components.generation_view as view
+    from lib.models.next_token import Generation, Step
+    from lib.sampling.distribution import TokenRow
+
+    text = st.query_params["token"]
+    row = TokenRow(1, 5, text, text.encode(), text, -0.1, 0.9, 0.9)
+    view.generate = lambda *args, **kwargs: Generation(None, (Step(row, (row,), 0.1),))  # as the model would answer
+    view.generation_view(None, None, "g", prefix="x")
+
+
+@pytest.mark.parametrize("token", HOSTILE)
+def test_a_token_in_a_position_pill_is_text(token):
+    at = AppTest.from_function(harness, default_timeout=30)
+    at.query_params["token"] = token
+    at.run()
+    assert not at.exception
+    label = at.get("button_group")[0].options[0]
+    html = markdown_it.MarkdownIt("commonmark").render(label)  # CommonMark reference parser
+    assert "<img" not in html and "<a " not in html and "<strong>" not in html, html
+    assert "&lt;img" in html if "<img" in token else True
