@@ -116,6 +116,9 @@ html { font-size: 24px !important; }
 .stMainBlockContainer table th { font-size: 20px !important; }
 h1 { font-size: 1.5rem !important; padding: 0 0 0.3rem 0 !important; }
 [data-testid="stHeader"] { background: transparent !important; height: 2rem !important; }
+/* The header's empty strip lets clicks through to what lies under it; its own buttons still take them. */
+[data-testid="stHeader"], [data-testid="stHeader"] * { pointer-events: none !important; }
+[data-testid="stHeader"] button, [data-testid="stHeader"] a { pointer-events: auto !important; }
 """
 # A page shown inside the Lecture page (?frame=1): no sidebar, no header, little padding.
 FRAMED = """

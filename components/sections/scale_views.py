@@ -306,21 +306,31 @@ def _gpt_predicts(left_text: str, right_text: str) -> None:
         st.warning(f"**No GPT-style model is available offline yet.** {problem(exc)}")
 
 
+BIGGER_TABLE = (
+    "| Task | BERT-Large, fine-tuned (340M) | GPT-3 175B, few-shot | |\n|---|---|---|---|\n"
+    "| WiC: is a word used with the same meaning in two sentences? (chance = 50%) | **69.6%** | 49.4% | ◐ |\n"
+    "| SuperGLUE average (8 tasks) | 69.0 | **71.8** | ◐ |")
+BIGGER_SOURCE = ("Source: Brown et al. 2020 (arXiv 2005.14165), Table 3.8 and §3.7. ◐: read in secondary copies of the "
+                 "paper, not re-checked against the PDF.")
+
+
+def bigger_is_not_better_table(index: dict) -> None:
+    """The published results alone, with their source (the lecture's step shows this part)."""
+    st.markdown(BIGGER_TABLE)
+    st.caption(BIGGER_SOURCE)
+
+
 def _bigger_is_not_better(index: dict) -> None:
     """BERT-Large against GPT-3 175B on WiC and SuperGLUE: size is not the whole story."""
     st.subheader("Bigger is not better for every task")
     g175, large = index["gpt3-175b"], index["bert-large"]
     st.markdown(
-        "| Task | BERT-Large, fine-tuned (340M) | GPT-3 175B, few-shot | |\n|---|---|---|---|\n"
-        "| WiC: is a word used with the same meaning in two sentences? (chance = 50%) | **69.6%** | 49.4% | ◐ |\n"
-        "| SuperGLUE average (8 tasks) | 69.0 | **71.8** | ◐ |\n\n"
+        BIGGER_TABLE + "\n\n"
         f"GPT-3 has {g175.published / large.published:.0f} times as many parameters ({g175.published_label} vs "
         f"{large.published_label}, as published), yet on WiC, a sentence-pair classification task, it scores "
         "at chance while a fine-tuned BERT-Large does far better. The GPT-3 authors write: \"WiC is a notable "
         "weak spot with few-shot performance at 49.4% (at random chance)\". On the SuperGLUE average GPT-3 is "
-        "a little ahead, so the answer depends on the task.\n\n"
-        "Source: Brown et al. 2020 (arXiv 2005.14165), Table 3.8 and §3.7. ◐: read in secondary copies of the "
-        "paper, not re-checked against the PDF.")
+        "a little ahead, so the answer depends on the task.\n\n" + BIGGER_SOURCE)
 
 
 def catalog_view(models: list, index: dict) -> None:

@@ -55,7 +55,7 @@ class Step:
 # What a step can show, and the `part` keys each view reads (components/sections/step_views.py draws them).
 VIEWS = {
     "next-token": "Next-token distribution: the top rows (part.top)",
-    "generation": "Greedy and sampled continuations of one prompt, one row each (part.seeds: sampled seeds)",
+    "generation": "Greedy and sampled continuations of one prompt, one row each (part.seeds, part.tokens)",
     "sampling": "The distribution before and after the step's knobs (part.top rows; part.knobs: sliders shown)",
     "tokens": "One text as token chips under one tokenizer",
     "decode": "Token ids back to text, with the chips",
