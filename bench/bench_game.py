@@ -18,7 +18,6 @@ import argparse
 import os
 import asyncio
 import random
-import re
 import secrets
 import shutil
 import socket
@@ -172,7 +171,7 @@ async def play(base: str, store_url: str, n: int, window: float, pid: int) -> di
     try:
         await asyncio.wait_for(seen_all.wait(), 30)
         lecturer_delay = time.perf_counter() - last
-    except asyncio.TimeoutError:
+    except TimeoutError:
         lecturer_delay = float("nan")
     follower.cancel()
     for s in students:

@@ -17,12 +17,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from components.setup import configure_environment  # noqa: E402
+from components.setup import configure_environment
 
 configure_environment()
 
 from lib.tokens.loading import load
-from lib.tokens import tokenization as T  # noqa: E402
+from lib.tokens import tokenization as T
 
 SAMPLE = ("When I arrived back at the panda breeding facility, they are splashing! 🦙👩‍👩‍👧 "
           "def f(x):\n    return x ** 2  # 1234567 × 89\n今天天气很好，所以我们要去公园。 आज मौसम अच्छा है। ")

@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from class_load import ROOT, load_average, pct, streamlit_server  # noqa: E402
-from st_client import Student  # noqa: E402
+from class_load import ROOT, load_average, pct, streamlit_server
+from st_client import Student
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]

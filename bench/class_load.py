@@ -41,7 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from st_client import RunResult, Student  # noqa: E402
+from st_client import RunResult, Student
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_TIKTOKEN = ROOT.parent / "shared" / "assets" / "tiktoken-cache"

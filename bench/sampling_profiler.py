@@ -16,7 +16,6 @@ import runpy
 import signal
 import sys
 import threading
-import time
 
 INTERVAL = 0.005
 

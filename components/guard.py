@@ -58,7 +58,7 @@ def guarded_callback(fn: Callable) -> Callable:
     def call(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except Exception:  # noqa: BLE001
+        except Exception:
             LOG.exception("callback %s failed", getattr(fn, "__name__", fn))
             st.session_state[_PENDING] = "That control"
     return call

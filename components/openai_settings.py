@@ -41,7 +41,7 @@ def _secrets() -> dict[str, Any]:
         if not st.secrets.load_if_toml_exists():
             return {}
         return {k: st.secrets[k] for k in SECRET_NAMES if k in st.secrets}
-    except Exception:  # a broken secrets file must not break the page
+    except Exception:  # noqa: BLE001 - a broken secrets file must not break the page
         return {}
 
 
@@ -80,7 +80,7 @@ def _copy(name: str, reset: bool = False) -> None:
         st.session_state[S + "key_version"] = st.session_state.get(S + "key_version", 0) + 1
 
 
-def _models(conn: "Connection") -> tuple[list[str], dict[str, int], str | None, int]:
+def _models(conn: Connection) -> tuple[list[str], dict[str, int], str | None, int]:
     """Model ids from /v1/models (at most MAX_MODELS of them, and how many the server listed), fetched once
     per (server, key) in this session."""
     cached = st.session_state.get(S + "models")

@@ -48,7 +48,7 @@ def warm_up() -> None:
         model.logits(model.encode("The").ids)
         freeze_heap()  # the loaded model's objects leave the collector's reach
         READY["model"] = DEFAULT_MODEL
-    except Exception as exc:  # noqa: BLE001 - the process keeps serving; /healthz reports the failure
+    except Exception as exc:
         logging.getLogger(__name__).exception("warm-up failed")  # the details (paths included) go to the log only
         READY["error"] = type(exc).__name__  # a class name only: /healthz is public
 

@@ -79,7 +79,7 @@ def prepare_encoding(name: str) -> Outcome:
             continue
         try:
             data = read_file(f"{base}/{path}")
-        except Exception as exc:  # requests and the OS raise many types; one line each
+        except Exception as exc:  # noqa: BLE001 - requests and the OS raise many types; one line each
             return Outcome("encoding", name, False, f"could not download {path}: {type(exc).__name__}")
         if not check_hash(data, sha256):
             return Outcome("encoding", name, False, f"{path} failed its sha256 check; nothing was saved")

@@ -75,7 +75,7 @@ def params_by_year(models: Sequence[scale_catalog.Model]) -> go.Figure:
     for m in sorted(models, key=lambda m: m.counted):
         by_year.setdefault(m.year, []).append(m)
     offsets, sides = {}, {}
-    for year, ms in by_year.items():  # spread same-year models sideways
+    for ms in by_year.values():  # spread same-year models sideways
         for i, m in enumerate(ms):
             offsets[m.key] = (i - (len(ms) - 1) / 2) * min(0.18, 0.7 / max(len(ms), 1))
             sides[m.key] = "middle right"
@@ -159,7 +159,7 @@ def memory_chart(models: Sequence[scale_catalog.Model]) -> go.Figure:
                            text=label, font=dict(size=TICK, color="#b91c1c"), bgcolor="white")  # log axis: log10 units
     lo = min(scale.weight_bytes(m.counted, "int4") for m in ordered) / 1e9
     hi = max(scale.weight_bytes(m.counted, "fp32") for m in ordered) / 1e9
-    gb_fmt = lambda v: f"{v / 1000:g} TB" if v >= 1000 else f"{v:g} GB" if v >= 1 else f"{v * 1000:g} MB"  # noqa: E731
+    gb_fmt = lambda v: f"{v / 1000:g} TB" if v >= 1000 else f"{v:g} GB" if v >= 1 else f"{v * 1000:g} MB"
     _layout(fig, "Memory for the weights alone, by precision (log scale)", 760, barmode="group",
             yaxis=dict(title="weights", **_log_ticks(min(lo, 1), max(hi, 100), gb_fmt)), xaxis=dict(tickangle=-35))
     fig.update_layout(legend=dict(y=1.0, yanchor="bottom"), margin=dict(t=130, b=40))  # legend above: labels below

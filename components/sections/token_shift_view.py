@@ -79,7 +79,7 @@ def token_shift_panel(family: Family, text: str, complete: bool = True) -> None:
                                   format_func=lambda m: f"{by_id[m].label} ({m})") or tuned[-1].model_id
     to_query(shift_model=choice)
     try:
-        aligned, base_model = get_model(choice), get_model(base.model_id)
+        aligned, _ = get_model(choice), get_model(base.model_id)  # both load here, so a missing one says so
     except hub.ModelUnavailable as exc:
         st.info(f"{exc} The bundled pocket-lm family works offline.")
         return

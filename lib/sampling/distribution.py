@@ -137,12 +137,12 @@ class TokenTable:
         self.texts, self.raws = texts, raws
 
     @classmethod
-    def from_hf(cls, tokenizer) -> "TokenTable":
+    def from_hf(cls, tokenizer) -> TokenTable:
         size = len(tokenizer)
         pieces = tokenizer.convert_ids_to_tokens(list(range(size)))
         byte_decoder = gpt2_byte_decoder() if is_byte_level(tokenizer) else None
         texts, raws = [], []
-        for i, piece in enumerate(pieces):
+        for piece in pieces:
             piece = piece or ""
             if byte_decoder and all(c in byte_decoder for c in piece) and piece not in tokenizer.all_special_tokens:
                 raw = bytes(byte_decoder[c] for c in piece)

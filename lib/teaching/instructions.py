@@ -168,7 +168,7 @@ def yesno(split: Split) -> list[Example]:
     kinds = (("an animal", _pick(ANIMALS, split)), ("a kind of food", _pick(FOODS, split)),
              ("a thing in a house", _pick(THINGS, split)))
     out = []
-    for kind, members in kinds:
+    for kind, _members in kinds:
         for other_kind, others in kinds:
             for item in others:
                 answer = "Yes." if kind == other_kind else "No."

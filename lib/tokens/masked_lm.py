@@ -24,7 +24,7 @@ class MaskedLM:
         self.lock = threading.RLock()
 
     @classmethod
-    def load(cls, ref: str) -> "MaskedLM":
+    def load(cls, ref: str) -> MaskedLM:
         from lib.models import hub
 
         path, local_only = hub.resolve(ref)  # raises ModelUnavailable fast when offline

@@ -84,7 +84,7 @@ def _walk(node, skip_password):
         for attr in ("value", "label", "body", "help", "placeholder", "options"):
             try:
                 out.append(str(getattr(node, attr)))
-            except Exception:
+            except Exception:  # noqa: BLE001 - an attribute this element type lacks
                 pass
     for child in getattr(node, "children", {}).values():
         out.extend(_walk(child, skip_password))

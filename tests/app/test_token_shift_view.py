@@ -1,6 +1,5 @@
 """The token-shift view on the Training-stages page, in AppTest (bundled pocket-lm family, offline)."""
 
-import pandas as pd
 
 from tests.app.apptest import open_page
 

@@ -114,7 +114,7 @@ def _student(browser, url: str) -> dict:
         wait_idle(page)
         thumb.focus()
         thumb.press("ArrowLeft")
-        page.wait_for_url(lambda u: _temperature(u) != before)
+        page.wait_for_url(lambda u, before=before: _temperature(u) != before)
     wait_idle(page)
     no_exception(page)
     page.reload()  # a new websocket from the same browser

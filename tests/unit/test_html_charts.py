@@ -43,7 +43,7 @@ def test_cumulative_curve_runs_from_the_top_token_to_all_of_the_mass():
     assert 100 <= len(pts) <= 201 and np.all(np.diff(pts[:, 0]) > 0)  # left to right on a log axis
     assert np.all(np.diff(pts[:, 1]) <= 1e-9)  # rising (SVG y grows downwards)
     top, plot_h = 24, 420 - 24 - 84
-    y = lambda p: top + plot_h * (1 - p / 1.05)  # noqa: E731
+    y = lambda p: top + plot_h * (1 - p / 1.05)
     assert pts[0, 0] == 130 and abs(pts[0, 1] - y(probs[0])) < 0.06
     assert abs(pts[-1, 1] - y(1.0)) < 0.06
     line_y = float(re.search(r'stroke-dasharray="10 6"', svg) and re.search(r'y1="([\d.]+)"[^>]*stroke-dasharray', svg).group(1))

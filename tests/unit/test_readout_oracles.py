@@ -185,7 +185,7 @@ def test_dpo_summary_table_matches_the_shipped_weights():
             out.append(float(probs[first_ids(tok, answer_of(ex))].sum()))
         return statistics.fmean(out)
 
-    answer = lambda ex: ex.answer  # noqa: E731
+    answer = lambda ex: ex.answer
     assert mean_p("pocket-lm", False, answer) == pytest.approx(metrics["first_token_vs_base"]["base_mean"], rel=1e-3)
     assert mean_p("pocket-lm-sft", True, answer) == pytest.approx(metrics["first_token_vs_sft"]["base_mean"], rel=1e-3)
     assert mean_p("pocket-lm-dpo", True, answer) == pytest.approx(metrics["first_token_vs_sft"]["tuned_mean"], rel=1e-3)

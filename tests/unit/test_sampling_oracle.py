@@ -170,8 +170,8 @@ def test_every_knob_on_a_gpt2_sized_vocabulary_with_ties(seed):
     rng = np.random.default_rng(seed)
     scores = np.round(rng.standard_normal(50257) * 3, 0 if seed % 2 else 1)
     context = list(rng.integers(0, 50257, 30))
-    for knobs in EVERY_KNOB:
-        same(apply_knobs(scores, knobs, context).final_scores, transformers_chain(knobs, scores, context))
+    for setting in EVERY_KNOB:
+        same(apply_knobs(scores, setting, context).final_scores, transformers_chain(setting, scores, context))
 
 
 # Float32 scores (a local model's logits) take generate()'s float32 path: bit-identical to the processors in float32.
@@ -197,6 +197,6 @@ def test_float32_every_knob_on_a_gpt2_sized_vocabulary(seed):
     rng = np.random.default_rng(seed)
     scores = (rng.standard_normal(50257) * (3 if seed else 1e-3)).astype(np.float32)  # seed 0: nearly flat
     context = list(rng.integers(0, 50257, 30))
-    for knobs in EVERY_KNOB:
-        np.testing.assert_array_equal(apply_knobs(scores, knobs, context).final_scores,
-                                      float32_chain(knobs, scores, context))
+    for setting in EVERY_KNOB:
+        np.testing.assert_array_equal(apply_knobs(scores, setting, context).final_scores,
+                                      float32_chain(setting, scores, context))

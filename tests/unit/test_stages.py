@@ -253,7 +253,7 @@ def test_one_cleaning_for_every_text_box():
     assert clean_text("\ud83d\ude00 \udc00") == "😀 \ufffd"
     assert segmentation.clean_text("\ud83d\ude00 \udc00")[0] == "😀 \ufffd"
     assert openai_backend._sanitise("a\ud800") == "a\ufffd"
-    assert "😀".encode("utf-8") == clean_text("\ud83d\ude00").encode("utf-8")
+    assert "😀".encode() == clean_text("\ud83d\ude00").encode("utf-8")
 
 
 def test_a_chat_prompt_that_exactly_fills_the_context_is_not_cut(local_chat_model, monkeypatch):
