@@ -77,12 +77,14 @@ class Student:
     values: dict[str, WidgetState] = field(default_factory=dict)  # by widget id: what the browser re-sends
     page_hash: str = ""
     bytes_in: int = 0
+    connect_kwargs: dict = field(default_factory=dict)  # e.g. local_addr=("127.0.0.9", 0): another client address
 
     async def open(self) -> RunResult:
         """Connect and run the page once, as a browser opening the link."""
         t0 = time.perf_counter()
         self.ws = await websockets.connect(f"{self.base_ws}/_stcore/stream", subprotocols=["streamlit"],
-                                           max_size=None, open_timeout=self.timeout, ping_interval=None)
+                                           max_size=None, open_timeout=self.timeout, ping_interval=None,
+                                           **self.connect_kwargs)
         result = await self._run(page_name=self.page)
         result.seconds = time.perf_counter() - t0
         return result

@@ -92,13 +92,14 @@ def nginx_rate(per_second: float) -> str:
 def render_nginx_conf(upstreams: list[str], host: str, port: int, run_dir: Path, limits: Limits = Limits()) -> str:
     """upstreams: "address:port" of every app process, here or on other machines."""
     servers = "\n".join(f"        server {u} max_fails=1 fail_timeout=10s;" for u in upstreams)
-    session_limit = (f"limit_req zone=llmx_sessions burst={limits.burst} delay={limits.nodelay};"
+    delay = f" delay={limits.nodelay}" if limits.nodelay else ""  # nginx refuses delay=0: no delay= means that
+    session_limit = (f"limit_req zone=llmx_sessions burst={limits.burst}{delay};"
                      if limits.rate else "# no session limit (LLMX_SESSIONS_PER_SECOND=0)")
     connection_limit = (f"limit_conn llmx_connections {limits.connections};" if limits.connections
                         else "# no connection cap (LLMX_CONNECTIONS_PER_ADDRESS=0)")
     fields = {"SERVERS": servers, "HOST": host, "PORT": str(port), "RUN_DIR": str(run_dir),
               "UPLOAD_MB": str(UPLOAD_MB), "NGINX_RATE": nginx_rate(limits.rate or 1),
-              "SESSION_BURST": str(limits.burst), "SESSION_NODELAY": str(limits.nodelay),
+              "SESSION_BURST": str(limits.burst),
               "SESSION_LIMIT": session_limit, "CONNECTION_LIMIT": connection_limit}
     text = TEMPLATE.read_text()
     for name, value in fields.items():

@@ -27,7 +27,7 @@ def nginx_or_skip() -> str:
     return nginx
 
 
-@pytest.mark.parametrize("limits", [Limits(), Limits(rate=0.5, burst=3, nodelay=1, connections=0), Limits(rate=0)])
+@pytest.mark.parametrize("limits", [Limits(), Limits(rate=0.5, burst=3, nodelay=0, connections=0), Limits(rate=0)])
 def test_generated_nginx_config_is_valid(tmp_path, limits):
     nginx = nginx_or_skip()
     conf = tmp_path / "nginx.conf"
@@ -113,7 +113,7 @@ def test_a_class_behind_one_address_gets_in():
     assert all(w == 0 for w in waits)
     waits = [at_once.admit("203.0.113.7", now=0.0) for _ in range(100)]
     assert None not in waits and max(waits) <= 10  # all in, the last within 10 s
-    assert waits[:21] == [0] * 21 and waits[21] > 0  # the first 1 + nodelay go straight in, the next waits
+    assert waits[0] == 0 and waits[1] > 0  # the first goes straight in, the others at the rate
 
 
 def test_a_script_opening_300_sessions_at_once_is_paced_then_refused():
