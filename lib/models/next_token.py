@@ -4,9 +4,10 @@ A backend gives, for a prompt, the next-token `Distribution` (complete over the 
 partial top-K) and can continue the prompt step by step, recording every step's alternatives. It also
 says how a chat checkpoint sees a prompt, labels its tokens, and names itself for shared caches
 (`cache_key`), so pages never ask which kind of backend they hold. lib/backends.open_model opens one.
-The transformers backend reuses the KV cache while generating and is safe to share between
-sessions: `lock` guards its tokenizer and `forward_lock` each forward pass (never a whole generation), so a
-student opening a page is never queued behind another student's long generation.
+The transformers backend generates through one scheduler per model (lib.models.batching): every session's
+continuation joins one batched forward pass per step, each with its own KV cache, and its text does not depend on
+the batch. It is safe to share between sessions: `lock` guards its tokenizer and `forward_lock` each forward pass
+(never a whole generation), so a student opening a page is never queued behind another student's generation.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import math
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from lib.sampling.distribution import Distribution, TokenRow, TokenTable, token_
 from lib.models.inside import Inside, forward_pass, look_inside
 from lib.sampling.knobs import Knobs
 from lib.sampling.apply import apply_knobs, greedy_choice, sample
+
+if TYPE_CHECKING:
+    from lib.models.batching import Scheduler
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,7 @@ class HFCausalLM:
         self.cache_key = cache_key  # set by load(): the canonical name it was opened by
         self.lock = threading.RLock()          # the tokenizer: fast tokenizers raise "Already borrowed" across threads
         self.forward_lock = threading.RLock()  # one forward pass at a time, so N students don't thrash the cores
+        self._scheduler = None
         cfg = model.config
         self.context_length = int(getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", 2048))
         self.vocab_size = int(model.get_output_embeddings().weight.shape[0])
@@ -249,37 +254,26 @@ class HFCausalLM:
         """The logit lens and attention maps for `ids`, in one forward pass."""
         return look_inside(self.model, ids, self.forward)
 
+    @property
+    def scheduler(self) -> "Scheduler":
+        """This model's one generation loop (lib.models.batching), started on first use."""
+        with self.lock:
+            if self._scheduler is None:
+                from lib.models.batching import Scheduler
+
+                self._scheduler = Scheduler(self)
+            return self._scheduler
+
     def generate(self, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None = None, seed: int = 0,
                  n_alternatives: int = 10, on_step: Callable[[int], None] | None = None,
                  use_cache: bool = True) -> Generation:
-        """Continue the prompt token by token, reusing the KV cache; slides the window at the context limit."""
-        import torch
+        """Continue the prompt token by token, in one batch with every other session's generation (the scheduler
+        keeps each sequence's KV cache and its text independent of the batch); slides the window at the context
+        limit. `on_step(i)` runs in the caller's thread after token i."""
+        seq = self.scheduler.generate(prompt.ids, max_new_tokens, knobs, seed, n_alternatives, on_step, use_cache)
+        return Generation(prompt, tuple(seq.steps), tuple(seq.notes))
 
-        rng = np.random.default_rng(seed)
-        ids = list(prompt.ids)
-        steps, notes, past, cached = [], [], None, 0
-        window = self.context_length
-        with torch.inference_mode():
-            for i in range(max_new_tokens):
-                if past is not None:
-                    with self.forward_lock:  # per pass, not per generation; `past` is this call's own
-                        out = self.model(torch.tensor([ids[-1:]]), past_key_values=past, use_cache=True, **self.last_only)
-                    cached += 1
-                else:
-                    if len(ids) > window and not notes:
-                        notes.append("The text outgrew the context, so the oldest tokens were dropped as it went on.")
-                    with self.forward_lock:
-                        out = self.model(torch.tensor([ids[-window:]]), use_cache=use_cache, **self.last_only)
-                    cached = min(len(ids), window)
-                # The next token goes at position `cached`; the cache is reusable while that is inside the context.
-                past = out.past_key_values if use_cache and cached < self.context_length else None
-                logits = out.logits[0, -1].float().numpy()  # (vocab,) float32, as generate() casts them
-                dist = self.distribution_from_logits(logits)
-                token = pick_next(logits, knobs, ids, rng)
-                steps.append(Step(self.row(dist, token), tuple(dist.top_rows(n_alternatives)), dist.entropy()))
-                ids.append(token)
-                if on_step:
-                    on_step(i + 1)
-                if token == self.tokenizer.eos_token_id:
-                    break
-        return Generation(prompt, tuple(steps), tuple(notes))
+    def start_generation(self, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None = None, seed: int = 0) -> None:
+        """Queue a generation without waiting, so several of one page's continuations run in the same steps; a later
+        generate() with the same arguments joins it."""
+        self.scheduler.submit(prompt.ids, max_new_tokens, knobs, seed)

@@ -1,0 +1,205 @@
+"""Batched generation (lib.models.batching): one forward pass per step for every session, and a seeded continuation
+that does not depend on who else pressed Generate.
+
+The oracle for "alone" is the same request with nobody else in the batch; "bit-for-bit" means np.array_equal on the
+float32 logits of every step. The naive way to batch (left-padding with an attention mask) fails the same check.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lib.models.batching import Scheduler, Sequence, naive_padded_logits
+from lib.models.next_token import HFCausalLM
+from lib.sampling.knobs import Knobs
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+BUNDLED = ["pocket-lm", "pocket-lm-sft", "pocket-lm-dpo"]
+TARGET = "It was the best of times, it was the worst of times, it was the"
+OTHERS = ["She said", "Once upon a time there lived a king whose daughters were all beautiful, and the youngest",
+          "The old man looked at the sea and", "Mr.", "I", "In the morning the carriage came round to the door, and"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """As a server process runs (lib.models.next_token.serving_threads)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def open_bundled(name: str) -> HFCausalLM:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = str(ASSETS / name)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype="float32").eval()
+    return HFCausalLM(model, AutoTokenizer.from_pretrained(folder), name)
+
+
+class Recording(Scheduler):
+    """A scheduler that keeps every step's logits per request, driven step by step by the test."""
+
+    def __init__(self, lm, **kwargs):
+        super().__init__(lm, **kwargs)
+        self.logits: dict[tuple, list[np.ndarray]] = {}
+
+    def _advance(self, seq, logits):
+        self.logits.setdefault(seq.key, []).append(np.array(logits))
+        return super()._advance(seq, logits)
+
+
+def request(lm, text: str, seed: int, n: int = 10, knobs=Knobs(temperature=0.9, top_k=50)) -> Sequence:
+    ids = lm.encode(text).ids
+    return Sequence((text, seed), list(ids), n, knobs, seed, 5)
+
+
+def drive(scheduler: Scheduler, arrivals: dict[int, list[Sequence]]) -> None:
+    """Step the scheduler until everyone is done; arrivals[i] join before step i (continuous batching)."""
+    active, step = [], 0
+    while active or any(i >= step for i in arrivals):
+        active += arrivals.get(step, [])
+        done = scheduler.run_step(active) if active else set()
+        assert not any(s.error for s in done), [s.error for s in done]
+        active = [s for s in active if s not in done]
+        step += 1
+
+
+def others(lm, count: int, seed0: int = 100) -> list[Sequence]:
+    return [request(lm, OTHERS[i % len(OTHERS)] * (1 + i % 3), seed0 + i, n=3 + i % 9) for i in range(count)]
+
+
+def target_alone(lm) -> tuple[list[np.ndarray], Sequence]:
+    scheduler, target = Recording(lm), request(lm, TARGET, 7)
+    drive(scheduler, {0: [target]})
+    return scheduler.logits[target.key], target
+
+
+# -- same link, same text: logits alone == logits in any batch ------------------------------------------------
+SCENARIOS = [("pocket-lm", 1, 0), ("pocket-lm", 5, 0), ("pocket-lm", 24, 3), ("pocket-lm", 6, -2),
+             ("pocket-lm-sft", 12, 2), ("pocket-lm-dpo", 12, -3)]
+
+
+@pytest.fixture(scope="module")
+def models():
+    return {name: open_bundled(name) for name in BUNDLED}
+
+
+@pytest.mark.parametrize("name, company, joins_at", SCENARIOS)
+def test_logits_and_text_alone_equal_inside_batches(models, name, company, joins_at):
+    """`joins_at` > 0: the others arrive mid-generation; < 0: the target joins others already going. Batches of
+    2 to 25 sequences: fewer and more rows than the padding minimum, prompts of other lengths."""
+    bundled = models[name]
+    alone, reference = target_alone(bundled)
+    scheduler, target = Recording(bundled), request(bundled, TARGET, 7)
+    crowd = others(bundled, company)
+    arrivals = {0: [target] + crowd} if joins_at == 0 else (
+        {0: [target], joins_at: crowd} if joins_at > 0 else {0: crowd, -joins_at: [target]})
+    drive(scheduler, arrivals)
+    seen = scheduler.logits[target.key]
+    assert len(seen) == len(alone) == 10
+    for step, (a, b) in enumerate(zip(alone, seen)):
+        assert np.array_equal(a, b), f"step {step}: max difference {np.abs(a - b).max():.3g}"
+    assert [chosen(s) for s in target.steps] == [chosen(s) for s in reference.steps]
+    assert target.ids == reference.ids
+
+
+def chosen(step) -> tuple:
+    return step.chosen.id, step.chosen.prob, step.chosen.rank, step.entropy
+
+
+def padded_batch_logits(lm, company: int) -> tuple[np.ndarray, np.ndarray]:
+    """The target's first-step logits alone and inside a naive left-padded batch with `company` other prompts."""
+    target = list(lm.encode(TARGET).ids)
+    prompts = [target] + [list(lm.encode(o * 3).ids) for o in OTHERS[:company]]
+    return naive_padded_logits(lm.model, [target])[0].numpy(), naive_padded_logits(lm.model, prompts)[0].numpy()
+
+
+@pytest.mark.parametrize("company", [2, 5])
+def test_naive_padded_batching_fails_the_same_check(models, company):
+    """What the scheduler avoids: a left-padded batch with an attention mask changes the target's logits."""
+    alone, batched = padded_batch_logits(models["pocket-lm"], company)
+    assert not np.array_equal(alone, batched)
+    np.testing.assert_allclose(alone, batched, atol=1e-4)  # close (about 4e-6 here), never bit-identical
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_first_step_equals_the_model_itself(models, name):
+    """The scheduler's own layout computes what transformers' forward pass does (to float32 rounding)."""
+    bundled = models[name]
+    alone, _ = target_alone(bundled)
+    with torch.inference_mode():
+        theirs = bundled.model(torch.tensor([list(bundled.encode(TARGET).ids)])).logits[0, -1].numpy()
+    np.testing.assert_allclose(alone[0], theirs, atol=1e-4)
+    assert int(np.argmax(alone[0])) == int(np.argmax(theirs))
+
+
+# -- through the real background thread ----------------------------------------------------------------------
+def test_a_class_pressing_generate_at_once_gets_the_texts_each_would_get_alone():
+    lm = open_bundled("pocket-lm")  # a scheduler of its own
+    prompts = [lm.encode(t) for t in [TARGET] + OTHERS]
+    knobs = Knobs(temperature=0.8, top_p=0.95)
+    results: dict[int, object] = {}
+    start = threading.Barrier(16)
+
+    def student(i):
+        start.wait(30)
+        results[i] = lm.generate(prompts[i % len(prompts)], 12, knobs, seed=i)
+
+    threads = [threading.Thread(target=student, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert lm.scheduler.largest_batch > 1  # they did share steps
+    for i in (0, 7, 15):
+        alone = lm.generate(prompts[i % len(prompts)], 12, knobs, seed=i)
+        assert results[i].text == alone.text
+        assert [s.chosen.prob for s in results[i].steps] == [s.chosen.prob for s in alone.steps]
+
+
+def test_identical_requests_in_flight_share_one_sequence(tiny_gpt2):
+    scheduler = Scheduler(tiny_gpt2)
+    ids = tiny_gpt2.encode("Once upon a time").ids
+    first, second = scheduler.submit(ids, 3, None, 1), scheduler.submit(ids, 3, None, 1)
+    third = scheduler.submit(ids, 3, None, 2)
+    finished = []
+    for listener in (first, second, third):
+        while not isinstance(message := listener.get(timeout=60), Sequence):
+            pass
+        finished.append(message)
+    assert finished[0] is finished[1] and finished[2] is not finished[0]
+
+
+def test_bad_requests_get_one_clear_error_and_the_loop_goes_on(tiny_gpt2):
+    with pytest.raises(ValueError, match="token ids must be between 0 and 50256"):
+        tiny_gpt2.scheduler.submit([1, 60_000], 3)
+    with pytest.raises(ValueError, match="empty prompt"):
+        tiny_gpt2.scheduler.submit([], 3)
+    assert len(tiny_gpt2.generate(tiny_gpt2.encode("Still"), 2).steps) == 2
+
+
+def test_other_architectures_step_each_sequence_alone_with_the_same_text(gpt2_tokenizer):
+    """A Llama-style model is not batched (no GPT-2 layout), yet goes through the same loop, and greedy matches
+    transformers' generate()."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=50257, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                         num_attention_heads=4, num_key_value_heads=2,
+                                         max_position_embeddings=64)).eval()
+    lm = HFCausalLM(model, gpt2_tokenizer, "tiny-llama")
+    scheduler = Recording(lm)
+    assert not scheduler.batched
+    target = request(lm, "Once upon a time", 3, n=6, knobs=None)
+    drive(scheduler, {0: others(lm, 4), 2: [target]})
+    ids = torch.tensor([list(lm.encode("Once upon a time").ids)])
+    with torch.inference_mode():
+        theirs = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=6,
+                                pad_token_id=0)[0, ids.shape[1]:].tolist()
+    assert target.ids[ids.shape[1]:] == theirs
