@@ -2,7 +2,8 @@
 
 One httpx transport per backend. In every mode: a whole-request deadline (the SDK's timeout applies
 per read, so a server sending one byte at a time could otherwise hold a page for minutes), a cap on
-the bytes read, no redirect to another host, and a 2xx answer that is not JSON (a captive portal's
+the bytes read (and on the bytes a compressed answer inflates to: gzip and deflate only, decoded here
+under the same cap), no redirect to another host, and a 2xx answer that is not JSON (a captive portal's
 HTML page) refused with a clear message. In hosted mode (lib/hosting.py) also: only allowed hosts,
 and each connection's address resolved, checked and pinned at connect time, so a name that
 re-resolves to 127.0.0.1 or 169.254.169.254 between the check and the connect (DNS rebinding) is
@@ -18,6 +19,7 @@ import re
 import socket
 import threading
 import time
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
@@ -156,6 +158,62 @@ def install_network_backend(transport: httpx2.HTTPTransport, backend: httpcore2.
     transport._pool._network_backend = backend  # type: ignore[attr-defined]
 
 
+# -- compressed answers -----------------------------------------------------------------------
+DECODABLE = ("gzip", "deflate")
+MAX_DECODED_BYTES = 8_000_000  # outside a budget (a streamed answer read later): the most an answer may inflate to
+
+
+def _decompressor(encoding: str):
+    # gzip, or a zlib-wrapped deflate stream (what HTTP's "deflate" means; raw deflate is handled on error)
+    return zlib.decompressobj(zlib.MAX_WBITS | (16 if encoding == "gzip" else 0))
+
+
+class _Inflated(httpx2.SyncByteStream):
+    """A compressed body decoded here, as it is read, to at most `cap` bytes: a small gzip answer that inflates
+    to a gigabyte is refused after `cap` bytes instead of filling the memory (httpx would inflate it all)."""
+
+    def __init__(self, raw: httpx2.SyncByteStream, encoding: str, cap: int):
+        self.raw, self.encoding, self.cap = raw, encoding, cap
+
+    def __iter__(self) -> Iterator[bytes]:
+        inflater, out = _decompressor(self.encoding), 0
+        for chunk in self.raw:
+            while chunk:
+                try:
+                    piece = inflater.decompress(chunk, self.cap - out + 1)  # never more than the cap allows
+                except zlib.error:
+                    if out or self.encoding != "deflate":
+                        raise Refused("The server's compressed answer is damaged.", "bad_encoding") from None
+                    inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate
+                    continue
+                out += len(piece)
+                if out > self.cap:
+                    raise Refused(f"The answer was larger than {self.cap / 1e6:g} MB once decompressed, so it was "
+                                  "not read to the end.", "too_large")
+                yield piece
+                chunk = inflater.unconsumed_tail
+                if inflater.eof and inflater.unused_data:  # another gzip member follows
+                    chunk, inflater = inflater.unused_data, _decompressor(self.encoding)
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def _decoded(response: httpx2.Response) -> httpx2.Response:
+    """The response with its body decoded here under the byte cap; an encoding we don't bound is refused."""
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding in ("", "identity"):
+        return response
+    if encoding not in DECODABLE:
+        response.close()
+        raise Refused(f"The server compressed its answer as '{_plain(encoding)[:20]}', which the app does not read.",
+                      "bad_encoding")
+    b = _BUDGET.get()
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in ("content-encoding", "content-length")]
+    return httpx2.Response(response.status_code, headers=headers, extensions=response.extensions,
+                           stream=_Inflated(response.stream, encoding, b.max_bytes if b else MAX_DECODED_BYTES))
+
+
 class GuardedTransport(httpx2.HTTPTransport):
     """httpx transport for one API base URL under a policy (see the module docstring)."""
 
@@ -173,7 +231,8 @@ class GuardedTransport(httpx2.HTTPTransport):
             raise Refused(f"The server redirected to another host ({_plain(host)}), which the app does not follow.",
                           "redirect")
         check_host(self.policy, host, port)
-        response = super().handle_request(request)
+        request.headers["Accept-Encoding"] = ", ".join(DECODABLE)  # never br or zstd: those are not bounded here
+        response = _decoded(super().handle_request(request))
         kind = response.headers.get("content-type", "").lower()
         if 200 <= response.status_code < 300 and kind and "json" not in kind:
             response.close()
