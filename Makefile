@@ -25,6 +25,7 @@ run: $(READY) $(SMOLLM2)
 
 # Production entry for a class (README, "Hosting a class"): PROCESSES app processes (default: the number of cores,
 # at least 2) behind nginx on BIND:PORT (default 0.0.0.0:8080). Ctrl-C or SIGTERM stops everything.
+# Several machines (README): APPS_ONLY=1 APP_ADDRESS= APP_PORT= on each app machine, PROCESSES=0 UPSTREAMS= on the front.
 serve: $(READY) $(SMOLLM2)
 	exec $(VENV)/bin/python deploy/serve.py $(if $(PROCESSES),--processes $(PROCESSES)) $(if $(PORT),--port $(PORT)) $(if $(BIND),--host $(BIND))
 
