@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import streamlit as st
 
@@ -54,11 +56,19 @@ def distribution(model: NextTokenModel, prompt: Prompt) -> Distribution:
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def _cached_generation(model_id: str, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None, seed: int) -> Generation:
-    return _load_hf(model_id).generate(prompt, max_new_tokens, knobs, seed)
+def _cached_generations(model_id: str, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None,
+                        seeds: tuple[int, ...]) -> tuple[Generation, ...]:
+    return tuple(_load_hf(model_id).generate_many(prompt, max_new_tokens, knobs, seeds))
+
+
+def generate_many(model: NextTokenModel, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None,
+                  seeds: Sequence[int]) -> list[Generation]:
+    """One continuation per seed. A local model runs them in the same batched steps as every other session's
+    (lib.models.batching), each text the same as alone; results are shared per (model, prompt, knobs, seeds)."""
+    if model.cache_key is None:
+        return [model.generate(prompt, max_new_tokens, knobs, seed) for seed in seeds]
+    return list(_cached_generations(model.cache_key, prompt, max_new_tokens, knobs, tuple(int(s) for s in seeds)))
 
 
 def generate(model: NextTokenModel, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None, seed: int) -> Generation:
-    if model.cache_key is None:
-        return model.generate(prompt, max_new_tokens, knobs, seed)
-    return _cached_generation(model.cache_key, prompt, max_new_tokens, knobs, seed)
+    return generate_many(model, prompt, max_new_tokens, knobs, [seed])[0]

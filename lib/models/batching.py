@@ -72,15 +72,7 @@ class Scheduler:
     def generate(self, ids: Seq[int], max_new_tokens: int, knobs=None, seed: int = 0, n_alternatives: int = 10,
                  on_step: Callable[[int], None] | None = None, use_cache: bool = True) -> Sequence:
         """Queue a request and wait for it; `on_step(i)` is called in the caller's thread after token i."""
-        listener = self.submit(ids, max_new_tokens, knobs, seed, n_alternatives, use_cache)
-        while True:
-            message = listener.get()
-            if isinstance(message, Sequence):
-                if message.error is not None:
-                    raise message.error
-                return message
-            if on_step is not None:
-                on_step(message)
+        return wait_for(self.submit(ids, max_new_tokens, knobs, seed, n_alternatives, use_cache), on_step)
 
     def submit(self, ids: Seq[int], max_new_tokens: int, knobs=None, seed: int = 0, n_alternatives: int = 10,
                use_cache: bool = True) -> queue.SimpleQueue:
@@ -126,6 +118,7 @@ class Scheduler:
             with self._wake:
                 self._active = [s for s in self._active if s not in finished]
             for seq in finished:
+                seq.cache = None  # free its buffers
                 seq.tell(seq)
 
     def run_step(self, active: list[Sequence]) -> set[Sequence]:
@@ -196,6 +189,18 @@ class Scheduler:
         keep = seq.use_cache and seq.cached < lm.context_length
         seq.cache = out.past_key_values if keep else None
         return out.logits[0, -1].float().numpy()  # (vocab,)
+
+
+def wait_for(listener: queue.SimpleQueue, on_step: Callable[[int], None] | None = None) -> Sequence:
+    """The finished Sequence a `Scheduler.submit` queue ends with; `on_step(i)` after each token meanwhile."""
+    while True:
+        message = listener.get()
+        if isinstance(message, Sequence):
+            if message.error is not None:
+                raise message.error
+            return message
+        if on_step is not None:
+            on_step(message)
 
 
 def new_cache(config, capacity: int) -> list:

@@ -82,9 +82,18 @@ class NextTokenModel(Protocol):
 
     name: str
     context_length: int
-    cache_key: str | None       # the canonical name shared caches use; None for per-session API backends
-    has_chat_template: bool     # chat_prompt() can show the exact templated tokens
-    can_look_inside: bool       # a local model with weights: SharedModel.look_inside() works
+
+    @property
+    def cache_key(self) -> str | None:
+        """The canonical name shared caches use; None for per-session API backends."""
+
+    @property
+    def has_chat_template(self) -> bool:
+        """chat_prompt() can show the exact templated tokens."""
+
+    @property
+    def can_look_inside(self) -> bool:
+        """A local model with weights: SharedModel.look_inside() works."""
 
     def encode(self, text: str, extra_ids: Sequence[int] = ()) -> Prompt: ...
 
@@ -150,9 +159,9 @@ class HFCausalLM:
         self.cache_key = cache_key  # set by load(): the canonical name it was opened by
         self.lock = threading.RLock()          # the tokenizer: fast tokenizers raise "Already borrowed" across threads
         self.forward_lock = threading.RLock()  # one forward pass at a time, so N students don't thrash the cores
-        self._scheduler = None
+        self._scheduler: Scheduler | None = None
         cfg = model.config
-        self.context_length = int(getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", 2048))
+        self.context_length = int(getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", None) or 2048)
         self.vocab_size = int(model.get_output_embeddings().weight.shape[0])
         table = TokenTable.from_hf(tokenizer)
         pad = self.vocab_size - len(table.texts)
@@ -273,7 +282,10 @@ class HFCausalLM:
         seq = self.scheduler.generate(prompt.ids, max_new_tokens, knobs, seed, n_alternatives, on_step, use_cache)
         return Generation(prompt, tuple(seq.steps), tuple(seq.notes))
 
-    def start_generation(self, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None = None, seed: int = 0) -> None:
-        """Queue a generation without waiting, so several of one page's continuations run in the same steps; a later
-        generate() with the same arguments joins it."""
-        self.scheduler.submit(prompt.ids, max_new_tokens, knobs, seed)
+    def generate_many(self, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None,
+                      seeds: Sequence[int]) -> list[Generation]:
+        """One continuation per seed, all queued at once so they run in the same batched steps."""
+        from lib.models.batching import wait_for
+
+        listeners = [self.scheduler.submit(prompt.ids, max_new_tokens, knobs, seed) for seed in seeds]
+        return [Generation(prompt, tuple(seq.steps), tuple(seq.notes)) for seq in map(wait_for, listeners)]

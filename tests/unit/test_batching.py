@@ -203,3 +203,13 @@ def test_other_architectures_step_each_sequence_alone_with_the_same_text(gpt2_to
         theirs = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=6,
                                 pad_token_id=0)[0, ids.shape[1]:].tolist()
     assert target.ids[ids.shape[1]:] == theirs
+
+
+def test_three_continuations_run_together_and_match_each_alone(tiny_gpt2):
+    prompt = tiny_gpt2.encode("Once upon a time")
+    knobs = Knobs(temperature=1.2)
+    together = tiny_gpt2.generate_many(prompt, 6, knobs, [4, 5, 6])
+    for seed, gen in zip([4, 5, 6], together):
+        alone = Scheduler(tiny_gpt2).generate(prompt.ids, 6, knobs, seed)
+        assert [s.chosen.id for s in gen.steps] == alone.ids[len(prompt.ids):]
+    assert len({gen.text for gen in together}) > 1  # the seeds differ, so do the texts
