@@ -54,7 +54,10 @@ class Recording(Scheduler):
         return super()._advance(seq, logits)
 
 
-def request(lm, text: str, seed: int, n: int = 10, knobs=Knobs(temperature=0.9, top_k=50)) -> Sequence:
+SAMPLED = Knobs(temperature=0.9, top_k=50)
+
+
+def request(lm, text: str, seed: int, n: int = 10, knobs=SAMPLED) -> Sequence:
     ids = lm.encode(text).ids
     return Sequence((text, seed), list(ids), n, knobs, seed, 5)
 
