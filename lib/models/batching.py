@@ -19,9 +19,12 @@ from __future__ import annotations
 import queue
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Sequence as Seq
+from typing import TYPE_CHECKING, Any, Callable, Sequence as Seq
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from lib.sampling.knobs import Knobs
 
 MIN_ROWS = 16    # batched row-wise layers never run with fewer rows, so their kernel (and bits) never change
 MAX_ACTIVE = 128  # sequences per step; later requests join as earlier ones finish
@@ -36,14 +39,14 @@ class Sequence:
     key: tuple
     ids: list[int]
     max_new_tokens: int
-    knobs: object
+    knobs: Knobs | None
     seed: int
     n_alternatives: int
     use_cache: bool = True
     rng: np.random.Generator = field(init=False)
     steps: list = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    cache: object = None  # batched: per layer [keys, values], each (1, H, capacity, D); else the model's own cache
+    cache: Any = None  # batched: per layer [keys, values], each (1, H, capacity, D); else the model's own cache
     cached: int = 0             # positions held in `cache`
     listeners: list[queue.SimpleQueue] = field(default_factory=list)
     error: BaseException | None = None
