@@ -257,3 +257,64 @@ def test_a_guess_keeps_only_visible_characters(tmp_path):
     r = store.create_round("The cat sat on the", new_code())
     g = store.submit(r.id, "s" * 16, "\u202emat\u200b\x00")
     assert (g.raw, g.word) == ("mat", "mat")
+
+
+# -- per client address (a script that opens a fresh session per guess) ---------------------------
+def test_a_script_with_fresh_sessions_gets_at_most_the_limit_while_a_class_behind_one_nat_gets_in(store):
+    limit = 120
+    code = new_code()
+    r = store.create_round("The cat sat on the", code)
+    counted = 0
+    for i in range(500):  # the script: a new session id for every guess, from its one address
+        try:
+            store.submit(r.id, f"script{i:04d}", "banana", address="203.0.113.7", per_address=limit)
+            counted += 1
+        except GameError as exc:
+            assert "from your network" in str(exc)
+    for i in range(100):  # the class: 100 students behind one NAT address, one guess each
+        store.submit(r.id, f"student{i:03d}", "mat", address="198.51.100.1", per_address=limit)
+    counts = store.counts(r.id, code)
+    assert counted == limit and counts == Counter({"banana": limit, "mat": 100})
+    store.submit(r.id, "student000", "rug", address="198.51.100.1", per_address=limit)  # changing a guess: fine
+    assert store.counts(r.id, code)["rug"] == 1
+
+
+def test_the_lecturer_sees_a_burst_by_network_and_can_discard_it(store):
+    code = new_code()
+    r = store.create_round("The cat sat on the", code)
+    for i in range(30):
+        store.submit(r.id, f"bot{i:03d}", "banana", address="203.0.113.7", now=1000.0 + i / 10)
+    for i in range(3):
+        store.submit(r.id, f"st{i}", "mat", address="198.51.100.1", now=1000.0 + i)
+    nets = store.networks(r.id, code)
+    assert [n.guesses for n in nets] == [30, 3] and nets[0].last - nets[0].first == pytest.approx(2.9)
+    assert all("203.0.113.7" not in n.client and "198.51" not in n.client for n in nets)  # tags, not addresses
+    with pytest.raises(GameError):
+        store.discard(r.id, "not-the-code", nets[0].client)
+    assert store.discard(r.id, code, nets[0].client) == 30
+    assert store.counts(r.id, code) == Counter({"mat": 3})
+    with pytest.raises(GameError, match="from your network"):  # the discarded network is refused in this round
+        store.submit(r.id, "bot999", "banana", address="203.0.113.7", now=1010.0)
+    store.submit(r.id, "st9", "mat", address="198.51.100.1", now=1010.0)  # others still guess
+
+
+def test_the_limit_is_configured_by_env():
+    from lib.classroom.store import PER_ADDRESS, per_address_limit
+
+    assert per_address_limit({}) == PER_ADDRESS >= 100  # a class of 100 behind one address fits by default
+    assert per_address_limit({"LLMX_GAME_GUESSES_PER_ADDRESS": "40"}) == 40
+    with pytest.raises(ValueError, match="LLMX_GAME_GUESSES_PER_ADDRESS"):
+        per_address_limit({"LLMX_GAME_GUESSES_PER_ADDRESS": "lots"})
+
+
+def test_a_store_written_before_client_tags_opens(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript("CREATE TABLE guesses(round_id TEXT NOT NULL, session TEXT NOT NULL, raw TEXT NOT NULL, "
+                     "word TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY(round_id, session));")
+    db.close()
+    store = SQLiteStore(path)
+    r = store.create_round("Once upon a", "code")
+    assert store.submit(r.id, "s" * 16, "time", address="192.0.2.1").client
