@@ -32,6 +32,20 @@ ALWAYS = """
 # Charts, client-side: Plotly's own "download as PNG" at projector size, a "Save as PNG" button under each SVG
 # chart (drawn from the SVG, 1920 px wide), and Plotly titles shrunk to fit a narrow screen (Plotly does not wrap
 # them). A fixed script with no user input in it.
+# Streamlit's single-key shortcuts (r reruns the page, c opens "Clear caches") fire on a stray key or a presenter
+# clicker's letter: a bare r or c is stopped before Streamlit's handler unless someone is typing in a field
+# (tests/e2e/test_keyboard.py). The app menu's Rerun still works. A fixed script with no user input in it.
+NO_SHORTCUTS_JS = """<script>
+(() => {
+  if (window.__llmxNoShortcuts) return; window.__llmxNoShortcuts = true;
+  window.addEventListener('keydown', e => {
+    if (e.ctrlKey || e.metaKey || e.altKey || !/^[rc]$/i.test(e.key)) return;
+    const el = e.target;
+    if (el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName))) return;
+    e.stopImmediatePropagation();
+  }, true);
+})();
+</script>"""
 CHART_JS = """<script>
 (() => {
   if (window.__llmxPng) return; window.__llmxPng = true;
@@ -160,4 +174,4 @@ def setup() -> None:
     to_query(**{KEY: "1" if presenting() else None})
     st.session_state[WRITTEN] = presenting()
     st.html(f"<style>{ALWAYS}{PRESENTING if presenting() else ''}{FRAMED if framed() else ''}</style>")
-    st.sidebar.html(CHART_JS, unsafe_allow_javascript=True)  # in the sidebar: takes no room on the page
+    st.sidebar.html(CHART_JS + NO_SHORTCUTS_JS, unsafe_allow_javascript=True)  # in the sidebar: takes no room
