@@ -29,6 +29,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +41,8 @@ UPLOAD_MB = 20  # nginx's client_max_body_size is the same: Streamlit compares t
 MESSAGE_MB = 50
 WIDGET_STATE_MB = 25  # Streamlit's default, made explicit: it closes the websocket on a bigger client message
 READY_TIMEOUT_S = 300
+HEALTH_EVERY_S = 5  # the front asks each app process on another machine for /healthz this often
+HEALTH_FAILS = 2  # failed answers in a row before it is out of rotation
 
 # What the production entry turns on, on top of .streamlit/config.toml.
 HOSTED_FLAGS = [
@@ -89,9 +92,12 @@ def nginx_rate(per_second: float) -> str:
     return f"{per_second:g}r/s" if per_second >= 1 and per_second == int(per_second) else f"{max(1, round(per_second * 60))}r/m"
 
 
-def render_nginx_conf(upstreams: list[str], host: str, port: int, run_dir: Path, limits: Limits = Limits()) -> str:
-    """upstreams: "address:port" of every app process, here or on other machines."""
-    servers = "\n".join(f"        server {u} max_fails=1 fail_timeout=10s;" for u in upstreams)
+def render_nginx_conf(upstreams: list[str], host: str, port: int, run_dir: Path, limits: Limits = Limits(),
+                      down: frozenset[str] = frozenset()) -> str:
+    """upstreams: "address:port" of every app process, here or on other machines; `down`: left out of rotation
+    (kept in the hash ring, so every other browser's route stays where it is)."""
+    servers = "\n".join(f"        server {u} max_fails=1 fail_timeout=10s{' down' if u in down else ''};"
+                         for u in upstreams)
     delay = f" delay={limits.nodelay}" if limits.nodelay else ""  # nginx refuses delay=0: no delay= means that
     session_limit = (f"limit_req zone=llmx_sessions burst={limits.burst}{delay};"
                      if limits.rate else "# no session limit (LLMX_SESSIONS_PER_SECOND=0)")
@@ -112,9 +118,9 @@ def app_command(address: str, port: int) -> list[str]:
             f"--server.port={port}", f"--server.address={address}", *HOSTED_FLAGS]
 
 
-def healthz(url: str) -> tuple[int, str]:
+def healthz(url: str, timeout: float = 5) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=5) as r:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=timeout) as r:
             return r.status, r.read().decode(errors="replace").strip()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode(errors="replace").strip()
@@ -241,27 +247,67 @@ def start_apps(args: argparse.Namespace) -> tuple[list[subprocess.Popen], list[s
     return procs, addresses
 
 
-def supervise(procs: list[subprocess.Popen]) -> int:
+def supervise(procs: list[subprocess.Popen], every_few_seconds=None) -> int:
     """Until a process exits (then 1: a container or systemd restarts the set) or a signal stops us."""
+    next_check = time.time()
     while True:
         for p in procs:
             if p.poll() is not None:
                 print(f"serve: {' '.join(map(str, p.args[:5]))}… exited with code {p.returncode}; stopping",
                       file=sys.stderr, flush=True)
                 return 1
+        if every_few_seconds and time.time() >= next_check:
+            every_few_seconds()
+            next_check = time.time() + HEALTH_EVERY_S
         time.sleep(0.5)
 
 
-def start_nginx(args: argparse.Namespace, upstreams: list[str]) -> subprocess.Popen:
-    run_dir = Path(os.environ.get("SERVE_DIR") or tempfile.mkdtemp(prefix="llmx-serve-")).resolve()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    conf = run_dir / "nginx.conf"
-    conf.write_text(render_nginx_conf(upstreams, args.host, args.port, run_dir, args.limits))
-    proc = subprocess.Popen([nginx_binary(), "-p", str(run_dir), "-c", str(conf), "-e", "stderr"], cwd=run_dir)
-    shown = "localhost" if args.host in ("0.0.0.0", "::") else args.host
-    print(f"serve: LLM Explainer on http://{shown}:{args.port} ({len(upstreams)} app processes behind nginx; "
-          f"health: /healthz; logs: {run_dir})", flush=True)
-    return proc
+class Front:
+    """nginx in front of every app process, with an active health check of the ones on other machines.
+
+    nginx (open source) checks only passively, when a request fails. Here each --upstream's /healthz is asked every
+    HEALTH_EVERY_S seconds; after HEALTH_FAILS failures in a row (no answer, or not 200: e.g. its model failed to
+    load) it is marked `down` and nginx reloads its config; once it answers 200 again it is back. Local processes
+    need no such check: if one exits, `make serve` stops everything."""
+
+    def __init__(self, args: argparse.Namespace, local: list[str]):
+        self.args, self.upstreams, self.remote = args, local + args.upstream, list(args.upstream)
+        self.run_dir = Path(os.environ.get("SERVE_DIR") or tempfile.mkdtemp(prefix="llmx-serve-")).resolve()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.conf = self.run_dir / "nginx.conf"
+        self.fails = {u: 0 for u in self.remote}
+        self.down: frozenset[str] = frozenset()
+        self.proc: subprocess.Popen | None = None
+
+    def write(self) -> None:
+        self.conf.write_text(render_nginx_conf(self.upstreams, self.args.host, self.args.port, self.run_dir,
+                                               self.args.limits, self.down))
+
+    def start(self) -> subprocess.Popen:
+        self.write()
+        self.proc = subprocess.Popen([nginx_binary(), "-p", str(self.run_dir), "-c", str(self.conf), "-e", "stderr"],
+                                     cwd=self.run_dir)
+        shown = "localhost" if self.args.host in ("0.0.0.0", "::") else self.args.host
+        print(f"serve: LLM Explainer on http://{shown}:{self.args.port} ({len(self.upstreams)} app processes behind "
+              f"nginx; health: /healthz; logs: {self.run_dir})", flush=True)
+        return self.proc
+
+    def check(self) -> None:
+        with ThreadPoolExecutor(max(1, len(self.remote))) as pool:
+            answers = dict(zip(self.remote, pool.map(lambda u: healthz(f"http://{u}", timeout=3), self.remote)))
+        for u, (status, _) in answers.items():
+            self.fails[u] = 0 if status == 200 else self.fails[u] + 1
+        down = frozenset(u for u in self.remote if self.fails[u] >= HEALTH_FAILS)
+        if down == self.down or set(down) >= set(self.upstreams):  # never all: nginx then says it is restarting
+            return
+        for u in sorted(down - self.down):
+            status, text = answers[u]
+            print(f"serve: {u} out of rotation (/healthz: {text[:80] if status else 'no answer'})", flush=True)
+        for u in sorted(self.down - down):
+            print(f"serve: {u} back in rotation", flush=True)
+        self.down = down
+        self.write()
+        self.proc.send_signal(signal.SIGHUP)  # nginx reloads; open websockets stay with the old workers
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -279,7 +325,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             if args.upstream and not procs:
                 wait_any_remote(args.upstream)
-            procs.append(start_nginx(args, addresses + args.upstream))
+            front = Front(args, addresses)
+            procs.append(front.start())
+            return supervise(procs, front.check if args.upstream else None)
         return supervise(procs)
     except Stop as why:
         print(f"serve: {why}, stopping", flush=True)

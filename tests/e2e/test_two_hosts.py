@@ -93,8 +93,9 @@ def two_hosts(tmp_path_factory):
         procs.append(launch(["--processes", "0", "--upstream", upstreams, "--port", str(front_port),
                              "--host", "127.0.0.1"], env, logs[-1]))
         wait_healthy(front_port, "127.0.0.1", procs, logs)
-        yield {"port": front_port, "url": f"http://{CLASS_HOST}:{front_port}", "hosts": procs[:2],
-               "backends": [f"{h}:{p}" for h, p in apps.items()], "dir": tmp / "front"}
+        yield {"port": front_port, "url": f"http://{CLASS_HOST}:{front_port}", "hosts": procs,
+               "backends": [f"{h}:{p}" for h, p in apps.items()], "dir": tmp / "front", "env": env,
+               "front_log": logs[2], "tmp": tmp, "apps": apps}
     finally:
         for p in procs:
             if p.poll() is None:
@@ -170,6 +171,13 @@ def test_a_round_with_the_lecturer_on_one_host_and_a_student_on_the_other(two_ho
         assert stream_upstreams(two_hosts["dir"], route) == {who}
 
 
+def wait_for_log(log: Path, text: str, seconds: float = 60) -> None:
+    deadline = time.time() + seconds
+    while text not in log.read_text():
+        assert time.time() < deadline, f"{text!r} not in the front's log:\n{log.read_text()[-2000:]}"
+        time.sleep(0.5)
+
+
 def test_a_host_that_dies_is_taken_out_of_rotation(two_hosts, chromium):
     a, b = two_hosts["backends"]
     stranded = browser_on(chromium, two_hosts, a)  # its route hashes to host A
@@ -187,3 +195,17 @@ def test_a_host_that_dies_is_taken_out_of_rotation(two_hosts, chromium):
     assert stranded.locator("[data-testid=stSlider]").count() > 0
     assert {x.split(", ")[-1] for x in stranded.context.answered if x} == {b}
     stranded.context.close()
+    # The front's active check notices too, and marks host A down in nginx's config.
+    wait_for_log(two_hosts["front_log"], f"serve: {a} out of rotation (/healthz: no answer)")
+    assert f"server {a} max_fails=1 fail_timeout=10s down;" in (two_hosts["dir"] / "nginx.conf").read_text()
+
+
+def test_a_host_that_comes_back_is_back_in_rotation(two_hosts):
+    a, _ = two_hosts["backends"]
+    host, port = a.split(":")
+    log = two_hosts["tmp"] / "host-again.log"
+    two_hosts["hosts"].append(launch(["--apps-only", "--app-address", host, "--app-port", port, "--processes", "1"],
+                                     two_hosts["env"], log))
+    wait_healthy(int(port), host, two_hosts["hosts"][-1:], [log])
+    wait_for_log(two_hosts["front_log"], f"serve: {a} back in rotation")
+    assert route_to(two_hosts["port"], a)  # some browsers are sent to host A again

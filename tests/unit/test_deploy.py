@@ -143,3 +143,43 @@ def test_the_forwarded_address_is_believed_only_from_a_trusted_proxy():
     assert client_address("127.0.0.1", "not-an-ip", trusted) == "127.0.0.1"
     with pytest.raises(ValueError, match="LLMX_TRUSTED_PROXIES"):
         trusted_networks({"LLMX_TRUSTED_PROXIES": "office"})
+
+
+class FakeNginx:
+    def __init__(self):
+        self.signals = []
+
+    def send_signal(self, sig):
+        self.signals.append(sig)
+
+
+def test_the_front_takes_a_failing_machine_out_of_rotation_and_back(tmp_path, monkeypatch):
+    import signal as signals
+
+    monkeypatch.setenv("SERVE_DIR", str(tmp_path))
+    monkeypatch.setenv("LLMX_GAME_STORE", "redis://127.0.0.1:6379/0")
+    args = serve.parse_args(["--processes", "0", "--upstream", "10.0.0.5:8501,10.0.0.6:8501", "--port", "50000"])
+    answers = {"10.0.0.5:8501": (200, "ok: pocket-lm loaded"), "10.0.0.6:8501": (200, "ok: pocket-lm loaded")}
+    monkeypatch.setattr(serve, "healthz", lambda url, timeout=5: answers[url.removeprefix("http://")])
+    front = serve.Front(args, [])
+    front.write()
+    front.proc = FakeNginx()
+
+    def servers():
+        return sorted(set(re.findall(r"server (\S+) max_fails=1 fail_timeout=10s( down)?;", front.conf.read_text())))
+
+    front.check()
+    assert servers() == [("10.0.0.5:8501", ""), ("10.0.0.6:8501", "")] and front.proc.signals == []
+    answers["10.0.0.6:8501"] = (0, "connection refused")
+    front.check()  # one failed answer is not enough
+    assert front.proc.signals == []
+    front.check()
+    assert servers() == [("10.0.0.5:8501", ""), ("10.0.0.6:8501", " down")]
+    assert front.proc.signals == [signals.SIGHUP]  # nginx reloads the new config
+    answers["10.0.0.5:8501"] = (503, "model failed to load: OSError")
+    front.check()
+    front.check()  # both failing: never all out of rotation (nginx then answers "restarting" by itself)
+    assert servers() == [("10.0.0.5:8501", ""), ("10.0.0.6:8501", " down")] and len(front.proc.signals) == 1
+    answers.update({u: (200, "ok: pocket-lm loaded") for u in answers})
+    front.check()
+    assert servers() == [("10.0.0.5:8501", ""), ("10.0.0.6:8501", "")] and len(front.proc.signals) == 2
