@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from class_load import ROOT, load_average, pct, streamlit_server
-from st_client import Student
+from st_client import Student, knob_release
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -76,12 +76,12 @@ def browser_moves(url: str, tabs: int, moves: int) -> list[float]:
             page.on("websocket", on_ws)
             page.goto(f"{url}/sampling", timeout=120_000)
             page.wait_for_selector(IDLE, timeout=120_000)
-            page.wait_for_selector("[data-testid=stSlider]", timeout=60_000)
+            page.wait_for_selector(".kp input[type=range]", timeout=60_000)  # the knob panel
             tabs_frames.append((page, frames))
         for i in range(moves):
             for page, frames in tabs_frames:  # tabs take turns, as the protocol students below do
                 page.bring_to_front()  # a background tab runs no animation frames, and the slider commits in one
-                thumb = page.locator("[data-testid=stSlider]").filter(has_text="Temperature").locator("input[type=range]")
+                thumb = page.get_by_role("slider", name="Temperature (0 = greedy)")  # sends 300 ms after the key
                 thumb.focus()
                 tx0, done0 = len(frames["tx"]), sum(frames["rx"])
                 thumb.press("ArrowLeft" if i % 2 else "ArrowRight")
@@ -106,7 +106,7 @@ async def protocol_moves(url: str, tabs: int, moves: int) -> list[float]:
     out = []
     for i in range(moves):
         for s in students:
-            out.append((await s.set("sk_temperature", 1.05 if i % 2 else 0.95)).seconds * 1e3)
+            out.append((await s.set("sk_panel", knob_release(temperature=1.05 if i % 2 else 0.95))).seconds * 1e3)
     for s in students:
         await s.close()
     return out

@@ -41,7 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from st_client import RunResult, Student
+from st_client import RunResult, Student, knob_release
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_TIKTOKEN = ROOT.parent / "shared" / "assets" / "tiktoken-cache"
@@ -191,6 +191,7 @@ async def close_all(students: list[Student]) -> None:
 
 
 TEMPS = [round(0.1 * i, 1) for i in range(1, 21)]
+KNOB_MOVES = [knob_release(temperature=t) for t in TEMPS]  # a released temperature knob on /sampling's panel
 SHOWN = list(range(3, 31))
 
 
@@ -204,7 +205,7 @@ async def scenario_round(ws: str, pids: list[int], n: int, seconds: float, table
               rss_mb(pids), per_session)
 
     cpu0, t0 = cpu_seconds(pids), time.perf_counter()
-    moves = await move_sliders(students, "sk_temperature", TEMPS, seconds)
+    moves = await move_sliders(students, "sk_panel", KNOB_MOVES, seconds)
     table.add("sampling slider", n, moves, 100 * (cpu_seconds(pids) - cpu0) / (time.perf_counter() - t0), rss_mb(pids))
 
     # Generate at once: everyone sets the same knobs, then a seed (shared or own), then presses the button.
@@ -212,7 +213,7 @@ async def scenario_round(ws: str, pids: list[int], n: int, seconds: float, table
     watchers, _ = await open_class(ws, "next-token", max(2, n // 5), 0.5)
     for label, same in (("gen-same", True), ("gen-own", False)):
         shared = random.randrange(10**6, 10**9)
-        await asyncio.gather(*(s.set("sk_temperature", 0.8) for s in students))
+        await asyncio.gather(*(s.set("sk_panel", knob_release(temperature=0.8)) for s in students))
         await asyncio.gather(*(s.set("sk_seed", shared if same else random.randrange(10**6, 10**9)) for s in students))
         cpu0, t0 = cpu_seconds(pids), time.perf_counter()
         background = asyncio.ensure_future(move_sliders(watchers, "nt_n", SHOWN, 6.0, period=1.0))
@@ -256,7 +257,7 @@ async def hanging_round(ws: str, n: int, seconds: float, table: Table) -> None:
     others, _ = await open_class(ws, "sampling", max(1, n - 1), 2.0)
     stuck = Student(ws, "sampling", "api=1&api_model=slow-model", timeout=90)
     hang = asyncio.ensure_future(stuck.open())
-    moves = await move_sliders(others, "sk_temperature", TEMPS, seconds)
+    moves = await move_sliders(others, "sk_panel", KNOB_MOVES, seconds)
     table.add("  hanging-API peer", n, moves)
     result = await hang
     table.add("hanging student", 1, [result], note=f"  ({(result.alerts or result.errors or ['no message'])[0][:60]})")

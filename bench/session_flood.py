@@ -28,12 +28,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from class_load import SHARED_TIKTOKEN, free_port, load_average, pct  # noqa: E402
-from st_client import RunResult, Student  # noqa: E402
+from st_client import RunResult, Student, knob_release  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ATTACKER = "127.0.0.9"
-SLIDERS = ("sk_temperature", "sk_n")  # the sampling page's temperature slider, or "Tokens shown" beside the panel
-VALUES = {"sk_temperature": [0.5, 0.7, 0.9, 1.1, 1.3], "sk_n": [6, 8, 10, 12, 14]}
+SLIDERS = ("sk_panel", "sk_n")  # the sampling page's knob panel (a released temperature), or "Tokens shown"
+VALUES = {"sk_panel": [knob_release(temperature=t) for t in (0.5, 0.7, 0.9, 1.1, 1.3)], "sk_n": [6, 8, 10, 12, 14]}
 
 
 @contextmanager

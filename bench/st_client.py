@@ -10,6 +10,7 @@ page hash). Latency is from sending a rerun until the script_finished message of
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass, field
 
@@ -20,7 +21,8 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 DONE = {ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY,
         ForwardMsg.FINISHED_WITH_COMPILE_ERROR}
-WIDGET_TYPES = {"slider", "button", "number_input", "text_area", "text_input", "checkbox", "radio", "selectbox"}
+WIDGET_TYPES = {"slider", "button", "number_input", "text_area", "text_input", "checkbox", "radio", "selectbox",
+                "bidi_component"}  # a custom component (st.components.v2): its state is JSON
 
 
 @dataclass
@@ -56,9 +58,19 @@ def widget_state(widget: Widget, value) -> WidgetState:
         state.string_value = str(value)
     elif widget.kind == "checkbox":
         state.bool_value = bool(value)
+    elif widget.kind == "bidi_component":
+        state.json_value = json.dumps(value)
     else:
         raise ValueError(f"no encoding for a {widget.kind} widget")
     return state
+
+
+def knob_release(**knobs) -> dict:
+    """What /sampling's knob panel (components/knob_panel.js) sends when a knob is released: every knob's value,
+    None for a switched-off one. knob_release(temperature=0.7, top_k=5)."""
+    from lib.sampling.knobs import KNOBS
+
+    return {"knobs": {row.name: knobs.get(row.name, row.off if row.slider.on is None else None) for row in KNOBS}}
 
 
 def user_key(widget_id: str) -> str | None:
