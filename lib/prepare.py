@@ -10,6 +10,7 @@ fetched from LLMX_TIKTOKEN_BASE_URL when set (a mirror), else from OpenAI's publ
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import sys
@@ -98,6 +99,11 @@ def prepare_model(model_id: str, progress: Progress | None = None) -> Outcome:
     return Outcome("model", model_id, True, f"ready ({sum(f.stat().st_size for f in path.rglob('*') if f.is_file()) / 1e6:.0f} MB)")
 
 
+def _report_from(report: Progress, done: int, total: int, fraction: float, message: str) -> None:
+    """One model's progress as part of the whole run's."""
+    report((done + fraction) / total, message)
+
+
 def prepare(models: Iterable[str], encodings: Iterable[str] = tuple(ENCODINGS),
             progress: Progress | None = None) -> list[Outcome]:
     """Download every model and encoding asked for; one Outcome each. progress(fraction of all, message)."""
@@ -111,7 +117,7 @@ def prepare(models: Iterable[str], encodings: Iterable[str] = tuple(ENCODINGS),
     for j, model_id in enumerate(models):
         done = len(encodings) + j
         report(done / total, f"{model_id}…")
-        out.append(prepare_model(model_id, lambda f, m, d=done: report((d + f) / total, m)))
+        out.append(prepare_model(model_id, functools.partial(_report_from, report, done, total)))
     report(1.0, "done")
     return out
 

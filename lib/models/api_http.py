@@ -22,7 +22,7 @@ import time
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, cast
 from urllib.parse import urlsplit
 
 import httpcore2
@@ -155,7 +155,7 @@ def install_network_backend(transport: httpx2.HTTPTransport, backend: httpcore2.
     """The one private attribute this project uses: httpx's HTTPTransport has no public way to choose how its
     connection pool opens connections (httpcore's ConnectionPool takes `network_backend=`, but HTTPTransport
     builds the pool itself). tests/unit/test_private_apis.py checks it still works on the pinned httpx2."""
-    transport._pool._network_backend = backend  # type: ignore[attr-defined]
+    transport._pool._network_backend = backend
 
 
 # -- compressed answers -----------------------------------------------------------------------
@@ -211,7 +211,7 @@ def _decoded(response: httpx2.Response) -> httpx2.Response:
     b = _BUDGET.get()
     headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in ("content-encoding", "content-length")]
     return httpx2.Response(response.status_code, headers=headers, extensions=response.extensions,
-                           stream=_Inflated(response.stream, encoding, b.max_bytes if b else MAX_DECODED_BYTES))
+                           stream=_Inflated(cast(httpx2.SyncByteStream, response.stream), encoding, b.max_bytes if b else MAX_DECODED_BYTES))
 
 
 class GuardedTransport(httpx2.HTTPTransport):

@@ -113,11 +113,11 @@ def resolve(ref: str) -> tuple[str, bool]:
             raise ModelUnavailable(f"The bundled model '{ref}' is missing from assets/{ref}. "
                                    "Re-clone the project or retrain it with `python -m lib.training.pretrain`.")
         return str(path), True
-    path = local_folder(ref)
-    if path is not None:
-        if not (path / "config.json").exists():
+    folder = local_folder(ref)
+    if folder is not None:
+        if not (folder / "config.json").exists():
             raise ModelUnavailable(f"The folder '{ref}' has no config.json, so it is not a transformers model.")
-        return str(path), True
+        return str(folder), True
     if not is_hub_id(ref):
         what = "a model this class server offers" if hosted() else "a folder on this machine"
         raise ModelUnavailable(f"'{ref}' is neither {what} nor a valid hub id like 'org/name'.")

@@ -78,7 +78,7 @@ def _entries(items: Sequence[tuple[str, Sequence[int] | None, float | None]]) ->
             dropped += 1
             continue
         text, data = token_bytes(token, raw)
-        kept.append(_Entry(text, data, float(lp)))
+        kept.append(_Entry(text, data, float(lp)))  # type: ignore[arg-type]  # is_very_unlikely() took the Nones
     kept.sort(key=lambda e: -e.logprob)
     return kept, dropped
 

@@ -33,5 +33,6 @@ def parse_picks(model: NextTokenModel, raw: str | None) -> list[TokenRow]:
 def prompt_tail(model: NextTokenModel, prompt: Prompt, picks: Sequence[TokenRow], n_tokens: int = 24) -> str:
     """The end of what the model actually reads (picks and chat template included), for titles and grey prefixes."""
     if prompt.ids:
-        return b"".join(model.token_row(i).raw for i in prompt.ids[-n_tokens:]).decode("utf-8", errors="replace")
+        rows = [model.token_row(i) for i in prompt.ids[-n_tokens:]]
+        return b"".join(r.raw for r in rows if r is not None).decode("utf-8", errors="replace")
     return prompt.text + "".join(r.text for r in picks)

@@ -133,7 +133,9 @@ def top_p(scores: np.ndarray, p: float, min_tokens_to_keep: int = 1) -> np.ndarr
         removed = _top_p_removed(x[survivors], p, min_tokens_to_keep, exact_ties=False)
         if removed is not None:
             return _remove_where(x, survivors, removed)
-    return _remove_where(x, None, _top_p_removed(x, p, min_tokens_to_keep, exact_ties=True))
+    removed = _top_p_removed(x, p, min_tokens_to_keep, exact_ties=True)
+    assert removed is not None  # exact_ties=True always decides
+    return _remove_where(x, None, removed)
 
 
 def min_p(scores: np.ndarray, p: float, min_tokens_to_keep: int = 1) -> np.ndarray:
@@ -190,8 +192,8 @@ def _penalty32(x: np.ndarray, penalty: float, context_ids: Sequence[int]) -> np.
     x = x.copy()
     ids = np.unique(np.asarray(list(context_ids), dtype=np.int64))
     if ids.size:
-        seen, penalty = x[ids], np.float32(penalty)
-        x[ids] = np.where(seen < 0, seen * penalty, seen / penalty)
+        seen, penalty32 = x[ids], np.float32(penalty)
+        x[ids] = np.where(seen < 0, seen * penalty32, seen / penalty32)
     return x
 
 
@@ -222,7 +224,7 @@ class Knob:
     name: str                        # the field of `Knobs`, the URL parameter and transformers' argument
     label: str
     off: float | int                 # the value that changes nothing; its type is the knob's type
-    valid: Callable[[Any], bool]
+    valid: Callable[[Any], bool | np.bool_]
     error: str                       # raised by `Knobs` when `valid` fails
     apply: Shape
     apply32: Shape | None

@@ -89,7 +89,7 @@ GPT3_PRINTED_D_MODEL = {"13B": 5140}  # the paper's typo; 40 heads × 128 = 5120
 def _gpt3_models() -> list[Model]:
     out = []
     for label, L, d, h, pub, pub_label in _GPT3:
-        notes = ("GPT-3 has no transformers class: counted with the GPT-2 formula (tied embeddings assumed ⚠; "
+        notes: tuple[str, ...] = ("GPT-3 has no transformers class: counted with the GPT-2 formula (tied embeddings assumed ⚠; "
                  "GPT-3's alternating sparse attention has no extra parameters).",)
         if label == "XL":
             notes += ("Table 2.1 lists d_head = 128 for XL, but 24 × 128 ≠ 2048; the count assumes attention width = d_model.",)

@@ -9,6 +9,8 @@ special_strings, byte_level, decode; unk_id optionally).
 
 from __future__ import annotations
 
+import builtins
+
 import re
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -35,7 +37,7 @@ class Segment:
     char_end: int
     partial: bool = False         # bytes are not whole UTF-8: show them as bytes
     special: bool = False         # a special token such as [CLS] or <|im_start|>
-    token_bytes: tuple[bytes, ...] = ()  # bytes of each id, for the hover
+    token_bytes: tuple[builtins.bytes, ...] = ()  # bytes of each id, for the hover (the type, not the field)
 
 
 @dataclass(frozen=True)

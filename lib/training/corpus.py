@@ -96,7 +96,8 @@ def prepare(folder: Path = DEFAULT_CORPUS, holdout_every: int = 12, holdout_offs
     files = sorted(Path(folder).glob("*.txt"))
     if not files:
         raise FileNotFoundError(f"no .txt files in {folder}")
-    train, valid = [], []
+    train: list[str] = []
+    valid: list[str] = []
     for path in files:
         for idx, chapter in enumerate(clean_book(path.read_text(encoding="utf-8", errors="replace"))):
             (valid if idx % holdout_every == holdout_offset else train).append("\n\n".join(chapter))

@@ -6,14 +6,14 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from lib.training.sft_dpo import _batches, _lr, _optimizer, add_chat_template, encode_pair, load, sft_step
 from lib.teaching.instructions import Example, probe_example, sft_examples
 
 # The live demo runs inside the app's server, with the server's torch threads (one by default, set at start-up:
 # on a busy 2-core machine two threads were much slower, 0.8 s vs 2.1 s per SFT step at batch 16).
-LIVE = dict(steps=30, batch_size=8, lr=1e-3, warmup=3, seed=7)
+LIVE: dict[str, Any] = dict(steps=30, batch_size=8, lr=1e-3, warmup=3, seed=7)
 LIVE_SLOT = threading.BoundedSemaphore(1)   # one live fine-tune at a time per process: the CPU is shared
 
 
