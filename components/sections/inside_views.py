@@ -8,7 +8,7 @@ import math
 import numpy as np
 import streamlit as st
 
-from components.charts import base_layout, figure, show_chart
+from components.charts import OKABE_ITO, base_layout, figure, show_chart
 from components.guard import guarded_callback, guarded_fragment
 from components.loaders import get_model
 from components.state import from_query, to_query
@@ -69,9 +69,9 @@ def final_line_chart(model, data: Inside):
     ticks = [10**k for k in range(len(str(int(data.final_ranks.max()))))]  # 1, 10, ... up to the worst rank
     prob = dict(type="scatter", x=layers, y=data.final_probs.tolist(), name="probability", mode="lines+markers+text",
                 text=[f"{p:.0%}" for p in data.final_probs], textposition="top center",
-                line=dict(color="#2563eb", width=3), marker=dict(size=10, symbol="circle"))
+                line=dict(color=OKABE_ITO["blue"], width=3), marker=dict(size=10, symbol="circle"))
     rank = dict(type="scatter", x=layers, y=data.final_ranks.tolist(), name="rank (right axis, 1 = top)",
-                yaxis="y2", mode="lines+markers", line=dict(color="#f59e0b", width=3, dash="dash"),
+                yaxis="y2", mode="lines+markers", line=dict(color=OKABE_ITO["vermillion"], width=3, dash="dash"),
                 marker=dict(size=12, symbol="diamond"))
     return figure(dict(data=[prob, rank], layout=base_layout(
         420, title=dict(text=f"The final prediction “{final}” layer by layer"),

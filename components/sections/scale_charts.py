@@ -12,14 +12,15 @@ from lib.scale import published as scale_catalog
 
 FONT = 20
 TICK = 18
+# Okabe & Ito's colour-blind-safe colours (components.charts.OKABE_ITO), each with its own pattern or symbol too.
 KIND_STYLE = {  # colour, bar pattern, marker symbol
-    "encoder": ("#2563eb", "/", "square"),
-    "decoder": ("#ea580c", "", "circle"),
-    "encoder-decoder": ("#15803d", "x", "diamond"),
+    "encoder": ("#0072B2", "/", "square"),
+    "decoder": ("#D55E00", "", "circle"),
+    "encoder-decoder": ("#009E73", "x", "diamond"),
 }
-CATEGORY_STYLE = {
-    "Embeddings": ("#93c5fd", ""), "Attention": ("#fdba74", "/"), "MLP": ("#86efac", "x"),
-    "Norms": ("#f9a8d4", "."), "Output head": ("#c4b5fd", "\\"), "Pooler": ("#d1d5db", "-"),
+CATEGORY_STYLE = {  # light enough for dark text inside the bars
+    "Embeddings": ("#56B4E9", ""), "Attention": ("#E69F00", "/"), "MLP": ("#7fd1b9", "x"),
+    "Norms": ("#CC79A7", "."), "Output head": ("#F0E442", "\\"), "Pooler": ("#d1d5db", "-"),
 }
 PRECISION_STYLE = {"fp32": ("#1e3a8a", ""), "bf16": ("#2563eb", "/"), "int8": ("#60a5fa", "."), "int4": ("#bfdbfe", "x")}
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -58,7 +59,8 @@ def params_bar(models: Sequence[scale_catalog.Model]) -> go.Figure:
         ms = [m for m in ordered if m.kind == kind]
         if ms:
             fig.add_bar(y=[m.name for m in ms], x=[m.counted for m in ms], orientation="h", name=kind,
-                        marker=dict(color=colour, pattern=dict(shape=pattern, fgcolor="white", size=10)),
+                        marker=dict(color=colour, pattern=dict(shape=pattern, fgcolor="white", size=10),
+                                    line=dict(color="#111827", width=1)),
                         text=[scale.human(m.counted) for m in ms], textposition="outside", textfont=dict(size=TICK),
                         customdata=[[f"{m.counted:,}", m.published_label, m.year] for m in ms],
                         hovertemplate="<b>%{y}</b><br>counted %{customdata[0]}<br>published %{customdata[1]}"

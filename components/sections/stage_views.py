@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 import streamlit as st
 
-from components.charts import distribution_chart, layout, show_chart
+from components.charts import OKABE_ITO, distribution_chart, layout, show_chart
 from components.generation_view import coloured_tokens
 from components.html import chips, esc, problem, table
 from components.loaders import distribution, generate, get_model
@@ -225,9 +225,10 @@ def dpo_summary(family_key: str) -> None:
 def loss_and_prob_figure(losses: list[float], expected_probs: list[float]) -> go.Figure:
     fig = go.Figure()
     fig.add_scatter(x=list(range(1, len(losses) + 1)), y=losses, name="training loss", mode="lines+markers",
-                    line=dict(width=3))
+                    line=dict(width=3, color=OKABE_ITO["blue"]))
     fig.add_scatter(x=list(range(len(expected_probs))), y=expected_probs, name="P(expected first token)",
-                    mode="lines+markers", line=dict(width=3, dash="dash"), marker=dict(symbol="square"), yaxis="y2")
+                    mode="lines+markers", line=dict(width=3, dash="dash", color=OKABE_ITO["vermillion"]),
+                    marker=dict(symbol="square"), yaxis="y2")
     fig.update_xaxes(title="step", tickfont=dict(size=18), title_font=dict(size=18))
     fig.update_yaxes(tickfont=dict(size=18), title_font=dict(size=18))
     fig.update_layout(yaxis=dict(title="loss (nats)", rangemode="tozero"),

@@ -13,6 +13,7 @@ import streamlit as st
 
 import logging
 
+from components.charts import CATEGORICAL
 from components.html import CHIP_COLOURS, esc, md, problem
 from lib.models import hub
 from lib.tokens import chat_format as chats
@@ -251,7 +252,7 @@ def tokens_per_language_chart(frame, languages: list[str]):
     fig = px.bar(frame, y="Language", x="Tokens", color="Tokenizer", pattern_shape="Tokenizer", barmode="group",
                  orientation="h", text="Tokens", pattern_shape_sequence=PATTERNS,
                  category_orders={"Language": languages},
-                 color_discrete_sequence=["#1d4ed8", "#b45309", "#047857", "#be185d", "#6d28d9", "#374151"])
+                 color_discrete_sequence=CATEGORICAL)
     fig.update_traces(textposition="outside", textfont_size=18, cliponaxis=False)
     fig.update_layout(font=dict(size=20), height=min(1600, 140 + 22 * len(languages) * max(n_tok, 2)),
                       margin=dict(t=10, b=10, l=10, r=40), bargap=0.25,
