@@ -206,6 +206,7 @@ def _probs(name: str, chat: bool, examples):
     return np.array(finetune.first_token_probs(model, tok, examples, chat=chat))
 
 
+@pytest.mark.slow
 def test_sft_makes_the_answer_formats_first_token_at_least_5x_more_likely_on_held_out_instructions():
     need("pocket-lm", "pocket-lm-sft")
     held = ins.held_out_examples()
@@ -221,6 +222,7 @@ def test_sft_makes_the_answer_formats_first_token_at_least_5x_more_likely_on_hel
         assert sft[idx].mean() >= 5 * base[idx].mean(), task
 
 
+@pytest.mark.slow
 def test_dpo_moves_away_from_rambling_and_keeps_the_format():
     need("pocket-lm-sft", "pocket-lm-dpo")
     held = ins.held_out_examples()

@@ -66,6 +66,7 @@ def test_loads_through_the_app_model_layer_offline():
     assert len(dist.ids) == lm.tokenizer.vocab_size or len(dist.ids) >= 4096
 
 
+@pytest.mark.slow
 def test_training_cli_writes_a_loadable_model_and_its_card(tmp_path):
     """The model card's command, on two novels and three steps: the same code path as the full run."""
     need_shared()
