@@ -14,7 +14,7 @@ class PageRow:
     title: str             # sidebar title; the home page's link text starts with it
     icon: str
     url_path: str          # the page's URL (/tokenizer); "" for the default page, served at /
-    blurb: str = ""        # the home page links "<title>: <blurb>"; empty: no link on the home page
+    blurb: str = ""        # the home page links "<title>: <blurb>"; every page but the home page has one
     presented: bool = True  # has a body to check in presentation mode (tests/e2e/test_layouts.py)
     default: bool = False  # the page at /
 
@@ -34,9 +34,10 @@ PAGES: tuple[PageRow, ...] = (
     PageRow("pages/training-stages.py", "Training stages", "🎓", "training-stages",
             "pretrained vs instruction- and preference-tuned"),
     PageRow("pages/model-scale.py", "Model scale", "📏", "model-scale", "BERT, GPT-2, GPT-3 and beyond"),
-    PageRow("pages/inside.py", "Inside the model", "🔬", "inside"),
-    PageRow("pages/game.py", "Guessing game (lecturer)", "🎯", "game"),
-    PageRow("pages/play.py", "Guessing game (play)", "✋", "play", presented=False),  # the students' phone form
+    PageRow("pages/inside.py", "Inside the model", "🔬", "inside", "what each layer predicts, and where attention goes"),
+    PageRow("pages/game.py", "Guessing game (lecturer)", "🎯", "game", "the class guesses the next word, beside the model"),
+    PageRow("pages/play.py", "Guessing game (play)", "✋", "play", "join a round from your phone",
+            presented=False),  # the students' phone form
 )
 BY_URL = {row.url_path: row for row in PAGES}
-ON_HOME = tuple(row for row in PAGES if row.blurb)
+ON_HOME = tuple(row for row in PAGES if not row.default)  # the home page links every other page
