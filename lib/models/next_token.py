@@ -282,7 +282,10 @@ class HFCausalLM:
         seq = self.scheduler.generate(prompt.ids, max_new_tokens, knobs, seed, n_alternatives, on_step, use_cache)
         return Generation(prompt, tuple(seq.steps), tuple(seq.notes))
 
-    def start_generation(self, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None = None, seed: int = 0) -> None:
-        """Queue a generation without waiting, so several of one page's continuations run in the same steps; a later
-        generate() with the same arguments joins it."""
-        self.scheduler.submit(prompt.ids, max_new_tokens, knobs, seed)
+    def generate_many(self, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None,
+                      seeds: Sequence[int]) -> list[Generation]:
+        """One continuation per seed, all queued at once so they run in the same batched steps."""
+        from lib.models.batching import wait_for
+
+        listeners = [self.scheduler.submit(prompt.ids, max_new_tokens, knobs, seed) for seed in seeds]
+        return [Generation(prompt, tuple(seq.steps), tuple(seq.notes)) for seq in map(wait_for, listeners)]
