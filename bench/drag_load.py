@@ -1,0 +1,123 @@
+"""A class dragging /sampling's knobs at once, on `make serve`: what a released knob costs each student.
+
+    python bench/drag_load.py                         # starts deploy/serve.py (2 processes, nginx, default limits)
+    python bench/drag_load.py --students 300 --seconds 60
+    python bench/drag_load.py --url http://127.0.0.1:8080 # an already running `make serve`
+
+While a knob is dragged the knob panel reshapes the distribution in the browser and sends nothing (proved by
+tests/e2e/test_knob_panel.py, which counts the websocket frames a real drag sends). So a dragging student costs
+the server one message per release: the panel's knob values, a fragment rerun that updates the URL, readouts,
+samples and continuations. Each simulated student (bench/st_client.py, Streamlit's own protocol through nginx)
+opens /sampling, then releases a knob at a new temperature every ~2 s. The release round trip is from sending
+that message until the rerun's script_finished; it is printed for one student alone and for the whole class,
+measured in the same run. Students open at 10 per second, what the default per-address limits let a class behind
+one NAT address in at (deploy/limits.py). Loopback only; every server started here is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from class_load import close_all, cpu_seconds, load_average, open_class, pct  # noqa: E402
+from session_flood import served  # noqa: E402
+from st_client import RunResult, Student, knob_release  # noqa: E402
+
+TEMPERATURES = [round(0.05 * i, 2) for i in range(1, 61)]  # the panel's temperature steps, 0.05 .. 3.0
+
+
+def server_pids(port: int) -> list[int]:
+    """The app processes of the deploy/serve.py listening on `port` (its children), read from /proc."""
+    def cmdline(pid: str) -> list[bytes]:
+        try:
+            return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return []
+
+    def parent(pid: str) -> str:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+        except OSError:
+            return ""
+
+    procs = [d.name for d in Path("/proc").iterdir() if d.name.isdigit()]
+    serve = {pid for pid in procs if any(a.endswith(b"deploy/serve.py") for a in cmdline(pid))
+             and str(port).encode() in cmdline(pid)}
+    return [int(pid) for pid in procs if parent(pid) in serve and any(b"app_process" in a for a in cmdline(pid))]
+
+
+async def release_every(students: list[Student], seconds: float, period: float = 2.0) -> list[RunResult]:
+    """Each student releases the temperature knob at a new value every ~period s (never two at once)."""
+    results: list[RunResult] = []
+    end = time.perf_counter() + seconds
+
+    async def one(s: Student) -> None:
+        await asyncio.sleep(random.uniform(0, period))
+        while time.perf_counter() < end:
+            t0 = time.perf_counter()
+            results.append(await s.set("sk_panel", knob_release(temperature=random.choice(TEMPERATURES))))
+            await asyncio.sleep(max(0.0, period * random.uniform(0.8, 1.2) - (time.perf_counter() - t0)))
+
+    await asyncio.gather(*(one(s) for s in students))
+    return results
+
+
+def row(name: str, n: int, results: list[RunResult], base_p50: float | None, cpu: float | None) -> float:
+    ok = [r.seconds * 1e3 for r in results if not r.errors]
+    errors = [e for r in results for e in r.errors[:1]]
+    p50 = statistics.median(ok) if ok else float("nan")
+    kb = statistics.mean(r.bytes_in for r in results) / 1024 if results else float("nan")
+    ratio = f"{p50 / base_p50:10.1f}x" if base_p50 else f"{'':>11}"
+    cpu_text = f"{cpu:6.0f}" if cpu is not None else f"{'':>6}"
+    print(f"{name:<22}{n:>5}{len(results):>7}{len(errors):>5}{p50:>9.0f}{pct(ok, .95):>9.0f}{pct(ok, 1.0):>9.0f}"
+          f"{ratio}{kb:>8.1f}{cpu_text}  {load_average()}", flush=True)
+    for e in sorted(set(errors))[:3]:
+        print(f"    error ({errors.count(e)}x): {e[:160]}", flush=True)
+    return p50
+
+
+async def run(url: str, students: int, seconds: float) -> None:
+    ws = url.replace("http", "ws", 1)
+    pids = server_pids(int(url.rsplit(":", 1)[1].split("/")[0]))
+    print(f"server {url}, app processes {pids or 'unknown'}; {students} students, releases every ~2 s for "
+          f"{seconds:g} s", flush=True)
+    print(f"{'':<22}{'N':>5}{'runs':>7}{'err':>5}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'x alone':>11}{'KB/run':>8}"
+          f"{'CPU%':>6}  load", flush=True)
+    alone, _ = await open_class(ws, "sampling", 1, 0.0)
+    base = row("release, alone", 1, await release_every(alone, 20.0, period=0.5), None, None)
+    await close_all(alone)
+    t0 = time.perf_counter()
+    klass, opened = await open_class(ws, "sampling", students, students / 10.0, timeout=120.0)
+    row("open /sampling", students, opened, None, None)
+    cpu0, t0 = cpu_seconds(pids), time.perf_counter()
+    releases = await release_every(klass, seconds)
+    cpu = 100 * (cpu_seconds(pids) - cpu0) / (time.perf_counter() - t0) if pids else None
+    row("release, whole class", len(klass), releases, base, cpu)
+    await close_all(klass)
+    ok = [r.seconds * 1e3 for r in releases if not r.errors]
+    print(f"release round trip with {len(klass)} students: p95 {pct(ok, .95):.0f} ms (target <= 300 ms), "
+          f"{sum(1 for r in releases if r.errors)} errors of {len(releases)}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", help="an already running `make serve` (its nginx address)")
+    parser.add_argument("--students", type=int, default=300)
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long the class keeps releasing knobs")
+    parser.add_argument("--processes", type=int, default=2, help="app processes when this script starts serve")
+    args = parser.parse_args()
+    if args.url:
+        asyncio.run(run(args.url, args.students, args.seconds))
+        return
+    with served(args.processes, limits_on=True) as url:
+        asyncio.run(run(url, args.students, args.seconds))
+
+
+if __name__ == "__main__":
+    main()
