@@ -12,11 +12,11 @@ import streamlit as st
 
 from components.html import esc
 from components.state import to_query
+from lib.classroom.links import PUBLIC_URL_ENV, app_base, join_url, unreachable_host
 from lib.classroom.maths import HistRow, hf_scorer, histogram, model_words
 from lib.classroom.store import GameStore, Round, open_store
 
 STORE_ENV = "LLMX_GAME_STORE"          # redis://host:6379/0, sqlite:///path/game.sqlite3, or a path
-PUBLIC_URL_ENV = "LLMX_PUBLIC_URL"     # the app's address as students reach it, when behind a proxy
 
 
 def default_store_url() -> str:
@@ -72,12 +72,37 @@ def session_id() -> str:
     return st.session_state.game_me
 
 
-def join_link(round_id: str) -> str:
-    base = os.environ.get(PUBLIC_URL_ENV) or st.context.url or ""
-    base = base.rstrip("/")
-    if base.endswith("/game"):
-        base = base[: -len("/game")]
-    return f"{base}/play?round={round_id}"
+def join_link(round_id: str) -> tuple[str, str | None]:
+    """The students' link (from $LLMX_PUBLIC_URL, else the address this page was opened at) and, when phones
+    can't reach that address (localhost, loopback), a warning saying what to do."""
+    configured = os.environ.get(PUBLIC_URL_ENV, "").strip()
+    base = app_base(configured) or app_base(st.context.url or "") or "http://localhost:8501"
+    link = join_url(base, round_id)
+    host = unreachable_host(link)
+    if host is None:
+        return link, None
+    where = f"{PUBLIC_URL_ENV} is" if configured else "this page was opened at"
+    return link, (f"Phones can't join: {where} {host}, which means each phone itself. Open this page at the "
+                  f"computer's network address (e.g. http://192.168.x.y:8501/game), or set {PUBLIC_URL_ENV} to it.")
+
+
+def client_address() -> str:
+    """This session's client address: nginx's X-Real-IP when the direct peer is a trusted proxy (deploy/limits.py)."""
+    from deploy.limits import client_address as resolve
+    from deploy.limits import trusted_networks
+
+    peer = st.context.ip_address or "127.0.0.1"  # Streamlit says None for a loopback peer
+    try:
+        return resolve(peer, st.context.headers.get("X-Real-IP"), trusted_networks())
+    except ValueError:  # LLMX_TRUSTED_PROXIES unreadable: count the peer
+        return peer
+
+
+def round_code_html(round_id: str) -> str:
+    """The round code, large, for students who type it at /play instead of scanning."""
+    return (f'<div class="game-code" style="text-align:center;line-height:1.1"><div style="font-size:1.1rem;'
+            f'color:#374151">Round code</div><div style="font-family:ui-monospace,Menlo,Consolas,monospace;'
+            f'font-size:3rem;font-weight:700;letter-spacing:.08em;color:#111827">{esc(round_id)}</div></div>')
 
 
 def qr_png(text: str) -> bytes:

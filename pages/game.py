@@ -1,13 +1,15 @@
-"""Class guessing game, lecturer view: start a round, show the join link, watch the class against the model."""
+"""Class guessing game, lecturer view: start a round, show the join link, watch the class against the model.
+
+Every control the lecturer needs in front of the class is in the main area (presentation mode closes the sidebar)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from components.game import get_store, join_link, prompt_html, qr_png
-from components.sections.game_lecturer import (lecturer_code, live_round, pick_round, revealed_averages, round_buttons,
-                                      start_round_form)
+from components.game import get_store, prompt_html
 from components.model_picker import pick_model
+from components.sections.game_lecturer import (join_panel, lecturer_code, live_round, pick_round, revealed_averages,
+                                               round_buttons, start_round_form)
 from components.setup import route_through_app
 
 route_through_app()
@@ -16,22 +18,22 @@ st.caption("The class guesses the next word; the model gives every word a probab
 store = get_store()
 model_id = pick_model()
 code = lecturer_code()
-start_round_form(store, code, model_id)
+rounds = store.rounds_for(code)
+start_round_form(store, code, model_id, expanded=not rounds)
 
 if "game_error" in st.session_state:
     st.error(st.session_state.pop("game_error"))
+if "game_note" in st.session_state:
+    st.success(st.session_state.pop("game_note"))
 
-rounds = store.rounds_for(code)
 if not rounds:
-    st.info("Start a round (in the sidebar): the class will see the prompt on their phones and guess the next word.")
+    st.info("Start a round above: the class will see the prompt on their phones and guess the next word.")
     st.stop()
 round_id = pick_round(rounds)
 
 left, right = st.columns([3, 1])
 with right:
-    link = join_link(round_id)
-    st.image(qr_png(link), caption="Scan to join", width=260)
-    st.code(link, language=None, wrap_lines=True)
+    join_panel(round_id)
 with left:
     r = store.round(round_id)
     st.html(prompt_html(r.prompt))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.game import get_store, histogram_html, prompt_html, round_score, session_id
+from components.game import client_address, get_store, histogram_html, prompt_html, round_score, session_id
 from components.guard import guarded_callback, guarded_fragment
 from components.html import esc
 from components.state import to_query
@@ -37,7 +37,7 @@ st.html(prompt_html(r.prompt, "1.35rem"))
 @guarded_callback
 def send() -> None:
     try:
-        g = store.submit(round_id, me, st.session_state.play_guess)
+        g = store.submit(round_id, me, st.session_state.play_guess, address=client_address())
         st.session_state.play_note = ("ok", g.raw)
     except GameError as exc:
         st.session_state.play_note = ("error", str(exc))
@@ -54,7 +54,10 @@ def guess_box() -> None:
     kind, text = st.session_state.pop("play_note", (None, None))
     if kind == "error":
         st.error(text)
-    mine = store.my_guess(round_id, me)
+    received(store.my_guess(round_id, me))
+
+
+def received(mine) -> None:
     if mine:
         st.html(f'<div class="play-received" style="font-size:1.3rem;padding:.5em;border:2px solid #16a34a;'
                 f'border-radius:8px;background:#f0fdf4;color:#14532d">✅ Received: <b>{esc(mine.raw)}</b></div>')
@@ -62,10 +65,18 @@ def guess_box() -> None:
 
 @guarded_fragment(run_every=8)
 def status() -> None:
-    """Refreshed every 8 s (cheap: two reads): open or closed; after the reveal, where my guess stood."""
+    """Refreshed every 8 s (cheap: two reads): open or closed; after the reveal, where my guess stood. When the
+    round opens, closes or is revealed, the whole page reruns, so the guess box comes and goes with it."""
     live = store.round(round_id)
+    if live is None:
+        st.error("This round has ended.")
+        return
+    if live.accepting() != taking_guesses:
+        st.rerun(scope="app")
     mine = store.my_guess(round_id, me)
     if live.status != "revealed":
+        if not live.accepting():
+            received(mine)
         st.caption("Taking guesses: send a new one to change yours." if live.accepting()
                    else "Guessing is closed; wait for the reveal.")
         return
@@ -81,5 +92,9 @@ def status() -> None:
     st.html(histogram_html(score.rows(counts, live.true_word), live.true_word, show_true=True))
 
 
-guess_box()
+taking_guesses = r.accepting()
+if taking_guesses:
+    guess_box()  # no guess box once the round is closed or revealed
+elif (note := st.session_state.pop("play_note", None)) and note[0] == "error":
+    st.error(note[1])  # a guess sent from a box shown before the close
 status()

@@ -1,14 +1,18 @@
-"""The lecturer's side of the guessing game: the private code, the round form, the live round and the averages."""
+"""The lecturer's side of the guessing game: the private code, the round form, the live round and the averages.
+
+Everything the lecturer drives during a lecture (start, close, reveal, the join link and code) is in the main
+area, so it works in presentation mode with the sidebar closed; only the private code stays in the sidebar."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from components.guard import guarded_callback, guarded_fragment
-from components.game import guesses_csv, histogram_html, prompt_html, round_score
+from components.game import guesses_csv, histogram_html, join_link, prompt_html, qr_png, round_code_html, round_score
+from components.html import md
 from lib.classroom.maths import average_bits, class_surprise_bits, model_surprise_bits
 from lib.classroom.passages import GAME_PASSAGES
-from lib.classroom.store import GameError, GameStore, Round, new_code
+from lib.classroom.store import GameError, GameStore, Network, Round, new_code
 from lib.teaching.presets import NEXT_TOKEN_PRESETS
 
 
@@ -26,9 +30,10 @@ def lecturer_code() -> str:
     return code
 
 
-def start_round_form(store: GameStore, code: str, model_id: str) -> None:
-    """The sidebar form that opens a round: a passage with a known next word, a lecture preset, or the lecturer's own."""
-    with st.sidebar.expander("Start a round", expanded=True):
+def start_round_form(store: GameStore, code: str, model_id: str, expanded: bool = True) -> None:
+    """The form that opens a round (main area): a passage with a known next word, a lecture preset, or the
+    lecturer's own."""
+    with st.expander("Start a new round", expanded=expanded):
         source = st.radio("Prompt from", ["A passage with a known next word", "A preset from the lectures", "My own"],
                           key="game_source")
         if source.startswith("A passage"):
@@ -52,7 +57,17 @@ def start_round_form(store: GameStore, code: str, model_id: str) -> None:
             except GameError as exc:
                 st.session_state.game_error = str(exc)
 
-        st.button("Start round", type="primary", key="game_start", on_click=start)
+        st.button("Start round", type="primary", key="game_start", on_click=start, width="stretch")
+
+
+def join_panel(round_id: str) -> None:
+    """The QR code, the round code in large type and the link; a warning when phones can't reach the link."""
+    link, warning = join_link(round_id)
+    if warning:
+        st.warning(md(warning), icon="📵")
+    st.image(qr_png(link), caption="Scan to join", width=260)
+    st.html(round_code_html(round_id))
+    st.code(link, language=None, wrap_lines=True)
 
 
 def pick_round(rounds: list[Round]) -> str:
@@ -82,6 +97,34 @@ def round_buttons(store: GameStore, r: Round, code: str) -> None:
                    on_click=set_status, args=(status,))
 
 
+def networks_panel(store: GameStore, round_id: str, code: str, total: int) -> None:
+    """Guesses per network (client address), when one network sent many: the lecturer can discard a burst."""
+    nets = [n for n in store.networks(round_id, code) if n.guesses >= 10]
+    if not nets or (len(nets) == 1 and nets[0].guesses == total and total < 40):
+        return
+
+    @guarded_callback
+    def discard(client: str) -> None:
+        try:
+            gone = store.discard(round_id, code, client)
+            st.session_state.game_note = f"Discarded {gone} guesses from one network; it can't guess in this round."
+        except GameError as exc:
+            st.session_state.game_error = str(exc)
+
+    with st.expander(f"Guesses by network ({len(nets)} sent 10 or more)"):
+        st.caption("Students behind one school network share an address; a script opening many sessions also "
+                   "shows up here as one network. Discarding removes its guesses and stops it guessing this round.")
+        for i, n in enumerate(nets[:5]):
+            left, right = st.columns([3, 1], vertical_alignment="center")
+            left.markdown(f"Network {i + 1}: **{n.guesses}** guesses in {_span(n)}")
+            right.button("Discard", key=f"game_discard_{n.client}", on_click=discard, args=(n.client,))
+
+
+def _span(n: Network) -> str:
+    seconds = n.last - n.first
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
 @guarded_fragment(run_every=1)
 def live_round(store: GameStore, round_id: str, code: str) -> None:
     """Refreshed every second: the class against the model on this round."""
@@ -95,6 +138,7 @@ def live_round(store: GameStore, round_id: str, code: str) -> None:
     n = sum(counts.values())
     state = "taking guesses" if r.accepting() else ("revealed" if r.status == "revealed" else "closed")
     st.markdown(f"**{n}** guesses · round **{state}** · model `{score.model_name.replace('`', '')}`")
+    networks_panel(store, round_id, code, n)
     revealed = r.status == "revealed"
     st.html(histogram_html(score.rows(counts, r.true_word if revealed else ""), r.true_word, show_true=revealed))
     if revealed and r.true_word:

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from lib.classroom.store import open_store
-from tests.app.apptest import open_page
+from tests.app.apptest import open_page, shown
 
 
 @pytest.fixture
@@ -99,10 +99,45 @@ def test_a_new_guess_replaces_the_old_one(store_url):
 def test_closed_round_and_bad_links_give_one_line_messages(store_url):
     at = open_page("pages/game.py")
     round_id, _ = start_round(at)
-    at.button(key="game_closed").click().run()
-    me = guess(round_id, "wife")
-    assert any("not taking guesses" in e.value for e in me.error)
     me = guess(round_id, "")
     assert any("Type a word" in e.value for e in me.error)
+    at.button(key="game_closed").click().run()
+    me.text_input(key="play_guess").input("wife")  # a phone that still shows the box from before the close
+    me.get("form_submit_button")[0].click().run()
+    assert any("not taking guesses" in e.value for e in me.error)
+    me = open_page("pages/play.py", round=round_id)
+    assert not me.get("text_input") and any("closed" in c.value for c in me.caption)  # no box once closed
     missing = open_page("pages/play.py", round="nope")
     assert any("No such round" in e.value for e in missing.error)
+
+
+# -- from the projector (issue 21) -------------------------------------------------------------------
+def test_in_presentation_mode_the_lecturer_controls_are_in_the_main_area(store_url, monkeypatch):
+    monkeypatch.setenv("LLMX_PUBLIC_URL", "https://llm.example.edu/explainer")
+    at = open_page("pages/game.py", present="1")
+    assert "game_start" in [b.key for b in at.main.button] and "game_start" not in [b.key for b in at.sidebar.button]
+    round_id, _ = start_round(at)
+    main_keys = [b.key for b in at.main.button]
+    assert {"game_closed", "game_revealed", "game_open"} <= set(main_keys)
+    assert next(c.value for c in at.code if "/play?round=" in c.value) == (
+        f"https://llm.example.edu/explainer/play?round={round_id}")
+    assert f">{round_id}</div>" in html_of(at) and 'class="game-code"' in html_of(at)  # the code, large
+    assert not at.warning  # a public address: no warning
+
+
+@pytest.mark.parametrize("public", ["http://localhost:8501", "http://127.0.0.1:8501/", "http://[::1]:8501"])
+def test_a_loopback_join_link_is_warned_about(store_url, monkeypatch, public):
+    monkeypatch.setenv("LLMX_PUBLIC_URL", public)
+    at = open_page("pages/game.py")
+    start_round(at)
+    assert len(at.warning) == 1 and "Phones can't join" in shown(at.warning[0].value)
+
+
+def test_no_guess_box_after_the_reveal(store_url):
+    at = open_page("pages/game.py")
+    round_id, code = start_round(at)
+    me = guess(round_id, "wife")
+    open_store(store_url).set_status(round_id, code, "revealed")
+    me.run()
+    assert not me.get("text_input") and not me.get("form_submit_button")
+    assert "Received: <b>wife</b>" not in html_of(me) and "The true next word" in html_of(me)
