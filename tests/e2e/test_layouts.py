@@ -12,7 +12,7 @@ from tests.e2e.conftest import SCREENSHOTS, no_exception, open_page, wait_idle
 pytestmark = pytest.mark.e2e
 # page path -> selector of its main chart (a page not listed has no chart)
 CHARTS = {"lecture": "[data-testid=stMain] iframe", "tokenizer": ".tv-wrap",
-          "next-token": "[data-testid=stPlotlyChart]", "sampling": ".llmx-pb",
+          "next-token": "[data-testid=stPlotlyChart]", "sampling": ".kp-bars",
           "training-stages": ".ts-row", "model-scale": "[data-testid=stPlotlyChart]",
           "inside": "[data-testid=stPlotlyChart]"}
 PAGES = {row.url_path: CHARTS.get(row.url_path) for row in page_table.PAGES}  # every page of the app
