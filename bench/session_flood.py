@@ -27,8 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from class_load import SHARED_TIKTOKEN, free_port, load_average, pct  # noqa: E402
-from st_client import RunResult, Student, knob_release  # noqa: E402
+from class_load import SHARED_TIKTOKEN, free_port, load_average, pct
+from st_client import RunResult, Student, knob_release
 
 ROOT = Path(__file__).resolve().parent.parent
 ATTACKER = "127.0.0.9"
@@ -122,7 +122,7 @@ async def one_pass(url: str, sessions: int, baseline_s: float) -> None:
     before = [r for t, r in moves if t < t_flood]
     during = [r for t, r in moves if t >= t_flood]
     print(row(f"slider ({key}) alone", before))
-    print(row(f"slider during the flood", during))
+    print(row("slider during the flood", during))
     print(f"  flood: {sessions} sessions from {ATTACKER} in {flood_s:.1f} s: "
           + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) + f"   load {load_average()}", flush=True)
     await asyncio.gather(*(s.close() for s in attackers), return_exceptions=True)

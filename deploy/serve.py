@@ -92,12 +92,13 @@ def nginx_rate(per_second: float) -> str:
     return f"{per_second:g}r/s" if per_second >= 1 and per_second == int(per_second) else f"{max(1, round(per_second * 60))}r/m"
 
 
-def render_nginx_conf(upstreams: list[str], host: str, port: int, run_dir: Path, limits: Limits = Limits(),
+def render_nginx_conf(upstreams: list[str], host: str, port: int, run_dir: Path, limits: Limits | None = None,
                       down: frozenset[str] = frozenset()) -> str:
     """upstreams: "address:port" of every app process, here or on other machines; `down`: left out of rotation
     (kept in the hash ring, so every other browser's route stays where it is)."""
     servers = "\n".join(f"        server {u} max_fails=1 fail_timeout=10s{' down' if u in down else ''};"
                          for u in upstreams)
+    limits = limits or Limits()
     delay = f" delay={limits.nodelay}" if limits.nodelay else ""  # nginx refuses delay=0: no delay= means that
     session_limit = (f"limit_req zone=llmx_sessions burst={limits.burst}{delay};"
                      if limits.rate else "# no session limit (LLMX_SESSIONS_PER_SECOND=0)")

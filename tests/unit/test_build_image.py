@@ -56,7 +56,7 @@ def mirror(tmp_path):
     for name, repo in TOKENIZERS.items():
         folder = root / repo / "resolve" / "main"
         shutil.copytree(ASSETS / "hf-tokenizers" / name, folder)
-        (folder / "config.json").write_text('{"model_type": "%s"}' % name.split("-")[0])
+        (folder / "config.json").write_text(f'{{"model_type": "{name.split("-")[0]}"}}')
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=str(root)))
     server.RequestHandlerClass.log_message = lambda *a: None
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -14,8 +14,8 @@ import pytest
 from tests.conftest import IN_CI, ROOT
 
 sys.path.insert(0, str(ROOT / "deploy"))
-import serve  # noqa: E402  (deploy/serve.py, the launcher)
-from deploy.limits import Limits, SessionGate, client_address, trusted_networks  # noqa: E402
+import serve  # deploy/serve.py, the launcher
+from deploy.limits import Limits, SessionGate, client_address, trusted_networks
 
 
 def nginx_or_skip() -> str:
