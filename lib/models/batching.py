@@ -146,7 +146,7 @@ class Scheduler:
         lm = self.lm
         dist = lm.distribution_from_logits(logits)
         token = pick_next(logits, seq.knobs, seq.ids, seq.rng)
-        seq.steps.append(Step(lm.row(dist, token), tuple(dist.top_rows(seq.n_alternatives)), dist.entropy()))
+        seq.steps.append(Step(lm.row(dist, token), tuple(lm.top_rows(dist, seq.n_alternatives)), dist.entropy()))
         seq.ids.append(token)
         seq.tell(len(seq.steps))
         return len(seq.steps) >= seq.max_new_tokens or token == lm.tokenizer.eos_token_id
@@ -257,22 +257,20 @@ def per_sequence_attention(attn, h, seqs: list[Sequence], feeds: list[list[int]]
     import torch
     from torch.nn.functional import scaled_dot_product_attention
 
-    q, k, v = attn.c_attn(h).split(attn.split_size, dim=-1)  # (rows, C) each
-    out = torch.zeros_like(q)
+    heads = (h.shape[0], attn.num_heads, attn.head_dim)
+    q, k, v = (t.view(heads).transpose(0, 1) for t in attn.c_attn(h).split(attn.split_size, dim=-1))  # (H, rows, D)
+    out = torch.zeros(heads[1], heads[0], heads[2], dtype=h.dtype)  # (H, rows, D)
     start = 0
     for seq, feed in zip(seqs, feeds):
         n, t = len(feed), seq.cached
         new = slice(start, start + n)
         keys, values = seq.cache[layer]  # (H, capacity, D)
-        keys[:, t : t + n] = k[new].view(n, attn.num_heads, -1).transpose(0, 1)
-        values[:, t : t + n] = v[new].view(n, attn.num_heads, -1).transpose(0, 1)
-        query = q[new].view(n, attn.num_heads, -1).transpose(0, 1)  # (H, n, D)
+        keys[:, t : t + n], values[:, t : t + n] = k[:, new], v[:, new]
         # n > 1 only for a new sequence (t == 0), where causal is the whole mask
-        mixed = scaled_dot_product_attention(query[None], keys[None, :, : t + n], values[None, :, : t + n],
-                                             is_causal=n > 1, scale=attn.scaling)  # (1, H, n, D)
-        out[new] = mixed[0].transpose(0, 1).reshape(n, -1)
+        out[:, new] = scaled_dot_product_attention(q[None, :, new], keys[None, :, : t + n], values[None, :, : t + n],
+                                                   is_causal=n > 1, scale=attn.scaling)[0]  # (H, n, D)
         start += n
-    return out
+    return out.transpose(0, 1).reshape(h.shape[0], -1)  # (rows, C)
 
 
 def naive_padded_logits(model, prompts: list[list[int]]):

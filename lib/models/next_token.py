@@ -160,6 +160,7 @@ class HFCausalLM:
         self.lock = threading.RLock()          # the tokenizer: fast tokenizers raise "Already borrowed" across threads
         self.forward_lock = threading.RLock()  # one forward pass at a time, so N students don't thrash the cores
         self._scheduler: Scheduler | None = None
+        self._labels: dict[int, str] = {}
         cfg = model.config
         self.context_length = int(getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", None) or 2048)
         self.vocab_size = int(model.get_output_embeddings().weight.shape[0])
@@ -256,8 +257,24 @@ class HFCausalLM:
         """One token's row in a complete distribution, with its rank."""
         lp = dist.logprobs
         return TokenRow(dist.rank(token_id), token_id, self.texts[token_id], self.raws[token_id],
-                        token_label(self.texts[token_id], self.raws[token_id]), float(lp[token_id]),
-                        float(np.exp(lp[token_id])), float("nan"))
+                        self.label(token_id), float(lp[token_id]), float(np.exp(lp[token_id])), float("nan"))
+
+    def label(self, token_id: int) -> str:
+        """token_label of one id, made once per id: a generation shows a dozen labels per token."""
+        found = self._labels.get(token_id)
+        if found is None:
+            found = self._labels[token_id] = token_label(self.texts[token_id], self.raws[token_id])
+        return found
+
+    def top_rows(self, dist: Distribution, n: int) -> list[TokenRow]:
+        """dist.top_rows(n) with the labels made once (`label`)."""
+        lp = dist.logprobs
+        rows, cum = [], 0.0
+        for rank, i in enumerate(dist.order(max(1, n)), start=1):
+            p = float(np.exp(lp[i]))
+            cum += p
+            rows.append(TokenRow(rank, int(i), self.texts[i], self.raws[i], self.label(int(i)), float(lp[i]), p, cum))
+        return rows
 
     def look_inside(self, ids: Sequence[int]) -> Inside:
         """The logit lens and attention maps for `ids`, in one forward pass."""
