@@ -281,7 +281,7 @@ class HFCausalLM:
         return look_inside(self.model, ids, self.forward)
 
     @property
-    def scheduler(self) -> "Scheduler":
+    def scheduler(self) -> Scheduler:
         """This model's one generation loop (lib.models.batching), started on first use."""
         with self.lock:
             if self._scheduler is None:
