@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import html
 import math
 
@@ -12,6 +13,7 @@ from components.charts import OKABE_ITO, base_layout, figure, show_chart
 from components.guard import guarded_callback, guarded_fragment
 from components.loaders import get_model
 from components.state import from_query, to_query
+from lib.text import show_whitespace
 from lib.models.inside import HEAD_PATTERNS, Inside, head_scores_table, top_heads
 
 MAX_TOKENS = 128           # attention maps are T x T per head: keep the page light
@@ -19,6 +21,10 @@ CELL_TEXT_MAX_TOKENS = 24  # print percentages inside attention cells only when 
 LENS_SCALE = [[0, "#ffffff"], [1, "#60a5fa"]]
 ATTENTION_SCALE = [[0, "#ffffff"], [1, "#7c3aed"]]
 VIEWS = {"lens": "Logit lens: what each layer would predict", "attention": "Attention: where each token looks"}
+GRIDS = {"positions": "Positions down", "layers": "Layers down (phones)"}
+PHONE_POSITIONS = 5        # "layers down" shows the last few positions across, so it fits a 390-px screen
+EMB = "input (emb)"        # the lens's first layer: the token's own embedding, before any layer ran
+CONTROL_NAMES = {0x7F: "␡"}
 PATTERN_KEYS = {"previous": "previous token", "first": "first token", "self": "itself"}
 
 
@@ -42,25 +48,68 @@ def position_labels(tokens: list[str]) -> list[str]:
     return [f"{i}·{short(t, 12)}" for i, t in enumerate(tokens)]
 
 
-def lens_chart(model, data: Inside):
-    tokens = model.token_labels(data.ids)
-    n_rows = data.top_ids.shape[0]
-    layer_names = ["emb"] + [f"L{i}" for i in range(1, n_rows)]
-    predicted = [[short(label, 8) for label in model.token_labels(row)] for row in data.top_ids.T]
-    probs = data.top_probs.T  # (T, L+1)
-    text = [[f"{tok}<br>{p:.0%}" for tok, p in zip(row, prow)] for row, prow in zip(predicted, probs)]
-    hover = [[f"after “{short(tokens[pos], 40)}” (position {pos}), {layer_names[layer]}: "
-              f"“{predicted[pos][layer]}” p = {probs[pos, layer]:.3f}" for layer in range(n_rows)]
-             for pos in range(len(tokens))]
-    heat = dict(type="heatmap", z=probs.tolist(), x=layer_names, y=position_labels(tokens), text=text,
-                texttemplate="%{text}", textfont=dict(size=14, family="monospace"), hovertext=hover,
-                hoverinfo="text", colorscale=LENS_SCALE, zmin=0, zmax=1, xgap=1, ygap=1,
+def readable(raw: bytes) -> tuple[str, str]:
+    """(what a cell shows, what its hover adds) for a token's bytes. A control character is shown as its Unicode
+    picture (U+0016 as ␖); bytes that are only part of a character as hex with "…" on the side that is missing
+    ("E2…" starts a 3-byte character such as ’ or —), never as <E2>."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lead = len(raw) - len(raw.lstrip(bytes(range(0x80, 0xC0))))  # continuation bytes: the end of an earlier character
+    try:
+        text = decoder.decode(raw[lead:])
+    except UnicodeDecodeError:
+        return "…" + raw.hex(" ").upper(), f"bytes {raw.hex(' ').upper()}: not a whole UTF-8 character"
+    tail = decoder.getstate()[0]
+    shown = "".join(chr(0x2400 + ord(c)) if ord(c) < 0x20 else CONTROL_NAMES.get(ord(c), c)
+                    for c in show_whitespace(text))
+    notes = [f"U+{ord(c):04X} is an invisible control character" for c in text if ord(c) < 0x20 and c not in "\n\t"]
+    if lead:
+        shown = "…" + raw[:lead].hex(" ").upper() + " " + shown
+        notes.append(f"bytes {raw[:lead].hex(' ').upper()} end a character begun in the token before")
+    if tail:
+        shown += " " + tail.hex(" ").upper() + "…"
+        notes.append(f"bytes {tail.hex(' ').upper()} start a character that the next token completes"
+                     + (" (E2 starts ’, “, — and other punctuation)" if tail[:1] == b"\xe2" else ""))
+    return shown.strip() or "∅", "; ".join(notes)
+
+
+def token_cells(model, ids) -> tuple[list[str], list[str]]:
+    """Readable labels and hover notes for token ids, through the model's own bytes."""
+    rows = [model.token_row(int(i)) for i in ids]
+    pairs = [readable(r.raw) if r is not None and r.raw else (label, "")
+             for r, label in zip(rows, model.token_labels(ids))]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def lens_chart(model, data: Inside, layers_down: bool = False):
+    """The logit-lens grid: the top next token at each (position, layer), its probability printed in the cell.
+    layers_down: layers as rows and only the last PHONE_POSITIONS positions as columns (fits a phone)."""
+    tokens = position_labels(model.token_labels(data.ids))
+    n_rows, n_pos = data.top_ids.shape  # (L+1, T)
+    first = max(0, n_pos - PHONE_POSITIONS) if layers_down else 0
+    layer_names = [EMB] + [f"L{i}" for i in range(1, n_rows)]
+    probs = data.top_probs.T[first:]  # (T', L+1)
+    cells = [token_cells(model, row) for row in data.top_ids.T[first:]]
+    text = [[f"{short(tok, 8)}<br>{p:.0%}" for tok, p in zip(shown, prow)] for (shown, _), prow in zip(cells, probs)]
+    hover = [[f"after “{tokens[first + k]}”, {layer_names[layer]}: “{short(shown[layer], 40)}” p = {probs[k, layer]:.3f}"
+              + (f"<br>{html.escape(notes[layer], quote=False)}" if notes[layer] else "") for layer in range(n_rows)]
+             for k, (shown, notes) in enumerate(cells)]
+    x, y, z = layer_names, tokens[first:], probs.tolist()
+    if layers_down:
+        x, y, z, text, hover = y, x, probs.T.tolist(), _t(text), _t(hover)
+    heat = dict(type="heatmap", z=z, x=x, y=y, text=text, texttemplate="%{text}",
+                textfont=dict(size=14, family="monospace"), hovertext=hover, hoverinfo="text", colorscale=LENS_SCALE,
+                zmin=0, zmax=1, xgap=1, ygap=1, showscale=not layers_down,
                 colorbar=dict(title=dict(text="p"), tickformat=".0%"))
+    layer_axis = dict(title=dict(text="layer (input = the token's embedding, before any layer)"), tickfont=dict(size=16))
+    position_axis = dict(title=dict(text="input token (position)"), tickfont=dict(size=16, family="monospace"))
+    xaxis, yaxis = (position_axis, layer_axis) if layers_down else (layer_axis, position_axis)
     return figure(dict(data=[heat], layout=base_layout(
-        140 + 44 * len(tokens), title=dict(text="Top next token if the model stopped at each layer"),
-        xaxis=dict(title=dict(text="layer (emb = embeddings only)"), side="top", tickfont=dict(size=16)),
-        yaxis=dict(autorange="reversed", tickfont=dict(size=16, family="monospace"),
-                   title=dict(text="input token (position)")))))
+        140 + 44 * len(y), title=dict(text="Top next token if the model stopped at each layer"),
+        xaxis=dict(xaxis, side="top"), yaxis=dict(yaxis, autorange="reversed"))))
+
+
+def _t(rows: list[list]) -> list[list]:
+    return [list(col) for col in zip(*rows)]
 
 
 def final_line_chart(model, data: Inside):
