@@ -81,9 +81,9 @@ def join_link(round_id: str) -> tuple[str, str | None]:
     host = unreachable_host(link)
     if host is None:
         return link, None
-    where = f"{PUBLIC_URL_ENV} is" if configured else "this page was opened at"
-    return link, (f"Phones can't join: {where} {host}, which means each phone itself. Open this page at the "
-                  f"computer's network address (e.g. http://192.168.x.y:8501/game), or set {PUBLIC_URL_ENV} to it.")
+    where = f"{PUBLIC_URL_ENV} is" if configured else "this page is open at"
+    return link, (f"Phones can't join: {where} {host}, which on a phone means the phone itself. Open /game at "
+                  f"this computer's network address (e.g. http://192.168.x.y:8501), or set {PUBLIC_URL_ENV}.")
 
 
 def client_address() -> str:

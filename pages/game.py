@@ -8,7 +8,7 @@ import streamlit as st
 
 from components.game import get_store, prompt_html
 from components.model_picker import pick_model
-from components.sections.game_lecturer import (join_panel, lecturer_code, live_round, pick_round, revealed_averages,
+from components.sections.game_lecturer import (join_panel, join_warning, lecturer_code, live_round, pick_round, revealed_averages,
                                                round_buttons, start_round_form)
 from components.setup import route_through_app
 
@@ -30,6 +30,7 @@ if not rounds:
     st.info("Start a round above: the class will see the prompt on their phones and guess the next word.")
     st.stop()
 round_id = pick_round(rounds)
+join_warning(round_id)
 
 left, right = st.columns([3, 1])
 with right:

@@ -60,13 +60,18 @@ def start_round_form(store: GameStore, code: str, model_id: str, expanded: bool 
         st.button("Start round", type="primary", key="game_start", on_click=start, width="stretch")
 
 
-def join_panel(round_id: str) -> None:
-    """The QR code, the round code in large type and the link; a warning when phones can't reach the link."""
-    link, warning = join_link(round_id)
+def join_warning(round_id: str) -> None:
+    """One line, across the page, when phones can't reach the join link (localhost, loopback)."""
+    _, warning = join_link(round_id)
     if warning:
-        st.warning(md(warning), icon="📵")
-    st.image(qr_png(link), caption="Scan to join", width=260)
+        st.warning(md(warning), icon=":material/wifi_off:")
+
+
+def join_panel(round_id: str) -> None:
+    """The QR code, the round code in large type and the link."""
+    link, _ = join_link(round_id)
     st.html(round_code_html(round_id))
+    st.image(qr_png(link), caption="Scan to join", width=240)
     st.code(link, language=None, wrap_lines=True)
 
 

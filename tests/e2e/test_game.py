@@ -61,7 +61,7 @@ def start_round(lecturer) -> str:
     before = join_links(lecturer)
     start = lecturer.get_by_role("button", name="Start round")
     if not start.is_visible():
-        lecturer.get_by_text("Start a round", exact=True).click()
+        lecturer.get_by_text("Start a new round", exact=True).click()
     start.click()
     for _ in range(120):  # until the new round's link replaces the old one
         wait_idle(lecturer, settle=0.25)
@@ -124,4 +124,26 @@ def test_two_rounds_one_lecturer_three_students(game_url, chromium):
         students["ann"].locator("table.gh").screenshot(path=str(SCREENSHOTS / f"game-student-table{n}.png"))
     assert "Class: average surprise" in lecturer.locator("body").inner_text()
     assert lecturer.locator("[data-testid=stMetricValue]").filter(has_text="2").count() >= 1
+    no_exception(lecturer)
+
+
+def test_presentation_mode_runs_the_game_from_the_main_area(game_url, chromium):
+    """Issue 21: at 1280x720 with ?present=1 (sidebar closed) the lecturer starts, closes and reveals a round in the
+    main area; the round code is shown large and the loopback join link is warned about."""
+    lecturer = new_page(chromium, 1280, 720)
+    lecturer.goto(f"{game_url}/game?present=1")
+    wait_idle(lecturer)
+    main = lecturer.locator("[data-testid=stMain]")
+    start = main.get_by_role("button", name="Start round")
+    start.wait_for(state="visible")
+    assert lecturer.locator("[data-testid=stSidebar]").get_attribute("aria-expanded") != "true"
+    start.click()
+    main.locator(".game-code").wait_for()
+    code = main.locator(".game-code").inner_text()
+    link = join_links(lecturer)[-1]
+    assert link.rsplit("=", 1)[1] in code
+    assert "Phones can't join" in main.locator("[data-testid=stAlert]").first.inner_text()  # served on 127.0.0.1
+    for name in ("Close guessing", "Reveal"):
+        main.get_by_role("button", name=name).wait_for(state="visible")
+    screenshot(lecturer, "game-present-1280")
     no_exception(lecturer)
