@@ -31,10 +31,14 @@ _panel = component("llmx_knob_panel", html="", css=PANEL_CSS, js=PANEL_JS)
 
 def scores_payload(dist: Distribution) -> tuple[str, str]:
     """The scores the knobs act on (a local model's logits, or an API's log-probabilities), as base64 float32
-    bytes, and a short digest that tells the browser when they changed."""
-    scores = np.ascontiguousarray(dist.scores if dist.complete else dist.logprobs, dtype="<f4")
-    raw = scores.tobytes()
-    return base64.b64encode(raw).decode("ascii"), hashlib.blake2b(raw, digest_size=8).hexdigest()
+    bytes, and a short digest that tells the browser when they changed. Remembered on the distribution: every
+    release reruns the panel with the same scores."""
+    if "_panel_payload" not in dist.__dict__:
+        scores = np.ascontiguousarray(dist.scores if dist.complete else dist.logprobs, dtype="<f4")
+        raw = scores.tobytes()
+        dist.__dict__["_panel_payload"] = (base64.b64encode(raw).decode("ascii"),
+                                           hashlib.blake2b(raw, digest_size=8).hexdigest())
+    return dist.__dict__["_panel_payload"]
 
 
 def knob_panel(dist: Distribution, context_ids: Sequence[int], rows: list[dict], n: int, key: str,
