@@ -18,6 +18,9 @@ Scenarios (all loopback, each bounded in time):
   gen-own   the same, each with their own seed
   finetune  up to 4 students press "Fine-tune live" at once, while the others move sliders
   hanging   one student's OpenAI-compatible server never answers in time, while the others move sliders
+  --class-press (issue 23, on a server started exactly as `make run` starts it): N students open /sampling within
+            10 s; then they press "Generate three continuations" within 1 s, each with their own seed, while 10
+            other students move the temperature knob every ~1 s ("sliders meanwhile")
 Server CPU is the share of one core the server processes used during the scenario; RSS/session is the
 server's growth per open session. Timings on a shared machine are noisy: the load average is printed too.
 """
@@ -56,9 +59,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(app_dir: Path, gc: bool, env_extra: dict[str, str], profile: str | None = None):
+def streamlit_server(app_dir: Path, gc: bool, env_extra: dict[str, str], profile: str | None = None,
+                     plain: bool = False):
     """`streamlit run streamlit_app.py` on a free loopback port; yields (http url, pid).
-    With `profile`, the server runs under bench/sampling_profiler.py, which writes its report there."""
+    With `profile`, the server runs under bench/sampling_profiler.py, which writes its report there. `plain`: only
+    what `make run` starts (the app's own .streamlit/config.toml decides the rest), on a loopback port."""
     port = free_port()
     env = {**os.environ, **env_extra}
     env.setdefault("TIKTOKEN_CACHE_DIR", str(SHARED_TIKTOKEN))
@@ -67,7 +72,7 @@ def streamlit_server(app_dir: Path, gc: bool, env_extra: dict[str, str], profile
     proc = subprocess.Popen(
         [*prefix, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless=true",
          f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
-         f"--runner.postScriptGC={'true' if gc else 'false'}", "--server.fileWatcherType=none"],
+         *([] if plain else [f"--runner.postScriptGC={'true' if gc else 'false'}", "--server.fileWatcherType=none"])],
         cwd=app_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -277,6 +282,41 @@ async def stages_round(ws: str, pids: list[int], n: int, table: Table) -> None:
         await close_all(students)
 
 
+async def class_press_round(ws: str, pids: list[int], n: int, table: Table, watchers: list[Student]) -> None:
+    """Issue 23 on `make run`'s server: n students open /sampling within 10 s, then press "Generate three
+    continuations" within 1 s of each other, each with their own seed, while `watchers` move the temperature knob
+    on their own /sampling every ~1 s. Latency of a press = until its run has shown all three texts."""
+    cpu0, t0 = cpu_seconds(pids), time.perf_counter()
+    students, opened = await open_class(ws, "sampling", n, 10.0 if n > 1 else 0.0)
+    table.add("open /sampling 10s", n, opened, 100 * (cpu_seconds(pids) - cpu0) / (time.perf_counter() - t0),
+              rss_mb(pids))
+    await asyncio.gather(*(s.set("sk_panel", knob_release(temperature=0.8)) for s in students))
+    await asyncio.gather(*(s.set("sk_seed", random.randrange(10**6, 10**9)) for s in students))
+
+    async def press(s: Student) -> RunResult:
+        await asyncio.sleep(random.uniform(0, 1.0) if n > 1 else 0.0)
+        return await s.set("sk_generate", True)
+
+    cpu0, t0 = cpu_seconds(pids), time.perf_counter()
+    background = asyncio.ensure_future(move_sliders(watchers, "sk_panel", KNOB_MOVES, 8.0, period=1.0))
+    clicks = await asyncio.gather(*(press(s) for s in students))
+    meanwhile = await background
+    firsts = [r.first_text * 1e3 for r in clicks if r.first_text is not None]
+    shown = sum(1 for r in clicks if not r.errors and r.texts >= 3)
+    table.add("generate own seed", n, clicks, 100 * (cpu_seconds(pids) - cpu0) / (time.perf_counter() - t0),
+              rss_mb(pids), note=f"  ({shown}/{n} saw 3 texts; first shown p50 {pct(firsts, .5):.0f} ms)")
+    table.add("  sliders meanwhile", len(watchers), meanwhile)
+    await close_all(students)
+
+
+async def class_press(ws: str, pids: list[int], sizes: list[int]) -> None:
+    table = Table()
+    watchers, _ = await open_class(ws, "sampling", 10, 2.0)
+    for n in sizes:
+        await class_press_round(ws, pids, n, table, watchers)
+    await close_all(watchers)
+
+
 # -- soak -------------------------------------------------------------------------------------------------------
 async def soak(ws: str, pids: list[int], prompts: int, sessions: int) -> None:
     """RSS over distinct prompts (one session typing) and over sessions opened and closed."""
@@ -322,12 +362,17 @@ def main() -> None:
     parser.add_argument("--core", action="store_true", help="skip the fine-tune and hanging-server scenarios")
     parser.add_argument("--stages", action="store_true",
                         help="only: N students open /training-stages with their own prompt, completions off vs on")
+    parser.add_argument("--class-press", action="store_true",
+                        help="only issue 23's scenarios on make run's own server: open /sampling within 10 s, then "
+                             "everyone presses Generate within 1 s with their own seed (sizes 1 and 100 by default)")
     parser.add_argument("--profile", help="write a sampling profile of the server's script runs to this file")
     parser.add_argument("--prompts", type=int, default=1000)
     parser.add_argument("--sessions", type=int, default=300)
     args = parser.parse_args()
     if args.quick:
         args.sizes, args.seconds = "1,10,25", 8.0
+    if args.class_press and args.sizes == parser.get_default("sizes"):
+        args.sizes = "1,100"
     sizes = [int(x) for x in args.sizes.split(",")]
     random.seed(0)
 
@@ -345,6 +390,9 @@ def main() -> None:
         if args.soak:
             await soak(ws, pids, args.prompts, args.sessions)
             return
+        if args.class_press:
+            await class_press(ws, pids, sizes)
+            return
         table = Table()
         t0, c0 = time.perf_counter(), sum(os.times()[:2])
         for n in sizes if args.stages else ():
@@ -361,8 +409,10 @@ def main() -> None:
         if args.url:
             asyncio.run(run(args.url, [int(p) for p in args.pids.split(",") if p]))
         else:
-            with streamlit_server(Path(args.app_dir), args.gc == "on", env, args.profile) as (url, pid):
-                print(f"server: streamlit run {args.app_dir}/streamlit_app.py, runner.postScriptGC={args.gc == 'on'}")
+            with streamlit_server(Path(args.app_dir), args.gc == "on", env, args.profile, args.class_press) as (url, pid):
+                print(f"server: streamlit run {args.app_dir}/streamlit_app.py, "
+                      + ("flags as make run (the app's config)" if args.class_press
+                         else f"runner.postScriptGC={args.gc == 'on'}"))
                 asyncio.run(run(url, [pid]))
     finally:
         api.stop()

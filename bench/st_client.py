@@ -40,6 +40,7 @@ class RunResult:
     errors: list[str]        # exception elements, or a compile error / timeout
     alerts: list[str]        # st.warning / st.error / st.info bodies shown in this run
     first_text: float | None = None  # seconds until the run's first st.text element (a generated continuation)
+    texts: int = 0                   # st.text elements this run showed (/sampling: one per continuation)
 
 
 def widget_state(widget: Widget, value) -> WidgetState:
@@ -142,9 +143,10 @@ class Student:
             self.bytes_in += len(data)
             fwd = ForwardMsg()
             fwd.ParseFromString(data)
-            if (result.first_text is None and fwd.WhichOneof("type") == "delta"
-                    and fwd.delta.new_element.WhichOneof("type") == "text"):
-                result.first_text = time.perf_counter() - t0
+            if fwd.WhichOneof("type") == "delta" and fwd.delta.new_element.WhichOneof("type") == "text":
+                result.texts += 1
+                if result.first_text is None:
+                    result.first_text = time.perf_counter() - t0
             if self.handle(fwd, result.errors, result.alerts):
                 return
 
