@@ -75,7 +75,8 @@ class SessionLimit:
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or [])
         real_ip = headers.get(b"x-real-ip", b"").decode("latin-1") or None
-        address = client_address((scope.get("client") or ("unknown",))[0], real_ip, self.trusted)
+        forwarded = headers.get(b"x-forwarded-for", b"").decode("latin-1") or None
+        address = client_address((scope.get("client") or ("unknown",))[0], real_ip, self.trusted, forwarded)
         wait = self.gate.admit(address)
         if wait is None:
             return await send({"type": "websocket.close", "code": 1013})

@@ -14,7 +14,8 @@ that opens hundreds of sessions at once is paced and then refused:
 
 `LLMX_SESSIONS_PER_SECOND=0` switches the session limits off; `LLMX_CONNECTIONS_PER_ADDRESS=0` the connection cap.
 `LLMX_TRUSTED_PROXIES` (comma-separated networks; loopback is always trusted) names the proxies whose
-`X-Real-IP` header the app believes: behind nginx on another machine, list that machine.
+`X-Real-IP` (nginx) or `X-Forwarded-For` (a cloud load balancer) the app believes: behind nginx on another machine
+or a managed load balancer, list its addresses, or the whole class shares one bucket.
 """
 
 from __future__ import annotations
@@ -107,15 +108,27 @@ def trusted_networks(env=os.environ) -> list:
     return nets
 
 
-def client_address(peer: str, real_ip: str | None, trusted: list) -> str:
-    """The student's address: nginx's X-Real-IP when the peer is a trusted proxy, else the peer itself."""
+def _trusted(address: str, trusted: list) -> bool:
     try:
-        from_proxy = any(ipaddress.ip_address(peer) in net for net in trusted)
+        return any(ipaddress.ip_address(address.strip()) in net for net in trusted)
     except ValueError:
-        from_proxy = False
-    if from_proxy and real_ip:
+        return False
+
+
+def client_address(peer: str, real_ip: str | None, trusted: list, forwarded_for: str | None = None) -> str:
+    """The student's address. From a trusted proxy: nginx's X-Real-IP, or else (a cloud load balancer) the last
+    address in X-Forwarded-For that is not itself a trusted proxy. Otherwise, the peer itself."""
+    if not _trusted(peer, trusted):
+        return peer
+    try:
+        return str(ipaddress.ip_address((real_ip or "").strip()))
+    except ValueError:
+        pass
+    for candidate in reversed((forwarded_for or "").split(",")):
         try:
-            return str(ipaddress.ip_address(real_ip.strip()))
+            address = str(ipaddress.ip_address(candidate.strip()))
         except ValueError:
-            pass
+            continue
+        if not _trusted(address, trusted):
+            return address
     return peer

@@ -229,6 +229,9 @@ def check_args(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         args.limits = Limits.from_env()
     except ValueError as exc:
         ap.error(str(exc))
+    if args.apps_only and not args.app_address.startswith("127.") and not os.environ.get("LLMX_TRUSTED_PROXIES"):
+        print("serve: warning: LLMX_TRUSTED_PROXIES is unset, so the session limits count every student behind the "
+              "front as the front's one address; set it to the front's address", file=sys.stderr, flush=True)
     if args.upstream or args.apps_only:  # several machines: they must share the game and the cookie secret
         if not os.environ.get("LLMX_GAME_STORE", "").startswith("redis://"):
             ap.error("several machines share one game store: set LLMX_GAME_STORE=redis://host:6379/0 on every one")

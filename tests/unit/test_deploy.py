@@ -141,6 +141,10 @@ def test_the_forwarded_address_is_believed_only_from_a_trusted_proxy():
     assert client_address("10.0.0.4", "203.0.113.7", trusted) == "203.0.113.7"  # nginx on the front machine
     assert client_address("198.51.100.9", "203.0.113.7", trusted) == "198.51.100.9"  # a student forging it
     assert client_address("127.0.0.1", "not-an-ip", trusted) == "127.0.0.1"
+    # A cloud load balancer (trusted) sets X-Forwarded-For only: the rightmost address it did not add itself.
+    assert client_address("10.0.0.9", None, trusted, "198.51.100.1, 203.0.113.7, 10.0.0.3") == "203.0.113.7"
+    assert client_address("10.0.0.9", None, trusted, "garbage") == "10.0.0.9"
+    assert client_address("198.51.100.9", None, trusted, "203.0.113.7") == "198.51.100.9"
     with pytest.raises(ValueError, match="LLMX_TRUSTED_PROXIES"):
         trusted_networks({"LLMX_TRUSTED_PROXIES": "office"})
 
@@ -183,3 +187,33 @@ def test_the_front_takes_a_failing_machine_out_of_rotation_and_back(tmp_path, mo
     answers.update({u: (200, "ok: pocket-lm loaded") for u in answers})
     front.check()
     assert servers() == [("10.0.0.5:8501", ""), ("10.0.0.6:8501", "")] and len(front.proc.signals) == 2
+
+
+def test_each_app_process_paces_and_refuses_websocket_opens_per_address():
+    """The ASGI middleware deploy/app_process.py puts in front of Streamlit, driven directly (in a child, as above)."""
+    code = """
+import asyncio, json, sys
+sys.path.insert(0, "deploy")
+import app_process as a
+from deploy.limits import Limits
+reached, refused = [], []
+async def streamlit(scope, receive, send):
+    reached.append((scope["path"], dict(scope["headers"])[b"x-real-ip"].decode()))
+async def send(message):
+    refused.append(message)
+gate = a.SessionLimit(streamlit, Limits(rate=1, burst=2, nodelay=0, connections=0))
+def scope(ip, kind="websocket", path="/_stcore/stream"):
+    return {"type": kind, "path": path, "client": ("127.0.0.1", 40000), "headers": [(b"x-real-ip", ip.encode())]}
+async def main():
+    await asyncio.gather(*(gate(scope("203.0.113.7"), None, send) for _ in range(5)),
+                         gate(scope("198.51.100.1"), None, send), gate(scope("203.0.113.7", "http", "/"), None, send))
+asyncio.run(main())
+print(json.dumps({"reached": reached, "refused": refused}))
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    # One at once and two waiting (rate 1, burst 2) from the flooding address; two refused; others untouched.
+    assert sorted(map(tuple, out["reached"])) == sorted([("/_stcore/stream", "203.0.113.7")] * 3 + [
+        ("/_stcore/stream", "198.51.100.1"), ("/", "203.0.113.7")])
+    assert out["refused"] == [{"type": "websocket.close", "code": 1013}] * 2
