@@ -21,4 +21,6 @@ if [ "$step" != assets ]; then
   target=$(sed -n 's/^SMOLLM2 := //p' Makefile)
   if [ -z "$target" ]; then echo "build_image.sh: no SMOLLM2 target in the Makefile" >&2; exit 1; fi
   make --no-print-directory -o .venv/.ready "$target"
+  # The Makefile's step lets an offline laptop go on without the model; an image must not ship without it.
+  if [ ! -f "$target" ]; then echo "build_image.sh: SmolLM2 was not installed ($target is missing)" >&2; exit 1; fi
 fi

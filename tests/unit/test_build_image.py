@@ -107,3 +107,13 @@ def test_the_default_target_is_where_the_app_looks_and_the_dockerfile_runs_the_s
 def test_a_bad_step_gets_usage_not_a_traceback():
     done = build({}, step="everything")
     assert done.returncode == 2 and done.stderr.strip() == "usage: deploy/build_image.sh [assets|models|all]"
+
+
+def test_the_models_step_is_the_makefiles_smollm2_target_and_fails_without_it():
+    target = next(line.split(":=", 1)[1].strip() for line in (ROOT / "Makefile").read_text().splitlines()
+                  if line.startswith("SMOLLM2 :="))
+    done = build({}, step="models")
+    installed = (ROOT / target).is_file()
+    assert done.returncode == (0 if installed else 1), done.stderr
+    if not installed:
+        assert f"SmolLM2 was not installed ({target} is missing)" in done.stderr
