@@ -11,7 +11,7 @@ import shutil
 
 import torch
 
-from bench.common import gpt2_small_random, timeit
+from bench.common import gpt2_small_random, timeit, describe
 
 
 def main():
@@ -69,4 +69,5 @@ def main():
 
 
 if __name__ == "__main__":
+    describe(__doc__)
     main()

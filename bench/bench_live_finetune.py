@@ -13,7 +13,7 @@ import os
 import statistics
 import time
 
-from bench.common import timeit
+from bench.common import timeit, describe
 
 BUDGET_S = 60.0
 
@@ -68,4 +68,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    describe(__doc__)
     main()

@@ -10,7 +10,7 @@ import shutil
 
 import torch
 
-from bench.common import apptest_rerun_seconds, gpt2_small_random, report, timeit
+from bench.common import apptest_rerun_seconds, gpt2_small_random, report, timeit, describe
 
 
 def main():
@@ -68,4 +68,5 @@ def main():
 
 
 if __name__ == "__main__":
+    describe(__doc__)
     main()

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from bench.common import ROOT, gpt2_small_random
+from bench.common import ROOT, gpt2_small_random, describe
 
 CHILD = r"""
 import json, sys, time
@@ -45,4 +45,5 @@ def main():
 
 
 if __name__ == "__main__":
+    describe(__doc__)
     main()

@@ -8,7 +8,7 @@ Prints, against a forward pass measured in this run:
 import numpy as np
 import torch
 
-from bench.common import gpt2_small_random, report, timeit
+from bench.common import gpt2_small_random, report, timeit, describe
 from components.sections.html_charts import cumulative_svg, paired_bars
 from lib.sampling.knobs import Knobs
 from lib.sampling.apply import apply_knobs, sample, summary
@@ -54,4 +54,5 @@ def main():
 
 
 if __name__ == "__main__":
+    describe(__doc__)
     main()

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import time
 
+from bench.common import describe
+
 from lib.scale import meta_device
 from lib.scale import maths as scale
 from lib.scale import published as scale_catalog
@@ -35,4 +37,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    describe(__doc__)
     main()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -76,3 +77,9 @@ def apptest_rerun_seconds(page: str, query: dict, change, repeat: int = 5) -> tu
         times.append(time.perf_counter() - t0)
         assert not at.exception, at.exception
     return first, statistics.median(times)
+
+
+def describe(doc: str | None) -> argparse.Namespace:
+    """A benchmark without options still answers --help with what it measures (its module docstring)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    return parser.parse_args()

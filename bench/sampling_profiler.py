@@ -80,9 +80,13 @@ def start(out_path: str) -> None:
 
 
 if __name__ == "__main__":
+    usage = "usage: sampling_profiler.py OUT.txt -m MODULE ARGS...\n\n" + (__doc__ or "")
+    if sys.argv[1:2] in (["-h"], ["--help"]):  # not argparse: every argument after -m belongs to the module
+        print(usage)
+        raise SystemExit(0)
+    if len(sys.argv) < 4 or sys.argv[2] != "-m":
+        raise SystemExit(usage)
     out = sys.argv[1]
-    if sys.argv[2] != "-m":
-        raise SystemExit("usage: sampling_profiler.py OUT.txt -m MODULE ARGS...")
     start(out)
     sys.argv = [sys.argv[3], *sys.argv[4:]]
     runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)

@@ -130,9 +130,21 @@ def offline_summary() -> list[Outcome]:
     return rows + [Outcome("encoding", name, encoding_ready(name), "") for name in ENCODINGS]
 
 
+def parse_args(argv: list[str]):
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m lib.prepare", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("models", nargs="*", metavar="MODEL",
+                        help="catalog models to download, by their short names (gpt2, SmolLM2-135M, ...; "
+                             "lib/models/catalog.toml lists them)")
+    return parser.parse_args(argv)
+
+
 def main(argv: list[str]) -> int:
+    args = parse_args(argv)
     try:
-        models = [resolve_model(a) for a in argv]
+        models = [resolve_model(a) for a in args.models]
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -150,6 +150,12 @@ def ensure(model: RegistryModel) -> str:
 def main(argv: list[str]) -> int:
     """Fetch and convert every registry model. Offline set-ups still work: a failure is one line and exit 0,
     since the bundled pocket-lm needs nothing from the network (--strict: exit 1 instead)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m lib.models.registry_models", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a model could not be installed")
+    strict = parser.parse_args(argv).strict
     ok = True
     for model in MODELS.values():
         try:
@@ -157,7 +163,7 @@ def main(argv: list[str]) -> int:
         except (RuntimeError, FileNotFoundError, OSError) as exc:
             ok = False
             print(f"{model.name}: not installed. {exc}", file=sys.stderr, flush=True)
-    return 0 if ok or "--strict" not in argv else 1
+    return 0 if ok or not strict else 1
 
 
 if __name__ == "__main__":
