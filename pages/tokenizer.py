@@ -14,6 +14,11 @@ from components.sections.tokenizer_tabs import LINK_CAP
 from lib.teaching.presets import TOKENIZER_DEFAULT, TOKENIZER_PRESETS
 from lib.tokens.loading import DEFAULT_TOKENIZERS, REGISTRY, canonical, label
 
+PHONE_ORDER = """<style>
+@media (max-width: 640px) {
+  div:has(> .st-key-tok_examples), div:has(> .st-key-tok_settings), div:has(> .st-key-tok_single_counts) { order: 1; }
+}
+</style>"""
 TABS = ["Single view", "Side by side", "Multilingual", "Decode", "Chat format", "How BPE builds a token"]
 
 
@@ -38,17 +43,22 @@ st.title("Tokenizer")
 st.markdown("Models predict **tokens, not words**. A tokenizer cuts text into pieces from a fixed vocabulary and "
             "gives each piece a number; the model only ever sees those numbers.")
 
-st.pills("Examples from the lectures", list(TOKENIZER_PRESETS), key="tok_preset", on_change=guarded_callback(_use_preset))
+# On a phone the chips come right after the text: the examples and settings move below the tabs (CSS order).
+st.html(PHONE_ORDER)
+with st.container(key="tok_examples"):
+    st.pills("Examples from the lectures", list(TOKENIZER_PRESETS), key="tok_preset",
+             on_change=guarded_callback(_use_preset))
 text = st.text_area("Text", key="tok_text", height=140)
-options = list(REGISTRY) + [n for n in st.session_state.tok_names if n not in REGISTRY]
-names = st.multiselect("Tokenizers (type a Hugging Face id to add one, e.g. Qwen/Qwen2.5-0.5B)", options,
-                       key="tok_names", format_func=label, accept_new_options=True, max_selections=6)
-names = [canonical(n) for n in names]
-left, right = st.columns(2)
-show_ids = left.toggle("Show token ids instead of text", key="tok_show_ids")
-group = right.toggle("Group tokens that split a character (emoji, CJK)", key="tok_group",
-                     help="Off: every token is its own chip, and a token that is only part of a character "
-                          "shows its raw bytes.")
+with st.container(key="tok_settings"):
+    options = list(REGISTRY) + [n for n in st.session_state.tok_names if n not in REGISTRY]
+    names = st.multiselect("Tokenizers (type a Hugging Face id to add one, e.g. Qwen/Qwen2.5-0.5B)", options,
+                           key="tok_names", format_func=label, accept_new_options=True, max_selections=6)
+    names = [canonical(n) for n in names]
+    left, right = st.columns(2)
+    show_ids = left.toggle("Show token ids instead of text", key="tok_show_ids")
+    group = right.toggle("Group tokens that split a character (emoji, CJK)", key="tok_group",
+                         help="Off: every token is its own chip, and a token that is only part of a character "
+                              "shows its raw bytes.")
 
 to_query(tokenizers=",".join(names), ids_view=int(show_ids), group=int(group))
 if len(text) <= LINK_CAP:

@@ -43,9 +43,14 @@ def _log_ticks(lo: float, hi: float, fmt=scale.human) -> dict:
 
 
 def _layout(fig: go.Figure, title: str, height: int, **extra) -> go.Figure:
-    fig.update_layout(template="plotly_white", title=dict(text=title, font=dict(size=FONT + 4)), height=height,
-                      font=dict(size=FONT), legend=dict(font=dict(size=TICK), orientation="h", y=-0.12, x=0),
-                      margin=dict(l=10, r=30, t=70, b=90), hoverlabel=dict(font_size=TICK), **extra)
+    fig.update_layout(template="plotly_white", height=height,
+                      title=dict(text=title, font=dict(size=FONT + 4), yref="container", y=1, yanchor="top",
+                                 pad=dict(t=12)),
+                      # the legend sits above the plot, where a phone's narrow chart has room for it to wrap (below,
+                      # it overlapped the axis title at 390 px)
+                      font=dict(size=FONT), legend=dict(font=dict(size=TICK), orientation="h", y=1.0, yanchor="bottom",
+                                                        x=0),
+                      margin=dict(l=10, r=30, t=110, b=70), hoverlabel=dict(font_size=TICK), **extra)
     fig.update_xaxes(tickfont=dict(size=TICK), title_font=dict(size=FONT))
     fig.update_yaxes(tickfont=dict(size=TICK), title_font=dict(size=FONT))
     return fig
@@ -61,7 +66,7 @@ def params_bar(models: Sequence[scale_catalog.Model]) -> go.Figure:
             fig.add_bar(y=[m.name for m in ms], x=[m.counted for m in ms], orientation="h", name=kind,
                         marker=dict(color=colour, pattern=dict(shape=pattern, fgcolor="white", size=10),
                                     line=dict(color="#111827", width=1)),
-                        text=[scale.human(m.counted) for m in ms], textposition="outside", textfont=dict(size=TICK),
+                        text=[scale.human(m.counted) for m in ms], textposition="auto", textfont=dict(size=TICK),
                         customdata=[[f"{m.counted:,}", m.published_label, m.year] for m in ms],
                         hovertemplate="<b>%{y}</b><br>counted %{customdata[0]}<br>published %{customdata[1]}"
                                       "<br>%{customdata[2]}<extra>" + kind + "</extra>")
@@ -77,10 +82,11 @@ def params_by_year(models: Sequence[scale_catalog.Model]) -> go.Figure:
     for m in sorted(models, key=lambda m: m.counted):
         by_year.setdefault(m.year, []).append(m)
     offsets, sides = {}, {}
+    middle = (min(by_year) + max(by_year)) / 2 if by_year else 0
     for ms in by_year.values():  # spread same-year models sideways
         for i, m in enumerate(ms):
             offsets[m.key] = (i - (len(ms) - 1) / 2) * min(0.18, 0.7 / max(len(ms), 1))
-            sides[m.key] = "middle right"
+            sides[m.key] = "middle right" if m.year <= middle else "middle left"  # labels stay inside the chart
             if i and abs(math.log10(m.counted / ms[i - 1].counted)) < 0.35:  # near-equal sizes: one above, one below
                 sides[ms[i - 1].key], sides[m.key] = "bottom center", "top center"
     for kind, (colour, _, symbol) in KIND_STYLE.items():
@@ -178,7 +184,7 @@ def compute_chart(models: Sequence[scale_catalog.Model]) -> go.Figure:
             fig.add_bar(y=[known[i].name for i in idx], x=[flops[i] for i in idx], orientation="h", name=kind,
                         marker=dict(color=colour, pattern=dict(shape=pattern, fgcolor="white", size=10)),
                         text=[f"{sci(flops[i])}  (N={scale.human(known[i].counted)}, D={scale.human(known[i].tokens)})"
-                              for i in idx], textposition="outside", textfont=dict(size=TICK - 2 if len(known) > 10 else TICK),
+                              for i in idx], textposition="auto", textfont=dict(size=TICK - 2 if len(known) > 10 else TICK),
                         hovertemplate="%{y}: %{x:.3g} FLOPs<extra></extra>")
     fig.update_yaxes(categoryorder="array", categoryarray=[m.name for m in known])
     return _layout(fig, "Training compute ≈ 6 · N · D (log scale)", 170 + 46 * len(known),
@@ -195,7 +201,7 @@ def data_chart(datasets: Sequence[scale_catalog.Dataset]) -> go.Figure:
                         marker=dict(color="#0f766e" if not estimated else "#99f6e4",
                                     pattern=dict(shape=pattern, fgcolor="#134e4a", size=10), line=dict(color="#134e4a", width=1)),
                         text=[(f"≈{scale.human(d.tokens)} tokens ({d.stated})" if estimated else d.stated) for d in ds],
-                        textposition="outside", textfont=dict(size=TICK),
+                        textposition="auto", textfont=dict(size=TICK),
                         hovertemplate="%{y}: %{x:.3g} tokens<extra></extra>")
     fig.update_yaxes(categoryorder="array", categoryarray=[f"{d.name} · {d.used_by}" for d in ordered])
     return _layout(fig, "Training data (log scale, tokens)", 170 + 52 * len(ordered),

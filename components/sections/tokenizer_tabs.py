@@ -30,7 +30,8 @@ def single_view(names: list[str], text: str, group: bool, show_ids: bool) -> Non
             st.caption(spec.about)
         seg = tv.segmentation(name, text, group=group)
         if seg is not None:
-            tv.render_counts(seg)
+            with st.container(key="tok_single_counts"):  # below the chips on a phone (pages/tokenizer.py)
+                tv.render_counts(seg)
             tv.render_notes(seg.notes)
             tv.render_tokens(seg, show_ids)
 
