@@ -1,4 +1,6 @@
-"""Issue 13, the items a page shows: each test failed on the code before the fix (see the commit)."""
+"""Prompts, picks and links across the pages: a cleared preset, bad ids, step picks, chat templates, the fallback
+model, link text that must stay text, unseen prompts from links, partial-distribution entropy. Each test failed on
+the code before its fix (issue 13; see the commits)."""
 
 from __future__ import annotations
 
