@@ -15,6 +15,8 @@ import os
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lib.page_table import PAGES as PAGE_TABLE
+from lib.sampling.knobs import KNOBS
 from tests.app.inspect_page import problems
 from tests.conftest import ROOT, need_shared
 
@@ -47,15 +49,16 @@ HOSTILE = ("[click](http://evil.example/) <script>alert(1)</script> <img src=x o
            '<a href="javascript:alert(1)">x</a> $x$ :red[x] **b** <|endoftext|>')
 CORPUS["all markup at once"] = HOSTILE
 
-# Every query parameter each page reads (also listed in the issue-13 report).
-PAGES = {
-    "pages/home.py": [],
+KNOB_PARAMS = [row.name for row in KNOBS]  # each knob's URL parameter is its name in the table
+
+# Every query parameter each page reads, by hand except the knobs' (test_every_parameter_the_code_reads_is_fuzzed
+# scans the code for any name missing here).
+PARAMS = {
     "pages/tokenizer.py": ["text", "tokenizers", "ids_view", "group", "view", "single", "lang", "decode_with", "ids",
                            "chat", "system", "user", "assistant", "word", "bpe_tokenizer", "merges"],
     "pages/next-token.py": ["model", "prompt", "chat", "picks", "n", "scale", "tokens", "mode", "seed", "temperature",
                             "api", "api_model", "api_endpoint"],
-    "pages/sampling.py": ["model", "prompt", "temperature", "top_k", "top_p", "min_p", "typical_p",
-                          "repetition_penalty", "api", "api_model", "api_endpoint"],
+    "pages/sampling.py": ["model", "prompt", *KNOB_PARAMS, "api", "api_model", "api_endpoint"],
     "pages/training-stages.py": ["stage", "family", "prompt", "expected", "tokens", "temperature", "seed",
                                  "shift_model", "complete"],
     "pages/model-scale.py": ["models", "view", "meta", "treemap", "L", "d", "h", "V", "ctx", "tied", "sentence",
@@ -64,6 +67,7 @@ PAGES = {
     "pages/lecture.py": ["step", "present", "frame"],
     "pages/play.py": ["round", "me"],
 }
+PAGES = {row.file: PARAMS.get(row.file, []) for row in PAGE_TABLE}  # every page of the app, from its table
 # Tabs that only run when open: each gets its own sweep so their parameters are read.
 TABS = {
     "pages/tokenizer.py": ["Single view", "Side by side", "Multilingual", "Decode", "Chat format"],
@@ -136,6 +140,10 @@ def literal_parameters() -> dict[str, set[str]]:
             if isinstance(name, ast.Constant) and isinstance(name.value, str):
                 found.setdefault(name.value, set()).add(path.name)
     return found
+
+
+def test_the_parameter_lists_name_only_pages_of_the_app():
+    assert set(PARAMS) <= set(PAGES), set(PARAMS) - set(PAGES)
 
 
 def test_every_parameter_the_code_reads_is_fuzzed():
