@@ -34,7 +34,7 @@ def pick_model(key: str = "model") -> str:
                               format_func=lambda m: m if m == CUSTOM else _label(m), key=f"{key}_select",
                               label_visibility="collapsed")
         if choice == CUSTOM:
-            typed = st.text_input("Hub id or folder", value="" if current in options else current, key=f"{key}_custom",
+            typed = st.text_input("Hub id or folder", value="" if current in options else current, key=f"{key}_custom", max_chars=300,
                                   placeholder="e.g. openai-community/gpt2 or /path/to/model")
             model_id = typed.strip() or default_model()
         else:

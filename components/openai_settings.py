@@ -132,11 +132,11 @@ def connection_sidebar(toggle: bool = True) -> Connection | None:
             if not on:
                 to_query(api=None, api_model=None, api_endpoint=None)
                 return None
-        base_raw = st.text_input("Base URL", key=_keep("base_url", default_base_url(os.environ, _secrets())),
+        base_raw = st.text_input("Base URL", max_chars=300, key=_keep("base_url", default_base_url(os.environ, _secrets())),
                                  on_change=_copy, args=("base_url", True),
                                  placeholder=OPENAI_BASE_URL, help="vLLM: http://HOST:8000/v1 · Ollama: "
                                  "http://HOST:11434/v1 · llama.cpp: http://HOST:8080/v1")
-        api_key = st.text_input("API key", type="password", key=_keep("key", ""), on_change=_copy,
+        api_key = st.text_input("API key", type="password", max_chars=500, key=_keep("key", ""), on_change=_copy,
                                 args=("key", True), autocomplete="off",
                                 help="Kept only in this browser session's memory on the server: never saved, "
                                      "logged, put in the link or shared with anyone else. Local servers need none.")
@@ -260,7 +260,7 @@ def _pick_model(ids: list[str]) -> str:
         if choice != OTHER:
             st.session_state[S + "model"] = choice
             return choice
-    typed = st.text_input("Model name", key=_keep("model", current), on_change=_copy, args=("model",),
+    typed = st.text_input("Model name", max_chars=200, key=_keep("model", current), on_change=_copy, args=("model",),
                           placeholder="e.g. gpt-4o-mini, davinci-002, llama3.2")
     return typed.strip()
 

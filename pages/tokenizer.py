@@ -10,7 +10,7 @@ from components.sections import tokenizer_tabs as tabs
 from components.guard import guarded_callback
 from components.setup import route_through_app
 from components.state import as_bool, from_query, to_query
-from components.sections.tokenizer_tabs import LINK_CAP
+from components.sections.tokenizer_tabs import LINK_CAP, TEXT_CAP, cut_to_cap
 from lib.teaching.presets import TOKENIZER_DEFAULT, TOKENIZER_PRESETS
 from lib.tokens.loading import DEFAULT_TOKENIZERS, REGISTRY, canonical, label
 
@@ -35,6 +35,7 @@ def _use_preset() -> None:
 
 route_through_app()
 from_query("tok_text", "text", TOKENIZER_PRESETS[TOKENIZER_DEFAULT])
+was_long = cut_to_cap("tok_text", TEXT_CAP)
 from_query("tok_names", "tokenizers", list(DEFAULT_TOKENIZERS), _names)
 from_query("tok_show_ids", "ids_view", False, as_bool)
 from_query("tok_group", "group", True, as_bool)
@@ -48,7 +49,9 @@ st.html(PHONE_ORDER)
 with st.container(key="tok_examples"):
     st.pills("Examples from the lectures", list(TOKENIZER_PRESETS), key="tok_preset",
              on_change=guarded_callback(_use_preset))
-text = st.text_area("Text", key="tok_text", height=140)
+text = st.text_area("Text", key="tok_text", height=140, max_chars=TEXT_CAP)
+if was_long:
+    st.warning(f"That text was {was_long:,} characters; the tokenizer here takes the first {TEXT_CAP:,}.")
 with st.container(key="tok_settings"):
     options = list(REGISTRY) + [n for n in st.session_state.tok_names if n not in REGISTRY]
     names = st.multiselect("Tokenizers (type a Hugging Face id to add one, e.g. Qwen/Qwen2.5-0.5B)", options,

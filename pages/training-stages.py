@@ -66,7 +66,7 @@ complete = st.toggle("Completions: let each checkpoint write an answer", key="ts
                      help="A greedy and a sampled answer per checkpoint, and the tuned answer scored below. The "
                           "distributions and measures need one pass per checkpoint; the answers need dozens.")
 c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
-expected = clean_text(c1.text_input("Expected answer (its first token is measured)", key="ts_expected"))
+expected = clean_text(c1.text_input("Expected answer (its first token is measured)", key="ts_expected", max_chars=500))
 n_tokens = c2.slider("New tokens", 1, 64, key="ts_tokens", disabled=not complete)
 temperature = c3.slider("Sampling temperature", 0.1, 2.0, step=0.1, key="ts_temp", disabled=not complete)
 seed = int(c4.number_input("Seed", 0, 2**31 - 1, step=1, key="ts_seed", disabled=not complete))

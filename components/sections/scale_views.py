@@ -265,7 +265,7 @@ def _bert_fills(sentence: str, left_text: str, right_text: str, index: dict) -> 
     st.subheader("BERT fills the blank")
     st.markdown(f'<div style="font-size:1.3rem">{esc(left_text)}<b>[MASK]</b>{esc(right_text)}</div>'
                 "<small>sees both sides</small>", unsafe_allow_html=True)
-    bert_ref = st.text_input("Masked-LM model (hub id or local folder)", key="scale_bert")
+    bert_ref = st.text_input("Masked-LM model (hub id or local folder)", key="scale_bert", max_chars=300)
     link("bert", bert_ref, BERT_REF)
     try:
         with st.spinner(f"Loading {md(bert_ref)}…"):

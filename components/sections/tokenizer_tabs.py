@@ -13,6 +13,17 @@ from lib.tokens.segmentation import parse_ids
 from lib.tokens import tokenization as T
 
 LINK_CAP = 2000  # longer texts are not written into the URL
+TEXT_CAP = 100_000  # characters a text box takes (a novel chapter); a 10 MB paste would cost ~180 MB per entry
+TURN_CAP = 10_000   # characters per chat turn
+
+
+def cut_to_cap(key: str, cap: int) -> int:
+    """Cut st.session_state[key] (e.g. seeded from a link) to `cap` characters; the length it had when cut, else 0."""
+    value = st.session_state.get(key)
+    if isinstance(value, str) and len(value) > cap:
+        st.session_state[key] = value[:cap]
+        return len(value)
+    return 0
 
 
 def single_view(names: list[str], text: str, group: bool, show_ids: bool) -> None:
@@ -96,7 +107,8 @@ def decode(names: list[str], text: str, show_ids: bool) -> None:
         start = tv.segmentation(dec_name, text[:400], limit=0)
         st.session_state.tok_dec_ids = st.query_params.get("ids") or (
             ", ".join(map(str, start.ids[:50])) if start else "")
-    raw = st.text_area("Token ids (spaces or commas between them)", key="tok_dec_ids", height=90)
+    cut_to_cap("tok_dec_ids", TEXT_CAP)
+    raw = st.text_area("Token ids (spaces or commas between them)", key="tok_dec_ids", height=90, max_chars=TEXT_CAP)
     to_query(decode_with=dec_name)
     try:
         ids = parse_ids(raw)
@@ -136,10 +148,13 @@ def chat_format(show_ids: bool) -> None:
     from_query("tok_sys", "system", "You are a helpful assistant.")
     from_query("tok_user", "user", "What are some birthday party ideas for a five-year-old who loves Marvel?")
     from_query("tok_asst", "assistant", "A superhero party: capes, a Marvel cake and a treasure hunt.")
+    for turn in ("tok_sys", "tok_user", "tok_asst"):
+        cut_to_cap(turn, TURN_CAP)
     c1, c2, c3 = st.columns(3)
-    system = c1.text_area("System", key="tok_sys", height=110)
-    user = c2.text_area("User", key="tok_user", height=110)
-    assistant = c3.text_area("Assistant (leave empty to stop at the user turn)", key="tok_asst", height=110)
+    system = c1.text_area("System", key="tok_sys", height=110, max_chars=TURN_CAP)
+    user = c2.text_area("User", key="tok_user", height=110, max_chars=TURN_CAP)
+    assistant = c3.text_area("Assistant (leave empty to stop at the user turn)", key="tok_asst", height=110,
+                             max_chars=TURN_CAP)
     open_turn = st.toggle("End with an open assistant turn (add_generation_prompt): where the model continues",
                           value=True, key="tok_gen")
     to_query(chat=source, system=system[:LINK_CAP], user=user[:LINK_CAP], assistant=assistant[:LINK_CAP])
