@@ -137,19 +137,23 @@ class Scheduler:
                 seq.error = exc
             return set(active)
         self.largest_batch = max(self.largest_batch, len(active))
-        return {seq for seq, row in zip(active, logits) if self._advance(seq, row)}
+        return self._advance(active, np.stack(logits))
 
-    def _advance(self, seq: Sequence, logits: np.ndarray) -> bool:
-        """Pick the next token from this step's logits (float32, as generate() casts them); True when done."""
-        from lib.models.next_token import Step, pick_next
+    def _advance(self, active: list[Sequence], logits: np.ndarray) -> set[Sequence]:
+        """Each sequence picks its next token from its row of `logits` (B, vocab; float32, as generate() casts them)
+        with its own knobs and random generator; returns those that are done."""
+        from lib.models.next_token import pick_next
 
-        lm = self.lm
-        dist = lm.distribution_from_logits(logits)
-        token = pick_next(logits, seq.knobs, seq.ids, seq.rng)
-        seq.steps.append(Step(lm.row(dist, token), tuple(lm.top_rows(dist, seq.n_alternatives)), dist.entropy()))
-        seq.ids.append(token)
-        seq.tell(len(seq.steps))
-        return len(seq.steps) >= seq.max_new_tokens or token == lm.tokenizer.eos_token_id
+        tokens = [pick_next(row, seq.knobs, seq.ids, seq.rng) for seq, row in zip(active, logits)]
+        steps = summarize(self.lm, logits, tokens, [seq.n_alternatives for seq in active])
+        done = set()
+        for seq, token, step in zip(active, tokens, steps):
+            seq.steps.append(step)
+            seq.ids.append(token)
+            seq.tell(len(seq.steps))
+            if len(seq.steps) >= seq.max_new_tokens or token == self.lm.tokenizer.eos_token_id:
+                done.add(seq)
+        return done
 
     def _window(self, seq: Sequence) -> list[int]:
         """What a sequence without a cache feeds: its last `context_length` tokens (the window slides)."""
@@ -192,6 +196,39 @@ class Scheduler:
         keep = seq.use_cache and seq.cached < lm.context_length
         seq.cache = out.past_key_values if keep else None
         return out.logits[0, -1].float().numpy()  # (vocab,)
+
+
+def summarize(lm, logits: np.ndarray, tokens: list[int], counts: list[int]) -> list:
+    """One `Step` per row: the chosen token's row (rank, probability), the top `counts[i]` alternatives and the
+    entropy, computed for the whole batch at once, each row on its own (row-wise reductions, so a row's numbers do
+    not depend on the others). Same maths as lib.sampling.distribution's log_softmax, order and entropy_nats."""
+    from lib.models.next_token import Step
+    from lib.sampling.distribution import TokenRow
+
+    x = logits.astype(np.float64)  # (B, V)
+    top_score = x.max(axis=1, keepdims=True)
+    lp = x - (top_score + np.log(np.exp(x - top_score).sum(axis=1, keepdims=True)))  # (B, V) log-probabilities
+    rows = np.arange(len(tokens))
+    chosen = lp[rows, tokens]  # (B,)
+    ranks = (lp > chosen[:, None]).sum(axis=1) + 1
+    p = np.exp(lp)
+    entropy = -(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)).sum(axis=1)
+    n = min(max(1, *counts), lp.shape[1])
+    top = np.argpartition(-lp, n, axis=1)[:, :n] if n < lp.shape[1] else np.tile(np.arange(n), (len(tokens), 1))
+    scores = np.take_along_axis(lp, top, axis=1)
+    order = np.lexsort((top, -scores), axis=1)  # most likely first, ties by id
+    top, scores = np.take_along_axis(top, order, axis=1), np.take_along_axis(scores, order, axis=1)
+    probs = np.exp(scores)
+    cums = np.cumsum(probs, axis=1)
+
+    def row(rank: int, i: int, logprob: float, prob: float, cum: float) -> TokenRow:
+        return TokenRow(rank, i, lm.texts[i], lm.raws[i], lm.label(i), logprob, prob, cum)
+
+    return [Step(row(int(ranks[b]), int(token), float(chosen[b]), float(np.exp(chosen[b])), float("nan")),
+                 tuple(row(r + 1, int(top[b, r]), float(scores[b, r]), float(probs[b, r]), float(cums[b, r]))
+                       for r in range(max(1, counts[b]))),
+                 float(entropy[b]))
+            for b, token in enumerate(tokens)]
 
 
 def wait_for(listener: queue.SimpleQueue, on_step: Callable[[int], None] | None = None) -> Sequence:

@@ -266,16 +266,6 @@ class HFCausalLM:
             found = self._labels[token_id] = token_label(self.texts[token_id], self.raws[token_id])
         return found
 
-    def top_rows(self, dist: Distribution, n: int) -> list[TokenRow]:
-        """dist.top_rows(n) with the labels made once (`label`)."""
-        lp = dist.logprobs
-        rows, cum = [], 0.0
-        for rank, i in enumerate(dist.order(max(1, n)), start=1):
-            p = float(np.exp(lp[i]))
-            cum += p
-            rows.append(TokenRow(rank, int(i), self.texts[i], self.raws[i], self.label(int(i)), float(lp[i]), p, cum))
-        return rows
-
     def look_inside(self, ids: Sequence[int]) -> Inside:
         """The logit lens and attention maps for `ids`, in one forward pass."""
         return look_inside(self.model, ids, self.forward)

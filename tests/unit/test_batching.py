@@ -49,9 +49,10 @@ class Recording(Scheduler):
         super().__init__(lm, **kwargs)
         self.logits: dict[tuple, list[np.ndarray]] = {}
 
-    def _advance(self, seq, logits):
-        self.logits.setdefault(seq.key, []).append(np.array(logits))
-        return super()._advance(seq, logits)
+    def _advance(self, active, logits):
+        for seq, row in zip(active, logits):
+            self.logits.setdefault(seq.key, []).append(np.array(row))
+        return super()._advance(active, logits)
 
 
 SAMPLED = Knobs(temperature=0.9, top_k=50)
@@ -216,3 +217,20 @@ def test_three_continuations_run_together_and_match_each_alone(tiny_gpt2):
         alone = Scheduler(tiny_gpt2).generate(prompt.ids, 6, knobs, seed)
         assert [s.chosen.id for s in gen.steps] == alone.ids[len(prompt.ids):]
     assert len({gen.text for gen in together}) > 1  # the seeds differ, so do the texts
+
+
+def test_each_steps_readouts_match_the_distribution_of_its_logits(models):
+    """The batch's per-step readouts (chosen rank and probability, alternatives, entropy) are the ones the page's
+    Distribution gives for the same logits."""
+    lm = models["pocket-lm"]
+    scheduler, target = Recording(lm), request(lm, TARGET, 7)
+    drive(scheduler, {0: [target] + others(lm, 5)})
+    for logits, step, token in zip(scheduler.logits[target.key], target.steps, target.ids[-10:]):
+        dist = lm.distribution_from_logits(logits)
+        assert step.chosen.id == token and step.chosen.rank == dist.rank(token)
+        assert step.chosen.prob == pytest.approx(float(dist.probs[token]), rel=1e-12)
+        assert step.entropy == pytest.approx(dist.entropy(), rel=1e-9)
+        theirs = dist.top_rows(5)
+        assert [r.id for r in step.alternatives] == [r.id for r in theirs]
+        assert [r.label for r in step.alternatives] == [r.label for r in theirs]
+        np.testing.assert_allclose([r.cum_prob for r in step.alternatives], [r.cum_prob for r in theirs], rtol=1e-12)
