@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from string import Template
 from urllib.parse import quote, urlencode
@@ -46,7 +46,8 @@ class Step:
     example: str = ""                    # "openorca" or "preference": a data example shown beside the step
     view: str = ""                       # a key of VIEWS: what the lecture page draws for this step
     part: tuple[tuple[str, object], ...] = ()  # which part of the view makes the point (top rows, columns)
-    extra: tuple[tuple[str, object], ...] = ()  # keys this module does not read (other tools' data, e.g. claims)
+    # keys this module does not read (other tools' data, e.g. claims), kept as written; not part of equality
+    extra: tuple[tuple[str, object], ...] = field(default=(), compare=False)
 
     def part_value(self, name: str, default=None):
         return dict(self.part).get(name, default)
@@ -140,7 +141,9 @@ def step_params(step: Step, available: set[str]) -> dict[str, str]:
     """The step's query parameters, with the best model or family on this machine filled in."""
     params = dict(step.params)
     if step.needs == "knowledge" and step.page in ("next-token", "sampling"):
-        params["model"] = best_model(available)
+        if params.get("model") not in available:  # the model the step names (its claim is tested on it) when here
+            params["model"] = best_model(available)
+            params.pop("chat", None)
     elif step.needs == "family":
         params["family"] = best_family(available)
     return params
