@@ -9,7 +9,7 @@ import math
 import numpy as np
 import streamlit as st
 
-from components.charts import OKABE_ITO, base_layout, figure, show_chart
+from components.charts import OKABE_ITO, base_layout, figure, percent, show_chart
 from components.guard import guarded_callback, guarded_fragment
 from components.loaders import get_model
 from components.state import from_query, to_query
@@ -108,16 +108,33 @@ def lens_chart(model, data: Inside, layers_down: bool = False):
         xaxis=dict(xaxis, side="top"), yaxis=dict(yaxis, autorange="reversed"))))
 
 
+def power(p: float) -> str:
+    """10⁻⁷ for 1e-7: a tick label that stays short."""
+    return "10" + str(round(math.log10(p))).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+
+
+def on_a_phone() -> bool:
+    """A phone's browser says "Mobi" in its user agent; it gets the lens grid that fits a narrow screen."""
+    try:
+        return "Mobi" in (st.context.headers.get("User-Agent") or "")
+    except Exception:  # noqa: BLE001 - no request (AppTest): not a phone
+        return False
+
+
 def _t(rows: list[list]) -> list[list]:
     return [list(col) for col in zip(*rows)]
 
 
 def final_line_chart(model, data: Inside):
+    """The final prediction's probability (log axis, so small early values still show their change) and rank."""
     final = short(model.token_labels([data.final_id])[0], 40)
-    layers = ["emb"] + [f"L{i}" for i in range(1, len(data.final_ranks))]
+    layers = [EMB] + [f"L{i}" for i in range(1, len(data.final_ranks))]
     ticks = [10**k for k in range(len(str(int(data.final_ranks.max()))))]  # 1, 10, ... up to the worst rank
-    prob = dict(type="scatter", x=layers, y=data.final_probs.tolist(), name="probability", mode="lines+markers+text",
-                text=[f"{p:.0%}" for p in data.final_probs], textposition="top center",
+    probs = np.clip(data.final_probs, 1e-9, 1.0)
+    lo, hi = math.log10(float(probs.min())), math.log10(float(probs.max()))
+    decades = [10.0**k for k in range(math.floor(lo), 1)]
+    prob = dict(type="scatter", x=layers, y=probs.tolist(), name="probability (left axis)", mode="lines+markers+text",
+                text=[percent(p) for p in probs], textposition="top center",
                 line=dict(color=OKABE_ITO["blue"], width=3), marker=dict(size=10, symbol="circle"))
     rank = dict(type="scatter", x=layers, y=data.final_ranks.tolist(), name="rank (right axis, 1 = top)",
                 yaxis="y2", mode="lines+markers", line=dict(color=OKABE_ITO["vermillion"], width=3, dash="dash"),
@@ -125,8 +142,9 @@ def final_line_chart(model, data: Inside):
     return figure(dict(data=[prob, rank], layout=base_layout(
         420, title=dict(text=f"The final prediction “{final}” layer by layer"),
         legend=dict(orientation="h", y=-0.2), xaxis=dict(tickfont=dict(size=16)),
-        yaxis=dict(title=dict(text="probability"), tickformat=".0%", range=[0, 1.1]),
-        yaxis2=dict(title=dict(text="rank (log axis, 1 at the top)"), type="log", overlaying="y", side="right",
+        yaxis=dict(title=dict(text="probability (log scale)"), type="log", tickvals=decades,
+                   ticktext=[percent(d) if d >= 1e-3 else power(d) for d in decades], range=[lo - 0.3, hi + 0.35]),
+        yaxis2=dict(title=dict(text="rank (log scale, 1 at the top)"), type="log", overlaying="y", side="right",
                     showgrid=False, tickvals=ticks, ticktext=[f"{v:,}" for v in ticks],
                     range=[math.log10(max(ticks) * 2), -0.15]))))
 
@@ -163,12 +181,21 @@ def head_finder_chart(scores: np.ndarray, pattern: str):
 def lens_view(model, data: Inside) -> None:
     st.caption("Each layer's hidden state goes through the model's final norm and output head, as if the model "
                "stopped there. Each cell: the top next token after that input token, and its probability. "
-               "The last column is what the model really predicts.")
+               "The last layer is what the model really predicts.")
     show_chart(final_line_chart(model, data), key="ins_final_chart")
-    show_chart(lens_chart(model, data), key="ins_lens_chart")
+    from_query("ins_grid", "grid", "layers" if on_a_phone() else "positions",
+               lambda v: v if v in GRIDS else "positions")
+    grid = st.segmented_control("Grid", list(GRIDS), key="ins_grid", format_func=GRIDS.get) or "positions"
+    to_query(grid=None if grid == "positions" else grid)
+    show_chart(lens_chart(model, data, layers_down=grid == "layers"), key="ins_lens_chart")
+    st.caption(f"**{EMB}** is the token's own embedding before any layer has run: read through the output head it "
+               "mostly predicts the input token itself (or a near twin), which is why that layer echoes the "
+               "prompt. The layers after it move towards a real guess. Tokens that are only part of a character show "
+               "their bytes: **E2…** starts a character such as ’ or — that the next token completes, **…99** ends one; "
+               "a control character shows as its symbol (␖ is U+0016). Hover a cell for the bytes."
+               + (f" Layers down shows the last {PHONE_POSITIONS} positions." if grid == "layers" else ""))
 
 
-@guarded_callback
 def _jump(layer: int, head: int) -> None:
     st.session_state.ins_layer, st.session_state.ins_head = layer + 1, head + 1
 
