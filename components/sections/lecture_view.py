@@ -30,7 +30,9 @@ FIT_CSS = """<style>
 .st-key-lecture_figure p { font-size: 0.85rem; }
 .st-key-lecture_figure .ts-data { font-size: 0.75rem; padding: 0.3rem 0.6rem; margin: 0.2rem 0; }
 .st-key-lecture_figure .ts-row { font-size: 0.75rem; margin: 0.15rem 0; }
-.st-key-lecture_figure .ts-box { padding: 0.3rem 0.6rem; }
+.st-key-lecture_figure .ts-box { padding: 0.1rem 0.5rem; }
+.st-key-lecture_figure .ts-arrow { font-size: 1rem; }
+.st-key-lecture_figure [data-testid="stCaptionContainer"] p { font-size: 0.7rem !important; }
 .st-key-lecture_figure .llmx-chips { font-size: 0.8rem; line-height: 2; }
 .st-key-lecture_figure .llmx-pb { font-size: 0.9rem; }
 .st-key-lecture_big_chips .tv-wrap { font-size: 2.2rem; }
@@ -40,7 +42,8 @@ FIT_CSS = """<style>
 BASE_CSS = """<style>
 .st-key-lecture_first, .st-key-lecture_last { display: none !important; }
 .st-key-lecture_counter p { margin: 0; }
-.st-key-lecture_counter h3 { padding: 0 !important; font-size: 1.1rem !important; line-height: 1.3; }
+.st-key-lecture_prev button p, .st-key-lecture_next button p { font-size: 0.85rem !important; }
+.st-key-lecture_counter h3 { padding: 0 !important; font-size: 1rem !important; line-height: 1.3; }
 </style>"""
 # Presenter keys on the parent document, so they work wherever focus is, unless someone is typing: ← → and a
 # clicker's PageDown / PageUp move a step, Home / End go to the first / last. A focused slider keeps its arrows.
@@ -62,19 +65,20 @@ KEYS_JS = """<script>
     if (!button) return;
     const el = document.activeElement;
     if (typing(el)) return;
-    if (e.key.startsWith('Arrow') && el && el.closest && el.closest('[role=slider]')) return;
+    const slider = el && ((el.tagName === 'INPUT' && el.type === 'range') || (el.closest && el.closest('[role=slider]')));
+    if (e.key.startsWith('Arrow') && slider) return;
     e.preventDefault();
     e.stopPropagation();
     if (!button.disabled) button.click();
   }, true);
   // A safety net, not the layout: a figure taller than its box (long notes, a new step) is zoomed to fit, never cut
   // or scrolled; the browser test keeps every step's zoom at 1.
-  function contentHeight(box) {  // in the page's pixels, whatever zoom is set
+  function contentHeight(box) {  // how far its drawn leaves reach, in the page's pixels whatever the zoom
     const top = box.getBoundingClientRect().top;
     let bottom = top;
     box.querySelectorAll('*').forEach(el => {
       const r = el.getBoundingClientRect();
-      if (r.height > 0 && r.width > 0) bottom = Math.max(bottom, r.bottom);
+      if (!el.children.length && r.height > 0 && r.width > 0) bottom = Math.max(bottom, r.bottom);
     });
     return bottom - top;
   }
@@ -92,7 +96,10 @@ KEYS_JS = """<script>
   }
   let queued = false;
   const later = () => { if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; fit(); }); } };
-  new MutationObserver(later).observe(document.body, {childList: true, subtree: true});
+  // React often updates a step's elements in place (text, attributes), and a run's end changes the app's state.
+  new MutationObserver(later).observe(document.body, {childList: true, subtree: true, characterData: true});
+  const app = document.querySelector('[data-testid=stApp]');
+  if (app) new MutationObserver(later).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
   window.addEventListener('resize', later);
 })();
 </script>"""

@@ -13,7 +13,7 @@ from typing import Callable
 
 import streamlit as st
 
-from components.charts import distribution_chart
+from components.charts import distribution_chart, show_chart
 from components.generation_view import coloured_tokens
 from components.html import esc, md, problem
 from components.presentation import presenting
@@ -39,10 +39,9 @@ CONFIG = {"displaylogo": False, "displayModeBar": False}  # no toolbar over a pr
 
 
 def _chart(fig, key: str) -> None:
-    """A Plotly figure as tall as the figure box (presenting) or at its own height."""
+    """A Plotly figure as tall as the figure box (presenting) or at its own height, with its text alternative."""
     fig.update_layout(margin=dict(t=50, b=40), **({"height": None} if presenting() else {}))
-    st.plotly_chart(fig, width="stretch", height="stretch" if presenting() else "content", key=key, config=CONFIG,
-                    theme=None)
+    show_chart(fig, height="stretch" if presenting() else "content", key=key, config=CONFIG, theme=None)
 
 
 def _model(params: dict[str, str]):
@@ -57,9 +56,11 @@ def _model(params: dict[str, str]):
     return model
 
 
-def _prompt(model, text: str):
-    """The prompt exactly as the next-token page builds it: a chat model's template where its catalog says so."""
-    as_chat = model.has_chat_template and entry_for(model.name).chat
+def _prompt(model, text: str, params: dict[str, str] | None = None):
+    """The prompt exactly as the next-token page builds it: a chat model's template where the step's ?chat= says so,
+    else where its catalog says so (a knowledge step continues an article as raw text: chat = "0")."""
+    default = "1" if entry_for(model.name).chat else "0"
+    as_chat = model.has_chat_template and (params or {}).get("chat", default) == "1"
     return chat_prompt(model, text, [], as_chat)
 
 
@@ -70,7 +71,7 @@ def next_token_view(step: L.Step, params: dict[str, str]) -> None:
     model = _model(params)
     if model is None:
         return
-    prompt = _prompt(model, params["prompt"])
+    prompt = _prompt(model, params["prompt"], params)
     dist = distribution(model, prompt)
     top = int(step.part_value("top", params.get("n", 10)))
     tail = show_whitespace(prompt_tail(model, prompt, [])[-40:])
@@ -83,7 +84,7 @@ def generation_view(step: L.Step, params: dict[str, str]) -> None:
     model = _model(params)
     if model is None:
         return
-    prompt = _prompt(model, params["prompt"])
+    prompt = _prompt(model, params["prompt"], params)
     n = int(step.part_value("tokens", params.get("tokens", 30)))
     temperature = float(params.get("temperature", 1.0))
     tail = prompt_tail(model, prompt, [])[-40:]

@@ -18,11 +18,33 @@ def test_next_and_previous_move_through_the_steps():
     assert L.STEPS[0].title in _heading(at)
 
 
-def test_a_link_opens_its_step_and_says_when_only_the_bundled_model_is_here():
+def test_a_link_opens_its_step_and_names_the_model_it_uses():
+    """Which model depends on what this machine has: the page names it, and says so when it is only the bundled one."""
+    from components.sections.lecture_view import available_models
+
     at = open_page("pages/lecture.py", step="hitchcock")
-    text = _heading(at)
-    assert L.BY_ID["hitchcock"].title in text
-    assert any("Only the bundled model is on this machine" in i.value for i in at.info)
+    step = L.BY_ID["hitchcock"]
+    params = L.step_params(step, available_models())
+    assert step.title in _heading(at)
+    assert params["model"] in " ".join(str(p.proto) for p in at.get("popover")) + _heading(at) + " ".join(
+        c.value for c in at.caption)
+    bundled = any("Only the bundled model is on this machine" in i.value for i in at.info)
+    assert bundled == L.uses_bundled(step, params)
+
+
+def test_every_step_draws_its_view_in_presentation_mode():
+    """Each step's view runs with its state: no exception, no error, and something drawn in the figure box."""
+    at = open_page("pages/lecture.py", present="1")
+    for i, step in enumerate(L.STEPS):
+        assert not at.exception, (step.id, at.exception)
+        assert not at.error, (step.id, [e.value for e in at.error])
+        assert f"Step {i + 1} of {len(L.STEPS)}" in _heading(at), step.id
+        if i < len(L.STEPS) - 1:
+            at.button(key="lecture_next").click().run()
+    at.button(key="lecture_first").click().run()
+    assert "Step 1 of" in _heading(at)
+    at.button(key="lecture_last").click().run()
+    assert f"Step {len(L.STEPS)} of" in _heading(at)
 
 
 def test_the_sidebar_switch_turns_presentation_mode_off_and_a_new_link_on_again():

@@ -1,74 +1,147 @@
-"""The Lecture page in a real browser, offline: every step, the keyboard, and a model prepared beforehand."""
+"""The Lecture page in a real browser, as a lecturer gives it: every step in presentation mode at 1280x720 and
+1920x1080 fits the screen, Next is clickable, and the keys a presenter uses move the step after a click into the
+figure; plus a shared link and a model prepared beforehand, offline."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import time
 
 import pytest
+from playwright.sync_api import expect
 
+from components.sections.lecture_view import available_models
+from lib.models import registry_models
+from lib.models.catalog import locally_available
 from lib.teaching import lecture as L
-from lib.models.catalog import entry_for
 from tests.conftest import GPT2_TOKENIZER, ROOT, TIKTOKEN_CACHE, need_shared
-from tests.e2e.conftest import IDLE, no_exception, open_page, screenshot, start_server, wait_idle
+from tests.e2e.conftest import no_exception, open_page, screenshot, start_server, wait_idle
 from tests.loopback_hub import LoopbackHub, tiktoken_blobs, tiny_gpt2_repo
 
 pytestmark = pytest.mark.e2e
-FRAME = "[data-testid=stMain] iframe"
+COUNTER = ".st-key-lecture_counter"
+FIGURE = ".st-key-lecture_figure"
+SLACK = 2  # px of rounding
+
+# Where the screen stands: page and frame heights against the window, how far the figure's content reaches past
+# its box (a leaf's bottom), the zoom-to-fit net (unset when the step fits by itself), and what is under Next's centre.
+MEASURE = """() => {
+  const box = document.querySelector('.st-key-lecture_figure');
+  const inner = document.querySelector('.st-key-lecture_figure_inner');
+  let bottom = 0;
+  inner.querySelectorAll('*').forEach(el => {
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && r.height > 0 && !el.children.length) bottom = Math.max(bottom, r.bottom);
+  });
+  const next = document.querySelector('.st-key-lecture_next button').getBoundingClientRect();
+  const hit = document.elementFromPoint(next.x + next.width / 2, next.y + next.height / 2);
+  return {scroll: document.documentElement.scrollHeight, window: innerHeight,
+          frames: [...document.querySelectorAll('iframe')].map(f => {
+            const d = f.contentDocument; return d ? [d.documentElement.scrollHeight, f.clientHeight] : [0, 0]; }),
+          pageFrames: document.querySelectorAll('[data-testid=stMain] iframe').length,
+          past: bottom - box.getBoundingClientRect().bottom, zoom: inner.style.zoom,
+          nextHit: !!(hit && hit.closest('.st-key-lecture_next'))};
+}"""
 
 
-def embedded(page):
-    """The step's page inside the Lecture page, once its own script has finished."""
-    page.wait_for_selector(FRAME)
-    frame = page.frame_locator(FRAME).first
-    frame.locator(IDLE).wait_for(timeout=120_000)
-    time.sleep(0.5)
-    frame.locator(IDLE).wait_for(timeout=120_000)
-    return frame
+def at_step(page, i: int) -> None:
+    """Wait until step i (0-based) is on screen and its run has finished."""
+    expect(page.locator(COUNTER)).to_contain_text(f"Step {i + 1} of {len(L.STEPS)}", timeout=90_000)
+    wait_idle(page)
+    assert f"step={L.STEPS[i].id}" in page.url, (i, page.url)
 
 
-def no_exception_inside(frame) -> None:
-    errors = frame.locator("[data-testid=stException]")
-    assert errors.count() == 0, errors.first.inner_text()
+def check_fits(page, step: L.Step, size: str) -> None:
+    m = page.evaluate(MEASURE)
+    where = (step.id, size, m)
+    assert m["scroll"] <= m["window"] + SLACK, where  # the page needs no scrolling
+    assert all(height <= room + SLACK for height, room in m["frames"]), where  # nor any frame inside it
+    assert m["pageFrames"] == 0, where  # a step is a view, not a page in a frame
+    assert m["past"] <= SLACK and not m["zoom"], where  # nothing cut off, and no zoom needed to fit
+    assert m["nextHit"] or step is L.STEPS[-1], where  # Next's centre is Next, not a strip over it
 
 
-def test_walk_every_step_with_the_keyboard(page, app_url):
-    page.set_viewport_size({"width": 1920, "height": 1080})
-    open_page(page, f"{app_url}/lecture?step=1")
+def click_figure(page) -> None:
+    """The lecturer clicks into the step's figure (its centre: a chart, chips or an answer), not on a control."""
+    box = page.locator(FIGURE).bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.4)
+
+
+@pytest.mark.parametrize("width,height", [(1280, 720), (1920, 1080)])
+def test_every_step_fits_the_screen_and_moves_by_presenter_keys(page, app_url, width, height):
+    """Each step at projector size: no scrolling, Next clickable, and after a click into the figure, → and
+    PageDown (a clicker) each move to the next step, alternately; then PageUp, Home and End."""
+    page.set_viewport_size({"width": width, "height": height})
+    open_page(page, f"{app_url}/lecture?step=1&present=1")
     for i, step in enumerate(L.STEPS):
-        assert f"step={step.id}" in page.url, (i, page.url)
-        assert page.get_by_text(f"Step {i + 1} of {len(L.STEPS)}").count() == 1
-        frame = embedded(page)
+        at_step(page, i)
         no_exception(page)
-        no_exception_inside(frame)
-        if step.id == "tokens":
-            chips = frame.locator(".tv")
-            assert [c.replace("·", " ") for c in chips.all_inner_texts()] == ["They", " are", " spl", "ashing"]
-            for k, token_id in enumerate((2990, 389, 4328, 2140)):  # each chip's hover text names its id
-                assert str(token_id) in chips.nth(k).get_attribute("title")
-            screenshot(page, "lecture-tokens-1920")
-        if step.id == "decode":
-            assert frame.get_by_label("Token ids (spaces or commas between them)").input_value() == "2990, 389, 4328, 2140"
-            assert frame.locator("[data-testid=stCode]").last.inner_text().strip() == "They are splashing"
-            chips = [c.replace("·", " ") for c in frame.locator(".tv").all_inner_texts()]
-            assert chips == ["They", " are", " spl", "ashing"]
+        check_fits(page, step, f"{width}x{height}")
         if i < len(L.STEPS) - 1:
-            page.locator("h3").first.click()  # focus the lecture page, not the embedded one
-            page.keyboard.press("ArrowRight")
-            page.wait_for_url(f"**step={L.STEPS[i + 1].id}**")
-            wait_idle(page)
-    page.keyboard.press("ArrowLeft")
-    page.wait_for_url(f"**step={L.STEPS[-2].id}**")
+            click_figure(page)
+            page.keyboard.press("ArrowRight" if i % 2 == 0 else "PageDown")
+    page.keyboard.press("PageUp")
+    at_step(page, len(L.STEPS) - 2)
+    page.keyboard.press("Home")
+    at_step(page, 0)
+    page.keyboard.press("End")
+    at_step(page, len(L.STEPS) - 1)
 
 
-def test_a_shared_link_opens_its_step(page, app_url):
+def test_keys_leave_text_boxes_and_sliders_alone(page, app_url):
+    """A focused slider keeps its arrows while PageDown still moves; keys typed in a text box stay there. Each
+    check ends one step on, never two: a key that moved the step as well would end a step further."""
+    page.set_viewport_size({"width": 1280, "height": 720})
+    i = [s.id for s in L.STEPS].index("playground")
+    open_page(page, f"{app_url}/lecture?step={L.STEPS[i].id}&present=1")
+    at_step(page, i)
+    slider = page.locator(f"{FIGURE} input[type=range]").first
+    before = slider.get_attribute("aria-valuetext")
+    slider.focus()
+    page.keyboard.press("ArrowRight")
+    expect(slider).not_to_have_attribute("aria-valuetext", before)
+    wait_idle(page)
+    page.locator(f"{FIGURE} input[type=range]").first.focus()
+    page.keyboard.press("PageDown")
+    at_step(page, i + 1)
+    open_page(page, f"{app_url}/lecture?step={L.STEPS[i].id}&present=0")  # the prepare panel in the main area
+    at_step(page, i)
+    page.get_by_text("Prepare this machine for a lecture").click()
+    box = page.locator("[data-testid=stMultiSelect] input").first
+    box.focus()
+    for key in ("ArrowRight", "PageDown", "End"):
+        page.keyboard.press(key)
+    page.locator(COUNTER).click()  # out of the text box: now the keys are the presenter's again
+    page.keyboard.press("ArrowRight")
+    at_step(page, i + 1)
+
+
+def test_tokens_and_decode_steps_show_the_lectures_split(page, app_url):
+    """The oracle is tiktoken's split, asserted in tests/unit/test_lecture.py; here: the chips on screen."""
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    open_page(page, f"{app_url}/lecture?step=tokens&present=1")
+    chips = page.locator(f"{FIGURE} .tv")
+    expect(chips).to_have_count(4)
+    assert [c.replace("·", " ") for c in chips.all_inner_texts()] == ["They", " are", " spl", "ashing"]
+    for k, token_id in enumerate((2990, 389, 4328, 2140)):  # each chip's hover text names its id
+        assert str(token_id) in chips.nth(k).get_attribute("title")
+    screenshot(page, "lecture-tokens-1920")
+    open_page(page, f"{app_url}/lecture?step=decode&present=1")
+    expect(page.locator(f"{FIGURE} [data-testid=stCode]")).to_have_text("They are splashing")
+    assert [c.replace("·", " ") for c in page.locator(f"{FIGURE} .tv").all_inner_texts()] == [
+        "They", " are", " spl", "ashing"]
+
+
+def test_a_shared_link_opens_its_step_with_the_model_it_names(page, app_url):
     open_page(page, f"{app_url}/lecture?step=hitchcock")
-    assert "Pretraining teaches facts" in page.locator("h3").first.inner_text()
-    assert "Only the bundled model is on this machine" in page.locator("[data-testid=stMain]").inner_text()
-    frame = embedded(page)
-    assert "Alfred" in frame.locator("textarea").first.input_value()
+    step = L.BY_ID["hitchcock"]
+    params = L.step_params(step, available_models())
+    expect(page.locator(COUNTER)).to_contain_text(step.title)
+    expect(page.locator(f"{FIGURE} .gtitle")).to_contain_text(params["model"])  # the chart names its model
+    link = page.get_by_role("link", name="Open the full page")
+    assert link.get_attribute("href").endswith(L.link(step.page, params))
+    no_exception(page)
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -77,8 +150,12 @@ def _env(**extra: str) -> dict[str, str]:
 
 def test_prepared_model_is_used_offline(page, tmp_path):
     """Prepare gpt2 through a loopback hub, stop it, restart the app offline: the Hitchcock step uses that model
-    and asks the (counting) hub endpoint for nothing."""
+    (or the model the step names, when this machine has that one outside the hub cache) and asks the (counting)
+    hub endpoint for nothing."""
     need_shared()
+    named = dict(L.BY_ID["hitchcock"].params).get("model")
+    expected = named if named and named in registry_models.MODELS and locally_available(named) else (
+        "openai-community/gpt2")
     hf_home = tmp_path / "hf"
     repo = tiny_gpt2_repo(tmp_path / "repo", GPT2_TOKENIZER)
     with LoopbackHub({"openai-community/gpt2": repo}, tiktoken_blobs(TIKTOKEN_CACHE)) as hub:
@@ -90,15 +167,13 @@ def test_prepared_model_is_used_offline(page, tmp_path):
         proc, url, log = start_server({"HF_HOME": str(hf_home), "HF_ENDPOINT": watcher.url})
         try:
             page.set_viewport_size({"width": 1920, "height": 1080})
-            open_page(page, f"{url}/lecture?step=hitchcock")
+            open_page(page, f"{url}/lecture?step=hitchcock&present=1")
             notes = page.locator("[data-testid=stMain]").inner_text()
-            assert "openai-community/gpt2" in notes and "Only the bundled model" not in notes
-            frame = embedded(page)
-            no_exception_inside(frame)
-            inside = frame.locator("body").text_content()
-            # the sidebar's caption is the picked model's catalog description; a fallback would warn "... instead"
-            assert entry_for("openai-community/gpt2").description in inside and "instead" not in inside
-            frame.locator("[data-testid=stPlotlyChart]").first.wait_for()
+            assert expected in notes and "the bundled one" not in notes
+            no_exception(page)
+            # the chart's title names the model that drew it; a fallback would say "... instead" above it
+            expect(page.locator(f"{FIGURE} .gtitle")).to_contain_text(expected)
+            assert "instead" not in page.locator(FIGURE).inner_text()
             screenshot(page, "lecture-hitchcock-prepared")
         finally:
             proc.terminate()

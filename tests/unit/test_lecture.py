@@ -59,8 +59,8 @@ def test_lecture_presets_are_offered():
             "tweet"} <= covered
 
 
-@pytest.mark.parametrize("raw,expected", [(None, 0), ("tokens", 2), ("3", 2), ("0", 0), ("999", len(L.STEPS) - 1),
-                                          ("nonsense", 0)])
+@pytest.mark.parametrize("raw,expected", [(None, 0), ("tokens", [s.id for s in L.STEPS].index("tokens")), ("3", 2),
+                                          ("0", 0), ("999", len(L.STEPS) - 1), ("nonsense", 0)])
 def test_step_from_the_url(raw, expected):
     assert L.index_of(raw) == expected
 
@@ -80,3 +80,28 @@ def test_best_family_needs_every_checkpoint():
     both = {"HuggingFaceTB/SmolLM2-135M", "HuggingFaceTB/SmolLM2-135M-Instruct"}
     assert L.best_family(both) == "smollm2-135m"
     assert L.best_family(both | {"Qwen/Qwen2.5-0.5B", "Qwen/Qwen2.5-0.5B-Instruct"}) == "qwen2.5-0.5b"
+
+
+def test_every_step_names_a_view_the_lecture_draws():
+    """A step is a view drawn on the lecture page (components/sections/step_views.py), never a page in a frame:
+    every view in lib's list has a function, and every step names one of them."""
+    from components.sections import step_views
+
+    assert set(step_views.RENDER) == set(L.VIEWS)
+    unknown = [(s.id, s.view) for s in L.STEPS if s.view not in step_views.RENDER]
+    assert not unknown, f"steps naming a view the lecture cannot draw: {unknown}"
+    assert step_views.MODEL_VIEWS <= set(L.VIEWS)
+
+
+def test_a_step_keeps_keys_it_does_not_read_and_its_part(tmp_path):
+    """The schema is additive: a key this module does not know (another tool's data) is kept, not rejected."""
+    toml = tmp_path / "steps.toml"
+    toml.write_text('[texts]\nX = "x"\n[[steps]]\nid = "a"\nlecture = "L"\ntitle = "T"\npage = "next-token"\n'
+                    'view = "next-token"\npart = { top = 4, stages = ["base", "sft"] }\nsay = "s"\nnotice = "n"\n'
+                    'claim = { kind = "top_token", token = " the" }\n[steps.params]\nprompt = "${X}"\n')
+    (step,) = L.load_steps(toml)
+    assert step.part_value("top") == 4 and step.part_value("stages") == ("base", "sft")
+    assert step.part_value("missing", 7) == 7
+    assert dict(step.extra)["claim"] == {"kind": "top_token", "token": " the"}
+    assert dict(step.params) == {"prompt": "x"}
+    hash(step)  # parts are tuples, so a step stays hashable
