@@ -7,6 +7,7 @@ from components.sections import lecture_view as view
 from components.sections import step_views
 from components.setup import route_through_app
 from components.state import to_query
+from lib.hosting import hosted
 from lib.teaching import lecture as L
 
 route_through_app()
@@ -36,5 +37,6 @@ with st.container(key="lecture_figure"), st.container(key="lecture_figure_inner"
 extras = st.sidebar if presenting() else st.container()  # presenting: the screen is the step's alone
 with extras.expander("All steps"):
     view.step_list(i)
-with extras.expander("Prepare this machine for a lecture (download models and tokenizers, then go offline)"):
-    view.prepare_panel()
+if not hosted():  # a class server is prepared by its operator (make prepare), never from the page
+    with extras.expander("Prepare this machine for a lecture (download models and tokenizers, then go offline)"):
+        view.prepare_panel()

@@ -5,12 +5,16 @@ from __future__ import annotations
 import streamlit as st
 
 from lib import prepare as P
+from lib.hosting import hosted
 from lib.models.catalog import CATALOG
 
 LECTURE_SET = ["openai-community/gpt2", "HuggingFaceTB/SmolLM2-135M", "HuggingFaceTB/SmolLM2-135M-Instruct"]
 
 
 def prepare_panel() -> None:
+    if hosted():  # pages/lecture.py does not show it there; a second check where the downloads start
+        st.info("This class server is prepared by its operator (`make prepare`); it downloads nothing from the page.")
+        return
     st.markdown("Run this before the lecture, on the machine that serves the app, while it is online. Afterwards the "
                 "lecture works with the network off. The same from a terminal: "
                 "`make prepare MODELS=\"gpt2 SmolLM2-135M SmolLM2-135M-Instruct\"`.")

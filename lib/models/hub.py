@@ -1,7 +1,10 @@
 """Where models come from: the bundled folder, a local folder, the local hub cache, or the hub.
 
 In hosted mode (lib/hosting.py) folders on the server's disk are never models: only bundled names
-and hub ids. In every mode each model has one cache identity (`canonical`), however its folder is spelled.
+and hub ids, and a name that is also a folder (relative to the server's working directory, such as
+assets/pocket-lm) is refused. Hosted mode downloads nothing unless the operator sets LLMX_ALLOW_DOWNLOADS=1,
+and then only catalog models; hub models already in the server's cache load from it. In every mode each
+model has one cache identity (`canonical`), however its folder is spelled.
 
 Offline is normal. The network is probed once per process (about 1.5 s at worst), and when it is
 down every load uses local files only, so a missing model fails in milliseconds, not after the
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from lib.hosting import hosted
+from lib.text import is_true
 from lib.models import registry_models
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -86,6 +90,29 @@ def local_folder(ref: str) -> Path | None:
         return None
 
 
+ALLOW_DOWNLOADS_ENV = "LLMX_ALLOW_DOWNLOADS"
+
+
+def downloads_allowed(repo_id: str) -> bool:
+    """Locally always; in hosted mode only with LLMX_ALLOW_DOWNLOADS=1, and then only the catalog's models."""
+    if not hosted():
+        return True
+    from lib.models.catalog import CATALOG  # here: catalog imports this module
+
+    return is_true(os.environ.get(ALLOW_DOWNLOADS_ENV, "")) and any(e.id == repo_id for e in CATALOG)
+
+
+def _refuse_server_folder(ref: str) -> None:
+    """Hosted mode: a name that is a path on the server (transformers would load it as a folder) is refused."""
+    try:
+        exists = Path(ref).exists()
+    except (OSError, ValueError):
+        exists = False
+    if exists:
+        raise ModelUnavailable(f"'{ref}' names a folder on this class server, which it does not load. Pick one of "
+                               "the models it offers.")
+
+
 def canonical(ref: str) -> str:
     """One name per model for caches: a bundled name for its own folder however spelled, an absolute path for
     other folders, else the stripped hub id. Raises ModelUnavailable for names that can't be valid."""
@@ -121,8 +148,13 @@ def resolve(ref: str) -> tuple[str, bool]:
     if not is_hub_id(ref):
         what = "a model this class server offers" if hosted() else "a folder on this machine"
         raise ModelUnavailable(f"'{ref}' is neither {what} nor a valid hub id like 'org/name'.")
+    if hosted():
+        _refuse_server_folder(ref)
     if cached_snapshot(ref) is not None:
-        return ref, not network_available()
+        return ref, hosted() or not network_available()
+    if not downloads_allowed(ref):
+        raise ModelUnavailable(f"'{ref}' is not on this class server, and it downloads only the models its "
+                               "operator allows. Pick one of the models it offers.")
     if not network_available():
         raise ModelUnavailable(f"'{ref}' is not downloaded on this machine and there is no network, "
                                "so it can't be fetched. The bundled pocket-lm works offline; "
@@ -155,7 +187,12 @@ def download_patterns(repo_files: list[str]) -> list[str]:
 
 
 def download(repo_id: str, progress: Callable[[float, str], None] | None = None) -> Path:
-    """Download a hub snapshot, reporting progress as (fraction, message)."""
+    """Download a hub snapshot, reporting progress as (fraction, message). Hosted mode: see `downloads_allowed`."""
+    if hosted():
+        _refuse_server_folder(repo_id)
+    if not downloads_allowed(repo_id):
+        raise ModelUnavailable(f"This class server does not download '{repo_id}': set {ALLOW_DOWNLOADS_ENV}=1 "
+                               "to let it fetch catalog models.")
     from huggingface_hub import snapshot_download
     from tqdm.auto import tqdm
 
