@@ -7,14 +7,24 @@ layer's output, so row L is exactly what the model predicts. Some models return
 ties it to `last_hidden_state`), others before it; we never use that entry: row L is the model's
 own logits, and rows 0..L-1 (always before the norm) go through the norm and head once.
 
+Some models scale their output logits (Granite `logits_scaling`, Cohere `logit_scale`, Falcon-H1
+`lm_head_multiplier`, MiniCPM3 ...) inside their own forward, after the head. Every lens row must get the
+same scaling, so the lens checks itself: the last block's output (captured at the final norm's input) goes
+through norm, head and soft-capping, and must equal the model's own logits up to one scale factor, which
+then applies to every row. A model whose logits are not reproduced that way is refused, never shown wrong.
+
 Attention needs weights, which only the eager implementation returns; the model is switched to
-eager for this one pass (under the model's lock, in its `forward`) and back. Everything returned is plain NumPy.
+eager for this one pass (under the model's lock, in its `forward`) and back. A model that cannot switch (Falcon warns and
+keeps sdpa, whose weights then ignore the causal mask) gets eager through its config for the pass. The
+weights are checked to be causal (nothing attends to a later position); otherwise the pass is refused.
+Everything returned is plain NumPy.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import math
 from dataclasses import dataclass
 from typing import Callable, ContextManager, Sequence
 
@@ -76,13 +86,70 @@ def _eager(model):
         before = model.config._attn_implementation
         if before != "eager":
             model.set_attn_implementation("eager")
+            if model.config._attn_implementation != "eager":  # the switch is refused with only a warning (Falcon)
+                model.config._attn_implementation = "eager"
         try:
             yield
         finally:
-            if before != "eager":
-                model.set_attn_implementation(before)
+            if model.config._attn_implementation != before:
+                try:
+                    model.set_attn_implementation(before)
+                finally:
+                    model.config._attn_implementation = before
 
     return switch()
+
+
+def _capture_input(module, seen: list):
+    """Context manager: `seen` receives the module's input tensor at each call inside it."""
+
+    @contextlib.contextmanager
+    def capture():
+        def hook(_module, args, kwargs):
+            first = args[0] if args else next(iter(kwargs.values()), None)
+            seen.append(first)
+
+        handle = module.register_forward_pre_hook(hook, with_kwargs=True)
+        try:
+            yield seen
+        finally:
+            handle.remove()
+
+    return capture()
+
+
+def lens_scale(model, norm, last_block_output, model_logits) -> float:
+    """The factor that turns norm + head (+ soft-capping) of the last block's output into the model's own logits.
+
+    1.0 for most models; Granite's 1/logits_scaling, Cohere's logit_scale and the like otherwise. A ValueError
+    when no single factor reproduces the model's logits (the lens would be wrong on every row)."""
+    import torch
+
+    ours = output_logits(model, norm(last_block_output)).float()  # (1, T, vocab)
+    theirs = model_logits.float()
+    if ours.shape != theirs.shape:
+        raise ValueError(f"the logit lens can't reproduce {type(model).__name__}'s logits")
+    scale = float((ours * theirs).sum() / (ours * ours).sum().clamp_min(1e-30))
+    if abs(scale - 1.0) < 1e-6:
+        scale = 1.0
+    error = float((theirs - scale * ours).abs().max())
+    if not math.isfinite(scale) or error > 1e-3 * max(1.0, float(theirs.abs().max())):
+        raise ValueError(f"the logit lens can't reproduce {type(model).__name__}'s own logits from its last layer, "
+                         "so its layer-by-layer view is not shown")
+    return scale
+
+
+def check_causal(attentions) -> None:
+    """A ValueError unless every weight on a later position is zero (a causal LM's attention)."""
+    import torch
+
+    t = attentions[0].shape[-1]
+    if t < 2:
+        return
+    later = torch.ones(t, t, dtype=torch.bool).triu(1)  # (T, T): key after query
+    if any(float(a[..., later].float().abs().amax()) > 1e-4 for a in attentions):  # a: (1, H, T, T)
+        raise ValueError("this model's attention weights are not causal here (its attention implementation "
+                         "does not return the weights it uses), so they are not shown")
 
 
 def forward_pass(model, input_ids, during: ContextManager | None = None, **kwargs):
@@ -108,11 +175,18 @@ def look_inside(model, ids: Sequence[int], forward: Callable | None = None) -> I
     if not ids:
         raise ValueError("an empty prompt has nothing to look inside")
     norm = final_norm(model)
+    seen: list = []
     run = forward or functools.partial(forward_pass, model)
-    out = run(ids, output_hidden_states=True, output_attentions=True, use_cache=False)
+    out = run(ids, during=_capture_input(norm, seen), output_hidden_states=True, output_attentions=True,
+              use_cache=False)
     if out.attentions is None or any(a is None for a in out.attentions):
         raise ValueError(f"{type(model).__name__} did not return attention weights")
+    check_causal(out.attentions)
+    if not seen or seen[-1] is None:
+        raise ValueError(f"can't find where {type(model).__name__} applies its final norm")
     n_layers, t = len(out.attentions), len(ids)
+    with torch.inference_mode():
+        scale = lens_scale(model, norm, seen[-1], out.logits)
     # Rows 0..L-1: embeddings and each block's output, all before the final norm. hidden_states[L] may or may
     # not have the norm applied already (it depends on the model), so row L is the model's own logits.
     residual = torch.cat(out.hidden_states[:n_layers])  # (L, T, d)
@@ -134,7 +208,7 @@ def look_inside(model, ids: Sequence[int], forward: Callable | None = None) -> I
     with torch.inference_mode():
         for start in range(0, n_layers, rows):
             chunk = slice(start, min(n_layers, start + rows))
-            score(chunk, output_logits(model, norm(residual[chunk])))  # (rows, T, vocab)
+            score(chunk, scale * output_logits(model, norm(residual[chunk])).float())  # (rows, T, vocab)
         score(slice(n_layers, n_layers + 1), out.logits)
     attentions = torch.cat([a.float() for a in out.attentions]).numpy()  # (L, H, T, T)
     return Inside(ids, top_ids, top_probs, final_id, final_ranks, final_probs, attentions)
