@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence as Seq
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 MIN_ROWS = 16    # batched row-wise layers never run with fewer rows, so their kernel (and bits) never change
 MAX_ACTIVE = 128  # sequences per step; later requests join as earlier ones finish
+PAUSE_SHARE, MAX_PAUSE_S = 0.25, 0.05  # after each step, pause a quarter of its time (at most 50 ms)
 IDLE_EXIT_S = 60.0  # the loop's thread ends after this long without work
 WINDOW_NOTE = "The text outgrew the context, so the oldest tokens were dropped as it went on."
 
@@ -117,12 +119,16 @@ class Scheduler:
                 self._active += self._pending[:room]
                 del self._pending[:room]
                 active = list(self._active)
+            started = time.perf_counter()
             finished = self.run_step(active)
             with self._wake:
                 self._active = [s for s in self._active if s not in finished]
             for seq in finished:
                 seq.cache = None  # free its buffers
                 seq.tell(seq)
+            # One interpreter runs this loop and every session's script: leave them a share of it between steps,
+            # so a slider moved during a class's generation is not queued behind it.
+            time.sleep(min(MAX_PAUSE_S, PAUSE_SHARE * (time.perf_counter() - started)))
 
     def run_step(self, active: list[Sequence]) -> set[Sequence]:
         """One forward pass for every active sequence, then one token each; returns those done (or failed).
@@ -202,6 +208,8 @@ def summarize(lm, logits: np.ndarray, tokens: list[int], counts: list[int]) -> l
     """One `Step` per row: the chosen token's row (rank, probability), the top `counts[i]` alternatives and the
     entropy, computed for the whole batch at once, each row on its own (row-wise reductions, so a row's numbers do
     not depend on the others). Same maths as lib.sampling.distribution's log_softmax, order and entropy_nats."""
+    import torch
+
     from lib.models.next_token import Step
     from lib.sampling.distribution import TokenRow
 
@@ -211,10 +219,10 @@ def summarize(lm, logits: np.ndarray, tokens: list[int], counts: list[int]) -> l
     rows = np.arange(len(tokens))
     chosen = lp[rows, tokens]  # (B,)
     ranks = (lp > chosen[:, None]).sum(axis=1) + 1
-    p = np.exp(lp)
-    entropy = -(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)).sum(axis=1)
+    entropy = -(np.exp(lp) * lp).sum(axis=1)  # a model's logits are finite, so every log-probability is too
     n = min(max(1, *counts), lp.shape[1])
-    top = np.argpartition(-lp, n, axis=1)[:, :n] if n < lp.shape[1] else np.tile(np.arange(n), (len(tokens), 1))
+    # the n most likely by the float32 logits: the same order as their log-probabilities (one shift per row)
+    top = torch.topk(torch.from_numpy(logits), n, dim=1, sorted=False).indices.numpy()
     scores = np.take_along_axis(lp, top, axis=1)
     order = np.lexsort((top, -scores), axis=1)  # most likely first, ties by id
     top, scores = np.take_along_axis(top, order, axis=1), np.take_along_axis(scores, order, axis=1)
