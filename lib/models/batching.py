@@ -298,23 +298,35 @@ def batched_step(model, seqs: list[Sequence], feeds: list[list[int]], min_rows: 
 
 def per_sequence_attention(attn, h, seqs: list[Sequence], feeds: list[list[int]], layer: int):
     """GPT2Attention's core: q, k, v from one batched projection, then each sequence's new positions attend over
-    its own cache (causally among themselves) with exactly the shapes it would have alone. Returns (rows, C)."""
+    its own cache. A new sequence attends causally over its prompt alone; sequences adding one token with equally
+    long caches attend in one call, each on its own copied keys and values (the same shapes and layout as alone:
+    scaled_dot_product_attention's rows do not depend on how many there are). Returns (rows, C)."""
     import torch
     from torch.nn.functional import scaled_dot_product_attention
 
     heads = (h.shape[0], attn.num_heads, attn.head_dim)
     q, k, v = (t.view(heads).transpose(0, 1) for t in attn.c_attn(h).split(attn.split_size, dim=-1))  # (H, rows, D)
     out = torch.zeros(heads[1], heads[0], heads[2], dtype=h.dtype)  # (H, rows, D)
+    by_length: dict[int, list[tuple[int, Sequence]]] = {}
     start = 0
     for seq, feed in zip(seqs, feeds):
         n, t = len(feed), seq.cached
         new = slice(start, start + n)
         keys, values = seq.cache[layer]  # (H, capacity, D)
         keys[:, t : t + n], values[:, t : t + n] = k[:, new], v[:, new]
-        # n > 1 only for a new sequence (t == 0), where causal is the whole mask
-        out[:, new] = scaled_dot_product_attention(q[None, :, new], keys[None, :, : t + n], values[None, :, : t + n],
-                                                   is_causal=n > 1, scale=attn.scaling)[0]  # (H, n, D)
+        if n > 1:  # a new sequence (t == 0): causal is the whole mask
+            out[:, new] = scaled_dot_product_attention(q[None, :, new], keys[None, :, :n], values[None, :, :n],
+                                                       is_causal=True, scale=attn.scaling)[0]  # (H, n, D)
+        else:
+            by_length.setdefault(t + 1, []).append((start, seq))
         start += n
+    for length, group in by_length.items():
+        rows = torch.tensor([row for row, _ in group])
+        keys = torch.stack([seq.cache[layer][0][:, :length] for _, seq in group])  # (G, H, length, D)
+        values = torch.stack([seq.cache[layer][1][:, :length] for _, seq in group])
+        query = q[:, rows].transpose(0, 1).unsqueeze(2)  # (G, H, 1, D)
+        mixed = scaled_dot_product_attention(query, keys, values, scale=attn.scaling)  # (G, H, 1, D)
+        out[:, rows] = mixed[:, :, 0].transpose(0, 1)
     return out.transpose(0, 1).reshape(h.shape[0], -1)  # (rows, C)
 
 

@@ -86,7 +86,7 @@ def target_alone(lm) -> tuple[list[np.ndarray], Sequence]:
 
 # -- same link, same text: logits alone == logits in any batch ------------------------------------------------
 SCENARIOS = [("pocket-lm", 1, 0), ("pocket-lm", 5, 0), ("pocket-lm", 24, 3), ("pocket-lm", 6, -2),
-             ("pocket-lm-sft", 12, 2), ("pocket-lm-dpo", 12, -3)]
+             ("pocket-lm", "same prompt", 0), ("pocket-lm-sft", 12, 2), ("pocket-lm-dpo", 12, -3)]
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,8 @@ def test_logits_and_text_alone_equal_inside_batches(models, name, company, joins
     bundled = models[name]
     alone, reference = target_alone(bundled)
     scheduler, target = Recording(bundled), request(bundled, TARGET, 7)
-    crowd = others(bundled, company)
+    crowd = ([request(bundled, TARGET, seed) for seed in range(20, 40)] if company == "same prompt"
+             else others(bundled, company))  # the same prompt: caches as long as the target's, attended together
     arrivals = {0: [target] + crowd} if joins_at == 0 else (
         {0: [target], joins_at: crowd} if joins_at > 0 else {0: crowd, -joins_at: [target]})
     drive(scheduler, arrivals)
