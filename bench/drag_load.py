@@ -3,6 +3,7 @@
     python bench/drag_load.py                         # starts deploy/serve.py (2 processes, nginx, default limits)
     python bench/drag_load.py --students 300 --seconds 60
     python bench/drag_load.py --url http://127.0.0.1:8080 # an already running `make serve`
+    python bench/drag_load.py --redraw                    # only the browser side: knob math per pointer move
 
 While a knob is dragged the knob panel reshapes the distribution in the browser and sends nothing (proved by
 tests/e2e/test_knob_panel.py, which counts the websocket frames a real drag sends). So a dragging student costs
@@ -105,13 +106,64 @@ async def run(url: str, students: int, seconds: float) -> None:
           f"{sum(1 for r in releases if r.errors)} errors of {len(releases)}", flush=True)
 
 
+REDRAW_JS = """([b64, sets]) => {
+  const {applyKnobs, decodeFloat32} = window.knobMath;
+  const scores = decodeFloat32(b64);
+  const off = {temperature: 1, top_k: 0, top_p: 1, min_p: 0, typical_p: 1, repetition_penalty: 1};
+  const order = ["repetition_penalty", "temperature", "top_k", "top_p", "min_p", "typical_p"];
+  const none = {top_k: null, top_p: null, min_p: null, typical_p: null, repetition_penalty: null};
+  const out = {};
+  for (const [name, extra] of sets) {
+    const cache = {};  // one drag: the panel keeps this per prompt
+    const t0 = performance.now();
+    for (let i = 0; i < 60; i++) applyKnobs(scores, {...none, ...extra, temperature: 0.2 + 0.04 * i}, [1, 2, 3], order, off, cache);
+    out[name] = (performance.now() - t0) / 60;
+  }
+  return out;
+}"""
+REDRAW_SETS = [["temperature alone", {}], ["+ top-p 0.9", {"top_p": 0.9}],
+               ["+ top-k 50, top-p, min-p", {"top_k": 50, "top_p": 0.9, "min_p": 0.05}],
+               ["+ repetition penalty", {"repetition_penalty": 1.3}], ["+ typical-p 0.9", {"typical_p": 0.9}]]
+
+
+def redraw_speed() -> None:
+    """The knob math of one pointer move (components/knob_math.js) in headless Chromium, during a temperature drag
+    with other knobs on, at pocket-lm's and GPT-2's vocabulary sizes; the issue's target is >= 30 redraws/s."""
+    import base64
+
+    import numpy as np
+    from playwright.sync_api import sync_playwright
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from components.knob_panel import MATH_JS
+    from tests.e2e.conftest import CHROMIUM_FLAGS, chromium_path
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+        page = browser.new_page()
+        page.set_content("<!doctype html><title>redraw</title>")
+        page.add_script_tag(content=MATH_JS + "\nwindow.knobMath = {applyKnobs, decodeFloat32};", type="module")
+        page.wait_for_function("window.knobMath !== undefined")
+        print(f"{'knobs during a temperature drag':<32}{'vocab':>8}{'ms/move':>9}{'moves/s':>9}", flush=True)
+        for vocab in (4096, 50257):
+            scores = (np.random.default_rng(0).standard_normal(vocab) * 3).astype(np.float32)
+            timed = page.evaluate(REDRAW_JS, [base64.b64encode(scores.tobytes()).decode(), REDRAW_SETS])
+            for name, ms in timed.items():
+                print(f"{name:<32}{vocab:>8}{ms:>9.2f}{1000 / ms:>9.0f}", flush=True)
+        browser.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="an already running `make serve` (its nginx address)")
     parser.add_argument("--students", type=int, default=300)
     parser.add_argument("--seconds", type=float, default=60.0, help="how long the class keeps releasing knobs")
     parser.add_argument("--processes", type=int, default=2, help="app processes when this script starts serve")
+    parser.add_argument("--redraw", action="store_true", help="only time the knob math in headless Chromium")
     args = parser.parse_args()
+    if args.redraw:
+        redraw_speed()
+        return
     if args.url:
         asyncio.run(run(args.url, args.students, args.seconds))
         return

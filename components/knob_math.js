@@ -99,8 +99,12 @@ export function minP(x, p) {
   return removeWhere(x, (i) => probs[i] < p * top);
 }
 
-/** TypicalLogitsWarper: keep the tokens whose surprise is closest to the entropy until their mass reaches `mass`. */
-export function typicalP(x, mass) {
+/**
+ * TypicalLogitsWarper: keep the tokens whose surprise is closest to the entropy until their mass reaches `mass`.
+ * The shifted score |-log p - H| falls and then rises with the logit, so given x's ascending `order` the shifted
+ * order is a merge of two runs (each rounded step is monotone): no sort per pointer move.
+ */
+export function typicalP(x, mass, order = ascendingOrder(x)) {
   const n = x.length;
   let max = -Infinity;
   let sum = 0;
@@ -115,16 +119,32 @@ export function typicalP(x, mass) {
   }
   const shifted = new Float64Array(n);  // |surprise - entropy|
   for (let i = 0; i < n; i++) shifted[i] = Math.abs(-normalized[i] - ent);
+  const byShifted = mergeV(order, shifted, (i) => -normalized[i] - ent <= 0);
   const probs = softmax64(x, null);
-  const order = ascendingOrder(shifted);
   let last = 0;
   let cum = 0;
   for (let j = 0; j < n; j++) {
-    cum += probs[order[j]];
+    cum += probs[byShifted[j]];
     if (cum < mass) last++;
   }
-  const threshold = shifted[order[Math.min(last, n - 1)]];
-  return removeWhere(x, (i) => i !== order[0] && shifted[i] > threshold);
+  const threshold = shifted[byShifted[Math.min(last, n - 1)]];
+  return removeWhere(x, (i) => i !== byShifted[0] && shifted[i] > threshold);
+}
+
+/** Indices in ascending order of `key`, where key falls then rises along `order` (`rising(i)` from the turn on):
+ *  the rising run as it is, the falling run reversed, merged. */
+function mergeV(order, key, rising) {
+  const n = order.length;
+  let turn = 0;
+  while (turn < n && !rising(order[turn])) turn++;
+  const out = new Uint32Array(n);
+  let up = turn;
+  let down = turn - 1;
+  for (let j = 0; j < n; j++) {
+    if (down < 0 || (up < n && key[order[up]] <= key[order[down]])) out[j] = order[up++];
+    else out[j] = order[down--];
+  }
+  return out;
 }
 
 /** Which knobs change anything: the server's off values, or a switch that is off. */
@@ -158,7 +178,7 @@ export function applyKnobs(scores, knobs, contextIds, order, offValues, cache = 
     if (name === "top_k") x = topK(x, value, sortedNow());
     if (name === "top_p") x = topP(x, value, sortedNow());
     if (name === "min_p") x = minP(x, value);
-    if (name === "typical_p") [x, sorted, cacheValid] = [typicalP(x, value), null, false];
+    if (name === "typical_p") [x, sorted, cacheValid] = [typicalP(x, value, sortedNow()), null, false];
     stages.push({ name, survivors: countFinite(x) });
   }
   return { scores: x, stages, probs: probabilities(x) };
