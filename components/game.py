@@ -91,7 +91,8 @@ def client_address() -> str:
     from deploy.limits import client_address as resolve
     from deploy.limits import trusted_networks
 
-    peer = st.context.ip_address or "127.0.0.1"  # Streamlit says None for a loopback peer
+    peer = st.context.ip_address
+    peer = peer if isinstance(peer, str) and peer else "127.0.0.1"  # Streamlit says None for a loopback peer
     try:
         return resolve(peer, st.context.headers.get("X-Real-IP"), trusted_networks())
     except ValueError:  # LLMX_TRUSTED_PROXIES unreadable: count the peer

@@ -141,3 +141,17 @@ def test_no_guess_box_after_the_reveal(store_url):
     me.run()
     assert not me.get("text_input") and not me.get("form_submit_button")
     assert "Received: <b>wife</b>" not in html_of(me) and "The true next word" in html_of(me)
+
+
+def test_the_play_page_counts_guesses_per_client_address(store_url, monkeypatch):
+    """Every AppTest session comes from the same (loopback) address: like a script opening fresh sessions."""
+    monkeypatch.setenv("LLMX_GAME_GUESSES_PER_ADDRESS", "2")
+    at = open_page("pages/game.py")
+    round_id, code = start_round(at)
+    guess(round_id, "wife")
+    guess(round_id, "house")
+    third = guess(round_id, "zebra")
+    assert any("from your network" in e.value for e in third.error)
+    store = open_store(store_url)
+    assert store.counts(round_id, code) == Counter({"wife": 1, "house": 1})
+    assert [n.guesses for n in store.networks(round_id, code)] == [2]
