@@ -26,9 +26,11 @@ from lib.models.catalog import CATALOG, DEFAULT_MODEL, CatalogEntry
 STEPS_FILE = Path(__file__).with_name("lecture_steps.toml")  # the steps themselves, as data
 PAGES = {row.url_path: row.file for row in page_table.PAGES if row.url_path}  # the pages a step can open
 
-# needs: "none" (any model, or no model), "knowledge" (world knowledge: the biggest base model here),
+# needs: "none" (any model, or no model), "knowledge" (world knowledge: the step's own model, else the biggest base
+# model here),
 # "family" (one model family at several training stages).
-NEEDS = {"none": "Any model (or none)", "knowledge": "World knowledge: the biggest base model on this machine",
+NEEDS = {"none": "Any model (or none)",
+         "knowledge": "World knowledge: the model the step's claim is checked on, else the biggest base model here",
          "family": "One family at several training stages (base, instruction-tuned, preference-tuned)"}
 
 
