@@ -118,7 +118,7 @@ html { font-size: 24px !important; }
 [data-testid="stMetricValue"] { font-size: 1.3rem !important; }
 [data-testid="stVerticalBlock"] { gap: 0.6rem !important; }
 .stMainBlockContainer button p { font-size: 20px !important; }
-/* The lecture steps open each example by link, so the preset pickers make way for the chart. */
+/* A lecture step's "Open the full page" link sets the example, so the preset pickers make way for the chart. */
 .st-key-tok_preset, .st-key-nt_preset, .st-key-sk_preset { display: none !important; }
 /* Tokenizer: the step's link picks the tokenizers; the single view's own picker still shows which one. */
 .st-key-tok_names, [data-testid="stHorizontalBlock"]:has(.st-key-tok_show_ids) { display: none !important; }
@@ -134,13 +134,6 @@ h1 { font-size: 1.5rem !important; padding: 0 0 0.3rem 0 !important; }
 [data-testid="stHeader"], [data-testid="stHeader"] * { pointer-events: none !important; }
 [data-testid="stHeader"] button, [data-testid="stHeader"] a { pointer-events: auto !important; }
 """
-# A page shown inside the Lecture page (?frame=1): no sidebar, no header, little padding.
-FRAMED = """
-[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"],
-[data-testid="stHeader"] { display: none !important; }
-.stMainBlockContainer { padding-top: 0.5rem !important; }
-[data-testid="stHeading"]:has(h1) { display: none !important; }  /* the Lecture page shows the step's title */
-"""
 
 
 def presenting() -> bool:
@@ -150,13 +143,6 @@ def presenting() -> bool:
 @guarded_callback
 def _sync() -> None:
     st.session_state[KEY] = st.session_state["_present_toggle"]
-
-
-def framed() -> bool:
-    """Whether this session is a page embedded in the Lecture page (?frame=1 when it started)."""
-    if st.query_params.get("frame") == "1":
-        st.session_state["_framed"] = True
-    return bool(st.session_state.get("_framed"))
 
 
 def setup() -> None:
@@ -173,5 +159,5 @@ def setup() -> None:
                       help="Large text for a projector; toolbars hidden. Also ?present=1 in the link.")
     to_query(**{KEY: "1" if presenting() else None})
     st.session_state[WRITTEN] = presenting()
-    st.html(f"<style>{ALWAYS}{PRESENTING if presenting() else ''}{FRAMED if framed() else ''}</style>")
+    st.html(f"<style>{ALWAYS}{PRESENTING if presenting() else ''}</style>")
     st.sidebar.html(CHART_JS + NO_SHORTCUTS_JS, unsafe_allow_javascript=True)  # in the sidebar: takes no room

@@ -21,6 +21,7 @@ def go(target: int | None = None, delta: int = 0) -> None:
     """To step `target`, or `delta` steps on from the current one (two quick clicks move two steps)."""
     where = st.session_state.lecture_step + delta if target is None else target
     st.session_state.lecture_step = min(max(where, 0), len(L.STEPS) - 1)
+    step_views.knobs_off_the_link()
 
 
 i = st.session_state.lecture_step

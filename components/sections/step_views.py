@@ -21,6 +21,7 @@ from components.loaders import distribution, generate, get_model_or_fallback
 from components.sections import scale_charts, scale_views, stage_views
 from components.sections import token_view as tv
 from components.sections.html_charts import paired_bars
+from components.state import from_query, to_query
 from lib.models.catalog import DEFAULT_MODEL, Checkpoint, Family, entry_for
 from lib.models.hub import ModelUnavailable
 from lib.models.prompting import chat_prompt, prompt_tail
@@ -99,10 +100,20 @@ def generation_view(step: L.Step, params: dict[str, str]) -> None:
 
 
 def _knob_slider(step: L.Step, name: str, params: dict[str, str]) -> float:
+    """A knob's slider, starting at the step's value (or a link's ?name=); a moved knob is kept in the link."""
     row = next(r for r in KNOBS if r.name == name)
     lo, hi, stride, _, label = row.slider
-    value = type(row.off)(params.get(name, row.off))
-    return st.slider(label or row.label, lo, hi, value, step=stride, key=f"lecture_{step.id}_{name}")
+    cast = type(row.off)
+    start = cast(params.get(name, row.off))
+    from_query(f"lecture_{step.id}_{name}", name, start, cast, lo, hi)
+    value = st.slider(label or row.label, lo, hi, step=stride, key=f"lecture_{step.id}_{name}")
+    to_query(**{name: value if value != start else None})
+    return value
+
+
+def knobs_off_the_link() -> None:
+    """Knob values in the link belong to the step that set them: a step change takes them out."""
+    to_query(**{row.name: None for row in KNOBS})
 
 
 def sampling_view(step: L.Step, params: dict[str, str]) -> None:

@@ -111,3 +111,18 @@ def test_prepare_button_fetches_encodings_and_lists_what_works_offline(tmp_path,
     assert [e.value for e in at.error] == ["encoding o200k_base: could not download encodings/o200k_base.tiktoken: "
                                            "HTTPError"]
     assert any("`p50k_base`" in m.value and "Works offline now" in m.value for m in at.markdown)
+
+
+def test_a_moved_knob_is_kept_in_the_link_until_the_step_changes():
+    """Every state lives in the URL: the playground step's moved temperature is in the link, a link with one opens
+    with it, and the next step's link no longer carries it."""
+    at = open_page("pages/lecture.py", step="playground", present="1")
+    key = "lecture_playground_temperature"
+    assert at.slider(key=key).value == float(dict(L.BY_ID["playground"].params)["temperature"])
+    assert "temperature" not in at.query_params  # the step's own value: the step id says it
+    at.slider(key=key).set_value(1.5).run()
+    assert at.query_params["temperature"] in (["1.5"], "1.5") and not at.exception
+    at.button(key="lecture_next").click().run()
+    assert "temperature" not in at.query_params
+    fresh = open_page("pages/lecture.py", step="playground", temperature="1.2")
+    assert fresh.slider(key=key).value == 1.2
