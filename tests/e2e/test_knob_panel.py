@@ -45,7 +45,7 @@ def metric(page, label: str) -> str:
     return box.locator("[data-testid=stMetricValue]").inner_text()
 
 
-def test_dragging_temperature_redraws_live_and_sends_only_on_release(page, app_url):
+def test_dragging_temperature_redraws_live_and_sends_only_on_release(page, app_url, browser):
     frames = sent_frames(page)
     open_page(page, f"{app_url}/sampling?prompt={quote(PROMPT)}")
     no_exception(page)
@@ -78,6 +78,14 @@ def test_dragging_temperature_redraws_live_and_sends_only_on_release(page, app_u
     assert float(metric(page, "Entropy (nats)")) < float(entropy_before)
     no_exception(page)
     panel(page).screenshot(path=str(shots / "drag-released.png"))
+    shown = after_values(page)
+    link = browser.new_page()  # the deep link opens exactly this state
+    try:
+        open_page(link, page.url)
+        expect(link.get_by_role("slider", name=TEMPERATURE)).to_have_attribute("aria-valuenow", f"{released_at:g}")
+        expect(panel(link).locator(".kp-after-num")).to_have_text(shown)
+    finally:
+        link.close()
 
 
 def test_keyboard_moves_a_knob_with_aria_values_a_live_summary_and_one_message(page, app_url):
