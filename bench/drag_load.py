@@ -26,9 +26,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from class_load import close_all, cpu_seconds, load_average, open_class, pct  # noqa: E402
-from session_flood import served  # noqa: E402
-from st_client import RunResult, Student, knob_release  # noqa: E402
+from class_load import close_all, cpu_seconds, load_average, open_class, pct
+from session_flood import served
+from st_client import RunResult, Student, knob_release
 
 TEMPERATURES = [round(0.05 * i, 2) for i in range(1, 61)]  # the panel's temperature steps, 0.05 .. 3.0
 
