@@ -196,6 +196,7 @@ def lens_view(model, data: Inside) -> None:
                + (f" Layers down shows the last {PHONE_POSITIONS} positions." if grid == "layers" else ""))
 
 
+@guarded_callback
 def _jump(layer: int, head: int) -> None:
     st.session_state.ins_layer, st.session_state.ins_head = layer + 1, head + 1
 
