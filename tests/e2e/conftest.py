@@ -112,6 +112,20 @@ def wait_idle(page, settle: float = 0.5) -> None:
     page.wait_for_selector(IDLE, timeout=90_000)
 
 
+# Every Plotly chart has drawn at its container's current width: Plotly lays out after the script has ended and
+# again after a resize, so a screenshot or a count waits for this, not for a fixed time.
+CHARTS_DRAWN = """() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')].every(c => {
+    const plot = c.querySelector('.js-plotly-plot');
+    return plot && plot._fullLayout && plot.querySelector('.main-svg')
+        && Math.abs(plot._fullLayout.width - plot.clientWidth) < 2;
+})"""
+
+
+def wait_charts_drawn(page, timeout_ms: int = 30_000) -> None:
+    """Wait (Playwright's own polling, no fixed sleep) until every chart on the page is drawn at its width."""
+    page.wait_for_function(CHARTS_DRAWN, timeout=timeout_ms)
+
+
 def open_page(page, url: str) -> None:
     page.goto(url)
     wait_idle(page)

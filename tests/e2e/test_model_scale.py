@@ -1,11 +1,10 @@
 """The model-scale page in a real browser: charts carry the models, links select them, the builder counts live."""
 
-import time
 import urllib.parse
 
 import pytest
 
-from tests.e2e.conftest import no_exception, open_page, screenshot, wait_idle
+from tests.e2e.conftest import no_exception, open_page, screenshot, wait_charts_drawn, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -38,7 +37,7 @@ def shoot(page, name: str) -> None:
     height = page.evaluate("() => Math.max(1080, ...[...document.querySelectorAll('[data-testid=stMain] *')]"
                            ".slice(0, 400).map(e => e.scrollHeight))")
     page.set_viewport_size({"width": 1920, "height": min(height + 120, 8000)})
-    time.sleep(1.5)  # plotly re-lays out after a resize
+    wait_charts_drawn(page)  # plotly re-lays out after a resize
     screenshot(page, name)
     page.set_viewport_size({"width": 1600, "height": 1000})
 

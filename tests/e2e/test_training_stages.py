@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from urllib.parse import urlencode
 
 import pytest
 
-from tests.e2e.conftest import no_exception, open_page, screenshot, wait_idle
+from tests.e2e.conftest import no_exception, open_page, screenshot, wait_charts_drawn, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -18,7 +17,7 @@ def tall_screenshot(page, name: str, height: int = 3200) -> None:
     """Streamlit scrolls inside its own container, so a full-page shot needs a tall viewport."""
     assert page.get_by_text("Page not found").count() == 0
     page.set_viewport_size({"width": 1600, "height": height})
-    time.sleep(1.5)  # let plotly re-lay out
+    wait_charts_drawn(page)  # plotly re-lays out after a resize
     screenshot(page, name)
     page.set_viewport_size({"width": 1600, "height": 1000})
 
