@@ -155,3 +155,20 @@ def test_the_play_page_counts_guesses_per_client_address(store_url, monkeypatch)
     store = open_store(store_url)
     assert store.counts(round_id, code) == Counter({"wife": 1, "house": 1})
     assert [n.guesses for n in store.networks(round_id, code)] == [2]
+
+
+def test_the_lecturer_discards_a_burst_from_one_network(store_url):
+    at = open_page("pages/game.py")
+    round_id, code = start_round(at)
+    store = open_store(store_url)
+    for i in range(25):  # a script: fresh sessions from one address
+        store.submit(round_id, f"bot{i:04d}", "banana", address="203.0.113.7")
+    store.submit(round_id, "student0001", "wife", address="198.51.100.1")
+    at.run()
+    assert any(e.label.startswith("Guesses by network") for e in at.expander)
+    assert any("25" in m.value and "Network 1" in m.value for m in at.markdown)
+    discard = next(b for b in at.button if b.key and b.key.startswith("game_discard_"))
+    discard.click().run()
+    assert not at.exception
+    assert store.counts(round_id, code) == Counter({"wife": 1})
+    assert any("Discarded 25 guesses" in s.value for s in at.success)
