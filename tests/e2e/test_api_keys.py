@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import time
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.conftest import need_shared
 from tests.e2e.conftest import CHROMIUM_FLAGS, no_exception, open_page, screenshot, start_server, wait_idle
@@ -131,13 +131,27 @@ def chart_labels(page, expect: list[str]) -> list[str]:
     or after 20 s: Plotly draws, and redraws, after the script run has ended."""
     ticks = page.locator("[data-testid=stPlotlyChart]").first.locator(".ytick text")
     ticks.first.wait_for()
-    for _ in range(40):
-        texts = sorted(ticks.all_text_contents(),
-                       key=lambda t: int(t.split(".")[0]) if t.split(".")[0].isdigit() else 10**6)
-        if texts[:len(expect)] == expect:
-            break
-        time.sleep(0.5)
-    return texts
+    try:  # Playwright polls the page until the labels start with `expect`
+        page.wait_for_function(LABELS_START_WITH, arg=expect, timeout=20_000)
+    except PlaywrightTimeout:
+        pass  # the caller's assertion shows what was drawn instead
+    return sorted(ticks.all_text_contents(), key=_rank)
+
+
+def _rank(label: str) -> int:
+    head = label.split(".")[0]
+    return int(head) if head.isdigit() else 10**6
+
+
+# The first chart's labels, ordered by their rank prefix ("3. ␣cat"), start with the expected ones (as _rank sorts).
+LABELS_START_WITH = """expect => {
+    const chart = document.querySelector('[data-testid=stPlotlyChart]');
+    if (!chart) return false;
+    const rank = t => /^\\d+\\./.test(t) ? parseInt(t, 10) : 1e6;
+    const texts = [...chart.querySelectorAll('.ytick text')].map(e => e.textContent)
+        .map((t, i) => [rank(t), i, t]).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map(x => x[2]);
+    return expect.every((label, i) => texts[i] === label);
+}"""
 
 
 def expected_labels(n: int) -> list[str]:
