@@ -194,7 +194,8 @@ def free_port() -> int:
 
 
 def run_backend(name: str, store_url: str, n: int, window: float) -> None:
-    proc, base, log = start_server({"LLMX_GAME_STORE": store_url})
+    # every simulated student comes from 127.0.0.1: the per-address guess limit would count them as one network
+    proc, base, log = start_server({"LLMX_GAME_STORE": store_url, "LLMX_GAME_GUESSES_PER_ADDRESS": "0"})
     try:
         res = asyncio.run(play(base, store_url, n, window, proc.pid))
     finally:
