@@ -132,7 +132,7 @@ class Student:
         result = RunResult(0.0, 0, [], [])
         try:
             await asyncio.wait_for(self._read_until_finished(result, t0), self.timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             result.errors.append(f"no script_finished within {self.timeout:g} s")
         result.seconds, result.bytes_in = time.perf_counter() - t0, self.bytes_in - before
         return result

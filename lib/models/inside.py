@@ -123,7 +123,6 @@ def lens_scale(model, norm, last_block_output, model_logits) -> float:
 
     1.0 for most models; Granite's 1/logits_scaling, Cohere's logit_scale and the like otherwise. A ValueError
     when no single factor reproduces the model's logits (the lens would be wrong on every row)."""
-    import torch
 
     ours = output_logits(model, norm(last_block_output)).float()  # (1, T, vocab)
     theirs = model_logits.float()

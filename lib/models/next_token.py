@@ -173,7 +173,7 @@ class HFCausalLM:
         self.last_only = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
 
     @classmethod
-    def load(cls, ref: str, progress: Callable[[float, str], None] | None = None) -> "HFCausalLM":
+    def load(cls, ref: str, progress: Callable[[float, str], None] | None = None) -> HFCausalLM:
         path, local_only = hub.resolve(ref)
         from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -13,9 +13,12 @@ import math
 import random
 import zlib
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from lib.models.next_token import HFCausalLM
 
 Models = Callable[[str], object]   # model id -> a loaded NextTokenModel
 
@@ -130,7 +133,7 @@ def _held_out(tasks) -> list:
     return [ex for ex in held_out_examples() if ex.task in tasks]
 
 
-def _stage_models(params, models) -> list[tuple[object, bool]]:
+def _stage_models(params, models) -> list[tuple[HFCausalLM, bool]]:
     from lib.teaching import stages
 
     family = stages.FAMILIES[params["family"]]

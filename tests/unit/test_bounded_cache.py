@@ -33,7 +33,7 @@ def test_threads_never_exceed_the_budget():
 
     def work(offset):
         for i in range(300):
-            cache.get((offset, i % 50), lambda: "z" * (1 + (i * 7) % 90))
+            cache.get((offset, i % 50), lambda i=i: "z" * (1 + (i * 7) % 90))
 
     threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
     for t in threads:

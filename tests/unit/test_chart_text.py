@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import unicodedata
 
-import pytest
 from hypothesis import given, strategies as st
 
 from components import charts
@@ -62,7 +61,7 @@ def test_a_whole_character_token_reads_as_itself(text):
 
 
 def test_part_of_a_character_shows_its_bytes_and_says_so():
-    raw = "’".encode("utf-8")  # E2 80 99: split over two tokens
+    raw = "’".encode()  # E2 80 99: split over two tokens
     first, why = readable(raw[:1])
     assert first == "E2…" and "start a character" in why
     rest, why = readable(raw[1:])
