@@ -1,4 +1,5 @@
-"""Presentation mode (?present=1, kept for the session), phone layout and chart export: one place for the CSS.
+"""Presentation mode (?present=1, kept for the session), phone layout and chart export: the app-wide CSS
+(components that draw their own HTML keep their own small style blocks beside it).
 
 Called once per run from the router, so every page gets it.
 """
