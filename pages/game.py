@@ -23,8 +23,6 @@ start_round_form(store, code, model_id, expanded=not rounds)
 
 if "game_error" in st.session_state:
     st.error(st.session_state.pop("game_error"))
-if "game_note" in st.session_state:
-    st.success(st.session_state.pop("game_note"))
 
 if not rounds:
     st.info("Start a round above: the class will see the prompt on their phones and guess the next word.")

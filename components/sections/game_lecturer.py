@@ -104,6 +104,8 @@ def round_buttons(store: GameStore, r: Round, code: str) -> None:
 
 def networks_panel(store: GameStore, round_id: str, code: str, total: int) -> None:
     """Guesses per network (client address), when one network sent many: the lecturer can discard a burst."""
+    if note := st.session_state.pop("game_note", None):  # in this fragment: its button reruns only the fragment
+        st.success(note)
     nets = [n for n in store.networks(round_id, code) if n.guesses >= 10]
     if not nets or (len(nets) == 1 and nets[0].guesses == total and total < 40):
         return
