@@ -9,6 +9,7 @@ import streamlit as st
 from components.sections import tokenizer_tabs as tabs
 from components.guard import guarded_callback
 from components.setup import route_through_app
+from components.presentation import presenting
 from components.state import as_bool, from_query, to_query
 from components.sections.tokenizer_tabs import LINK_CAP, TEXT_CAP, cut_to_cap
 from lib.teaching.presets import TOKENIZER_DEFAULT, TOKENIZER_PRESETS
@@ -19,6 +20,9 @@ PHONE_ORDER = """<style>
   div:has(> .st-key-tok_examples), div:has(> .st-key-tok_settings), div:has(> .st-key-tok_single_counts) { order: 1; }
 }
 </style>"""
+# Presentation mode hides the examples and settings (components/presentation.py); their boxes go too, or their
+# empty places still take a gap each above the chips.
+PRESENTED = "<style>div:has(> .st-key-tok_examples), div:has(> .st-key-tok_settings) { display: none; }</style>"
 TABS = ["Single view", "Side by side", "Multilingual", "Decode", "Chat format", "How BPE builds a token"]
 
 
@@ -45,7 +49,7 @@ st.markdown("Models predict **tokens, not words**. A tokenizer cuts text into pi
             "gives each piece a number; the model only ever sees those numbers.")
 
 # On a phone the chips come right after the text: the examples and settings move below the tabs (CSS order).
-st.html(PHONE_ORDER)
+st.html(PHONE_ORDER + (PRESENTED if presenting() else ""))
 with st.container(key="tok_examples"):
     st.pills("Examples from the lectures", list(TOKENIZER_PRESETS), key="tok_preset",
              on_change=guarded_callback(_use_preset))
