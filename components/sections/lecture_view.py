@@ -26,6 +26,7 @@ FIT_CSS = """<style>
 .st-key-lecture_figure_inner > [data-testid="stElementContainer"]:has(.js-plotly-plot) { flex: 1 1 0; min-height: 0; }
 .st-key-lecture_figure [data-testid="stVerticalBlock"] { gap: 0.3rem !important; }
 .st-key-lecture_notes p { font-size: 0.9rem; margin-bottom: 0.2rem; }
+.st-key-lecture_notes [data-testid="stCaptionContainer"] p { font-size: 0.65rem !important; }
 .st-key-lecture_figure .tv-wrap { font-size: 0.85rem; line-height: 2; }
 .st-key-lecture_figure p { font-size: 0.85rem; }
 .st-key-lecture_figure .ts-data { font-size: 0.75rem; padding: 0.3rem 0.6rem; margin: 0.2rem 0; }
