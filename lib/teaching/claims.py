@@ -54,12 +54,18 @@ def _token_id(model, token: str) -> int:
 # -- next-token claims -------------------------------------------------------------------------------------
 
 def top_token(claim, params, models) -> Measured:
-    """The most likely next token is `token`."""
+    """The most likely next token is `token` (and, with `then`, the greedy continuation spells `then`: a word the
+    model writes in several tokens, one prediction each)."""
     model = models(params["model"])
-    dist = model.distribution(_prompt(model, params))
-    top = dist.top_rows(1)[0]
-    return Measured(top.text == claim["token"], f"top token {top.text!r} at {top.prob:.1%} ({model.name})",
-                    {"top_pct": 100 * top.prob})
+    prompt = _prompt(model, params)
+    top = model.distribution(prompt).top_rows(1)[0]
+    holds, summary = top.text == claim["token"], f"top token {top.text!r} at {top.prob:.1%} ({model.name})"
+    if "then" in claim:
+        steps = model.generate(prompt, len(model.tokenize(claim["then"]))).steps
+        spelled = [s.chosen.text for s in steps]
+        holds = holds and "".join(spelled) == claim["then"]
+        summary += f", then greedy {spelled}"
+    return Measured(holds, summary, {"top_pct": 100 * top.prob})
 
 
 def token_rank(claim, params, models) -> Measured:

@@ -87,3 +87,11 @@ def test_gzip_oracle_is_gzip_itself():
     text = L.BY_ID["compression"].params[0][1]
     assert claims.gzip_bits_per_char(text) == pytest.approx(
         8 * (len(gzip.compress(text.encode(), 9, mtime=0)) - 18) / len(text))
+
+
+def test_a_word_in_two_tokens_is_two_predictions():
+    """SmolLM2's tokenizer, as the oracle: " Hitchcock" is two tokens, so the step's claim spells it in two steps."""
+    model = open_offline("SmolLM2-135M-Instruct-Q4_1")
+    assert [model.tokenizer.decode([i]) for i in model.tokenize(" Hitchcock")] == [" Hitch", "cock"]
+    wrong = _planted("hitchcock", {"kind": "top_token", "token": " Hitch", "then": " Hitchens"})
+    assert not claims.measure(wrong, L.step_params(wrong, OFFLINE), open_offline).holds
