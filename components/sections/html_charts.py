@@ -72,13 +72,17 @@ def cumulative_svg(sorted_probs: Sequence[float], top_p: float | None, points: i
     def y(p):  # probability(ies) -> SVG y
         return top + plot_h * (1 - np.minimum(p, 1.05) / 1.05)
 
-    line = ""
+    line, said = "", []
     if n:
         cum = np.cumsum(np.asarray(sorted_probs, dtype=np.float64))
+        said = [f"the top {k:,} hold {cum[k - 1]:.1%}" for k in (1, 10, 100, 1000) if k <= n]
         ranks = np.unique(np.concatenate([np.geomspace(1, last, points).round(), [n]]).clip(1, n).astype(int))
         line = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(x(ranks).tolist(), y(cum[ranks - 1]).tolist()))
+    if top_p is not None and kept:
+        said.append(f"top-p {top_p:.2f} keeps {kept:,} tokens")
+    summary = "Cumulative probability of the most likely tokens" + (": " + "; ".join(said) if said else "")
     parts = [f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" style="font-size:26px;max-width:{width}px"'
-             f' aria-label="cumulative probability of the most likely tokens">']
+             f' aria-label="{summary}">']
     for p in (0, 0.25, 0.5, 0.75, 1.0):
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(p):.1f}" y2="{y(p):.1f}" stroke="#e5e7eb"/>'
                      f'<text x="{left - 8}" y="{y(p) + 6:.1f}" text-anchor="end">{p:.0%}</text>')

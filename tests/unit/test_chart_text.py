@@ -72,3 +72,16 @@ def test_part_of_a_character_shows_its_bytes_and_says_so():
 def test_a_control_character_shows_its_unicode_picture():
     shown, why = readable(b"\x16")
     assert unicodedata.name(shown) == "SYMBOL FOR SYNCHRONOUS IDLE" and "U+0016" in why
+
+
+def test_the_cumulative_curve_says_its_numbers():
+    import re
+
+    import numpy as np
+
+    from components.sections.html_charts import cumulative_svg
+
+    probs = np.sort(np.random.default_rng(0).dirichlet(np.ones(3000)))[::-1]
+    label = re.search(r'aria-label="([^"]+)"', cumulative_svg(probs, 0.9, kept=1234)).group(1)
+    assert f"the top 10 hold {probs[:10].sum():.1%}" in label and f"the top 1,000 hold {probs[:1000].sum():.1%}" in label
+    assert "top-p 0.90 keeps 1,234 tokens" in label
