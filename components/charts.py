@@ -174,7 +174,7 @@ def _listing(pairs: list[str]) -> str:
 def chart_summary(fig: go.Figure) -> str:
     """One or two sentences: the title, then each series' first points as printed (or their values)."""
     title = _title(fig)
-    parts = [title] if title else []
+    parts: list[str] = []
     for trace in _traces(fig):
         name = _plain(trace.get("name") or "")
         if trace.get("type") == "heatmap":
@@ -189,7 +189,8 @@ def chart_summary(fig: go.Figure) -> str:
         pairs = [f"{c} {t or v}" for c, v, t in points if c or t or v]
         if pairs:
             parts.append((f"{name}: " if name else "") + _listing(pairs))
-    return ". ".join(parts) + "."
+    body = ". ".join(parts)
+    return (f"{title}: {body}" if title and body else title or body) + "."
 
 
 def _table_rows(fig: go.Figure) -> tuple[list[str], list[list[str]]]:

@@ -35,7 +35,7 @@ def test_summary_and_table_say_what_the_bars_show_escaped():
     text = charts.chart_text_html(fig)
     assert "<b>x</b>" not in text and "&lt;b&gt;x&lt;/b&gt;" in text  # token text stays text
     summary = html.unescape(text.split("<p>")[1].split("</p>")[0])
-    assert summary.startswith("Next <token>. 1. <b>x</b> 28.9%, 2. I 12.8%, everything else 58.3%")
+    assert summary.startswith("Next <token>: 1. <b>x</b> 28.9%, 2. I 12.8%, everything else 58.3%")
     cells = [html.unescape(c.split("</td>")[0]) for c in text.split("<td>")[1:]]
     assert cells[:5] == ["", "1. <b>x</b>", "", "0.289", "28.9%"]
 
