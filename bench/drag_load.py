@@ -93,17 +93,22 @@ async def run(url: str, students: int, seconds: float) -> None:
     alone, _ = await open_class(ws, "sampling", 1, 0.0)
     base = row("release, alone", 1, await release_every(alone, 20.0, period=0.5), None, None)
     await close_all(alone)
-    t0 = time.perf_counter()
     klass, opened = await open_class(ws, "sampling", students, students / 10.0, timeout=120.0)
     row("open /sampling", students, opened, None, None)
     cpu0, t0 = cpu_seconds(pids), time.perf_counter()
     releases = await release_every(klass, seconds)
-    cpu = 100 * (cpu_seconds(pids) - cpu0) / (time.perf_counter() - t0) if pids else None
+    elapsed = time.perf_counter() - t0
+    cpu = 100 * (cpu_seconds(pids) - cpu0) / elapsed if pids else None
     row("release, whole class", len(klass), releases, base, cpu)
     await close_all(klass)
     ok = [r.seconds * 1e3 for r in releases if not r.errors]
     print(f"release round trip with {len(klass)} students: p95 {pct(ok, .95):.0f} ms (target <= 300 ms), "
           f"{sum(1 for r in releases if r.errors)} errors of {len(releases)}", flush=True)
+    if pids and releases:
+        per_release = cpu * elapsed / 100 / len(releases)
+        offered = len(klass) / 2.0
+        print(f"app CPU per release {per_release * 1e3:.1f} ms: {offered:.0f} releases/s offered need "
+              f"{offered * per_release:.2f} cores; served {len(releases) / elapsed:.0f}/s", flush=True)
 
 
 REDRAW_JS = """([b64, sets]) => {
