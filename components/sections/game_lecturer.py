@@ -136,6 +136,9 @@ def _span(n: Network) -> str:
 def live_round(store: GameStore, round_id: str, code: str) -> None:
     """Refreshed every second: the class against the model on this round."""
     r = store.round(round_id)
+    if r is None:
+        st.info("This round has ended and its data was deleted.")
+        return
     try:
         counts = store.counts(round_id, code)
     except GameError as exc:
