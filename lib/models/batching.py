@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 MIN_ROWS = 16    # batched row-wise layers never run with fewer rows, so their kernel (and bits) never change
 MAX_ACTIVE = 128  # sequences per step; later requests join as earlier ones finish
-PAUSE_SHARE, MAX_PAUSE_S = 0.25, 0.05  # after each step, pause a quarter of its time (at most 50 ms)
+PAUSE_SHARE, MAX_PAUSE_S = 0.25, 0.05  # after each step, pause a quarter of its time (at most 50 ms) ...
+PAUSE_FROM = 8                          # ... when it ran this many sequences or more
 IDLE_EXIT_S = 60.0  # the loop's thread ends after this long without work
 WINDOW_NOTE = "The text outgrew the context, so the oldest tokens were dropped as it went on."
 
@@ -126,9 +127,10 @@ class Scheduler:
             for seq in finished:
                 seq.cache = None  # free its buffers
                 seq.tell(seq)
-            # One interpreter runs this loop and every session's script: leave them a share of it between steps,
-            # so a slider moved during a class's generation is not queued behind it.
-            time.sleep(min(MAX_PAUSE_S, PAUSE_SHARE * (time.perf_counter() - started)))
+            # One interpreter runs this loop and every session's script: while a class generates, leave the
+            # scripts a share of it between steps, so a slider moved meanwhile is not queued behind the batch.
+            if len(active) >= PAUSE_FROM:
+                time.sleep(min(MAX_PAUSE_S, PAUSE_SHARE * (time.perf_counter() - started)))
 
     def run_step(self, active: list[Sequence]) -> set[Sequence]:
         """One forward pass for every active sequence, then one token each; returns those done (or failed).
