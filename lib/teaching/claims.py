@@ -160,42 +160,26 @@ def stage_rises(claim, params, models) -> Measured:
                     "P(answer) by stage: " + " -> ".join(f"{v:.1f}%" for v in means), figures)
 
 
-def answer_logprob(model, prompt_ids, answer: str) -> float:
-    """log P(answer, then end of turn | prompt) under `model`, in nats."""
-    import torch
-
-    ids = list(prompt_ids) + model.tokenize(answer) + [model.tokenizer.eos_token_id]
-    with torch.inference_mode():
-        logp = torch.log_softmax(model.model(torch.tensor([ids])).logits[0].double(), -1)  # (T, vocab)
-    return float(sum(logp[i - 1, ids[i]] for i in range(len(prompt_ids), len(ids))))
-
-
-def held_out_pairs(tasks, seed: int = 5) -> list[tuple[str, str, str]]:
-    """(instruction, chosen, rejected) built from held-out content as the DPO pairs were: concise and correct
-    chosen; rambling, wrong or off-format rejected. No tuned model saw these instructions."""
+def held_out_pairs(tasks, seed: int = 5) -> list:
+    """Preference pairs from held-out content, built as the DPO pairs were (concise, correct, on-format chosen;
+    rambling, wrong or off-format rejected). No tuned model saw these instructions."""
     from lib.teaching import instructions as I
 
     rng = random.Random(seed)
     out = []
     for ex in _held_out(tasks):
-        rejected = I.ramble(ex.answer, rng) if rng.random() < 0.6 else I._wrong(ex, rng)[0]
-        out.append((ex.instruction, ex.answer, rejected))
+        rejected, why = (I.ramble(ex.answer, rng), "concise") if rng.random() < 0.6 else I.worse_answer(ex, rng)
+        out.append(I.PreferencePair(ex.task, ex.instruction, ex.answer, rejected, why))
     return out
 
 
 def margin_rises(claim, params, models) -> Measured:
     """DPO's preference margin, log P(chosen) - log P(rejected), rises from SFT to DPO on held-out pairs."""
-    from lib.teaching import stages
+    from lib.training.sft_dpo import preference_margins
 
-    means = {}
-    for model, chat in _stage_models(params, models):
-        if not chat:
-            continue
-        margins = []
-        for instruction, chosen, rejected in held_out_pairs(claim["tasks"]):
-            ids = stages.format_prompt(model, instruction, True).prompt.ids
-            margins.append(answer_logprob(model, ids, chosen) - answer_logprob(model, ids, rejected))
-        means[model.name] = float(np.mean(margins))
+    pairs = held_out_pairs(claim["tasks"])
+    means = {model.name: float(preference_margins(model.model, model.tokenizer, pairs).mean())
+             for model, chat in _stage_models(params, models) if chat}
     values = list(means.values())
     return Measured(len(values) >= 2 and all(a < b for a, b in zip(values, values[1:])),
                     "mean margin (nats): " + ", ".join(f"{k} {v:.2f}" for k, v in means.items()),

@@ -213,7 +213,7 @@ def sft_examples(seed: int = 0, ramble_fraction: float = 0.25) -> list[Example]:
     return out
 
 
-def _wrong(ex: Example, rng: random.Random) -> tuple[str, str]:
+def worse_answer(ex: Example, rng: random.Random) -> tuple[str, str]:
     """A worse answer than the reference: the wrong label where there is one, else an off-format reply."""
     flips = {"It is happy.": "It is sad.", "It is sad.": "It is happy.", "Yes.": "No.", "No.": "Yes."}
     if ex.answer in flips:
@@ -229,7 +229,7 @@ def preference_pairs(seed: int = 0) -> list[PreferencePair]:
         if rng.random() < 0.6:
             rejected, why = ramble(ex.answer, rng), "concise"
         else:
-            rejected, why = _wrong(ex, rng)
+            rejected, why = worse_answer(ex, rng)
         out.append(PreferencePair(ex.task, ex.instruction, ex.answer, rejected, why))
     rng.shuffle(out)
     return out

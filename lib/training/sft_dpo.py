@@ -253,13 +253,18 @@ def reward_accuracy(policy, reference, tokenizer, pairs: Sequence[PreferencePair
     return float((((pc - rc) - (pr - rr)) > 0).float().mean())
 
 
-def prefers_chosen(model, tokenizer, pairs: Sequence[PreferencePair]) -> float:
-    """Share of pairs where the model gives the whole chosen answer a higher log-probability than the rejected."""
+def preference_margins(model, tokenizer, pairs: Sequence[PreferencePair]):
+    """log p(chosen answer) - log p(rejected answer) per pair, each as the training rows encode it: (B,)."""
     import torch
 
     with torch.no_grad():
         pc, pr = pair_logprobs(model, tokenizer, _pair_rows(tokenizer, pairs))
-    return float((pc > pr).float().mean())
+    return pc - pr
+
+
+def prefers_chosen(model, tokenizer, pairs: Sequence[PreferencePair]) -> float:
+    """Share of pairs where the model gives the whole chosen answer a higher log-probability than the rejected."""
+    return float((preference_margins(model, tokenizer, pairs) > 0).float().mean())
 
 
 def geometric_mean(values: Sequence[float]) -> float:
