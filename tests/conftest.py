@@ -56,3 +56,13 @@ def tiny_gpt2(gpt2_tokenizer):
     torch.manual_seed(0)
     model = GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=64, n_head=4, n_positions=64)).eval()
     return HFCausalLM(model, gpt2_tokenizer, "tiny-random-gpt2")
+
+
+SLOW_TIMEOUT_S = 600  # a training test on a busy 2-core machine took 184 s; everything else gets pytest.ini's 300 s
+
+
+def pytest_collection_modifyitems(items):
+    """Tests marked slow (training) get a longer per-test timeout, unless they set their own."""
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT_S))
