@@ -135,7 +135,7 @@ def step_notes(step: L.Step, params: dict[str, str]) -> None:
         st.markdown(f"{step.say} **{step.notice}**")
         if step.needs != "none" and step.view in MODEL_VIEWS:
             used = params.get("model") or params.get("family")
-            line = f"Model: `{used}` ({L.NEEDS[step.needs].lower()})."
+            line = f"Model: **{used}** ({L.NEEDS[step.needs].lower()})."
             if L.uses_bundled(step, params) and step.bundled:
                 with st.popover(f"Model: `{used}`, the bundled one", icon=":material/info:", width="content"):
                     st.markdown(line)
