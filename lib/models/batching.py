@@ -140,12 +140,12 @@ class Scheduler:
         try:
             with self.lm.forward_lock, torch.inference_mode():
                 logits = self._batched(active) if self.batched else [self._alone(seq) for seq in active]
-        except Exception as exc:  # noqa: BLE001 - each request's own thread raises it
+            self.largest_batch = max(self.largest_batch, len(active))
+            return self._advance(active, np.stack(logits))
+        except Exception as exc:  # noqa: BLE001 - each request's own thread raises it; the loop goes on
             for seq in active:
                 seq.error = exc
             return set(active)
-        self.largest_batch = max(self.largest_batch, len(active))
-        return self._advance(active, np.stack(logits))
 
     def _advance(self, active: list[Sequence], logits: np.ndarray) -> set[Sequence]:
         """Each sequence picks its next token from its row of `logits` (B, vocab; float32, as generate() casts them)

@@ -189,6 +189,22 @@ def test_bad_requests_get_one_clear_error_and_the_loop_goes_on(tiny_gpt2):
     assert len(tiny_gpt2.generate(tiny_gpt2.encode("Still"), 2).steps) == 2
 
 
+def test_a_failing_step_fails_its_requests_and_the_loop_goes_on(tiny_gpt2, monkeypatch):
+    import lib.models.next_token as next_token
+
+    def broken(*args):
+        raise RuntimeError("planted")
+
+    prompt = tiny_gpt2.encode("Once upon a time")
+    with monkeypatch.context() as patch:
+        patch.setattr(next_token, "pick_next", broken)
+        listener = tiny_gpt2.scheduler.submit(prompt.ids, 3, None, 123)
+        while not isinstance(message := listener.get(timeout=60), Sequence):  # a dead loop would never answer
+            pass
+    assert isinstance(message.error, RuntimeError) and "planted" in str(message.error)
+    assert len(tiny_gpt2.generate(prompt, 3, None, 123).steps) == 3
+
+
 def test_other_architectures_step_each_sequence_alone_with_the_same_text(gpt2_tokenizer):
     """A Llama-style model is not batched (no GPT-2 layout), yet goes through the same loop, and greedy matches
     transformers' generate()."""
