@@ -49,7 +49,7 @@ class Sequence:
     rng: np.random.Generator = field(init=False)
     steps: list = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    cache: Any = None  # batched: per layer [keys, values], each (1, H, capacity, D); else the model's own cache
+    cache: Any = None  # batched: per layer (keys, values), each (H, capacity, D); else the model's own cache
     cached: int = 0             # positions held in `cache`
     listeners: list[queue.SimpleQueue] = field(default_factory=list)
     error: BaseException | None = None
