@@ -1,4 +1,5 @@
 """Batched generation (lib.models.batching) against one sequence at a time and against naive batching, in one process.
+BENCH_STUDENTS=N sets the class size (default 8).
 
 A class of N students each asks for three 30-token continuations of one prompt with the bundled pocket-lm (own
 seeds). Three ways, measured back to back in this process:
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import describe  # noqa: E402
 
 N = int(os.environ.get("BENCH_STUDENTS", "8"))
 PROMPT = "It was the best of times, it was the worst of times, it was the"
