@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import describe  # noqa: E402
+from bench.common import describe
 
 N = int(os.environ.get("BENCH_STUDENTS", "8"))
 PROMPT = "It was the best of times, it was the worst of times, it was the"
