@@ -23,6 +23,7 @@ ATTENTION_SCALE = [[0, "#ffffff"], [1, "#7c3aed"]]
 VIEWS = {"lens": "Logit lens: what each layer would predict", "attention": "Attention: where each token looks"}
 GRIDS = {"positions": "Positions down", "layers": "Layers down (phones)"}
 PHONE_POSITIONS = 5        # "layers down" shows the last few positions across, so it fits a 390-px screen
+TOP_AXIS_MARGIN = 130      # px above a heatmap whose x axis (and its title) sits on top, under the chart's title
 EMB = "input (emb)"        # the lens's first layer: the token's own embedding, before any layer ran
 CONTROL_NAMES = {0x7F: "␡"}
 PATTERN_KEYS = {"previous": "previous token", "first": "first token", "self": "itself"}
@@ -103,9 +104,10 @@ def lens_chart(model, data: Inside, layers_down: bool = False):
     layer_axis = dict(title=dict(text="layer (input = the token's embedding, before any layer)"), tickfont=dict(size=16))
     position_axis = dict(title=dict(text="input token (position)"), tickfont=dict(size=16, family="monospace"))
     xaxis, yaxis = (position_axis, layer_axis) if layers_down else (layer_axis, position_axis)
-    return figure(dict(data=[heat], layout=base_layout(
-        140 + 44 * len(y), title=dict(text="Top next token if the model stopped at each layer"),
+    fig = figure(dict(data=[heat], layout=base_layout(
+        60 + TOP_AXIS_MARGIN + 44 * len(y), title=dict(text="Top next token if the model stopped at each layer"),
         xaxis=dict(xaxis, side="top"), yaxis=dict(yaxis, autorange="reversed"))))
+    return fig.update_layout(margin_t=TOP_AXIS_MARGIN)  # room for the title above the top axis and its name
 
 
 def power(p: float) -> str:
@@ -174,8 +176,9 @@ def head_finder_chart(scores: np.ndarray, pattern: str):
                 texttemplate="%{text}", textfont=dict(size=14), colorscale=ATTENTION_SCALE, zmin=0, zmax=1,
                 xgap=1, ygap=1, hovertemplate="%{y} %{x}: %{z:.1%}<extra></extra>", showscale=False)
     return figure(dict(data=[heat], layout=base_layout(
-        140 + 36 * n_layers, title=dict(text=f"Mean attention to the {pattern}, per head"),
-        xaxis=dict(side="top", tickfont=dict(size=16)), yaxis=dict(autorange="reversed", tickfont=dict(size=16)))))
+        50 + TOP_AXIS_MARGIN + 36 * n_layers, title=dict(text=f"Mean attention to the {pattern}, per head"),
+        xaxis=dict(side="top", tickfont=dict(size=16)), yaxis=dict(autorange="reversed", tickfont=dict(size=16))))
+    ).update_layout(margin_t=TOP_AXIS_MARGIN - 40)
 
 
 def lens_view(model, data: Inside) -> None:
