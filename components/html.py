@@ -62,6 +62,14 @@ def chip(label: str, title: str, background: str, extra: str = "") -> str:
             f'{esc(label)}{extra}<span class="llmx-sr">, {esc(title)}</span></span>')
 
 
+def token_titles(model, ids) -> list[str]:
+    """A chip's hover and screen-reader text for each token id: "id 464 · bytes 20 74 68 65" (id only when the model
+    does not say its bytes)."""
+    rows = [model.token_row(int(i)) for i in ids]
+    return [f"id {i}" + (f" · bytes {r.raw.hex(' ').upper()}" if r is not None and r.raw else "")
+            for i, r in zip(ids, rows)]
+
+
 def chips(items: list[tuple[str, str]], colours: tuple[str, ...] = CHIP_COLOURS, *, height: int | None = None,
           label: str = "tokens") -> str:
     """(label, hover title) pairs as a row of alternating chips. With `height`, the row scrolls in a box of that

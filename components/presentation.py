@@ -146,6 +146,9 @@ def _sync() -> None:
     st.session_state[KEY] = st.session_state["_present_toggle"]
 
 
+PAGE_JS = CHART_JS + NO_SHORTCUTS_JS  # the app's fixed scripts, on every page
+
+
 def setup() -> None:
     """Read ?present= once per session, offer the sidebar toggle, collapse the sidebar and inject the CSS."""
     raw = st.query_params.get(KEY)
@@ -161,4 +164,4 @@ def setup() -> None:
     to_query(**{KEY: "1" if presenting() else None})
     st.session_state[WRITTEN] = presenting()
     st.html(f"<style>{ALWAYS}{PRESENTING if presenting() else ''}</style>")
-    st.sidebar.html(CHART_JS + NO_SHORTCUTS_JS, unsafe_allow_javascript=True)  # in the sidebar: takes no room
+    st.sidebar.html(PAGE_JS, unsafe_allow_javascript=True)  # in the sidebar: takes no room on the page

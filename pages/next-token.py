@@ -7,7 +7,7 @@ import streamlit as st
 from components.charts import distribution_chart, show_chart
 from components.generation_view import generation_view, step_mode
 from components.guard import guarded_fragment
-from components.html import chips
+from components.html import chips, token_titles
 from components.loaders import distribution
 from components.model_picker import chosen_model
 from components.openai_settings import api_errors
@@ -58,7 +58,8 @@ prompt = chat_prompt(model, text, picks, as_chat)
 to_query(picks=",".join(str(r.id) for r in picks if r.id >= 0))
 if as_chat:
     with st.expander(f"The exact tokens the model sees ({len(prompt.ids):,})"):
-        st.html(chips([(lab, f"id {i}") for lab, i in zip(model.token_labels(prompt.ids[-300:]), prompt.ids[-300:])]))
+        shown = prompt.ids[-300:]
+        st.html(chips(list(zip(model.token_labels(shown), token_titles(model, shown)))))
 with api_errors():
     dist = distribution(model, prompt)
 for note in dist.notes:

@@ -10,7 +10,7 @@ import streamlit as st
 
 from components.charts import OKABE_ITO, distribution_chart, layout, show_chart
 from components.generation_view import coloured_tokens
-from components.html import chips, esc, problem, table
+from components.html import chips, esc, problem, table, token_titles
 from components.loaders import distribution, generate, get_model
 from lib.models import hub
 from lib.teaching import stages
@@ -135,7 +135,7 @@ def show_checkpoint(ck: Checkpoint, model, run: StageRun):
         shown = "" if len(prompt.ids) <= 200 else " (the last 200 are shown)"
         st.markdown(f"**Tokens this model sees: {len(prompt.ids)}**{shown}")
         # the same height in every column, so the charts line up; a keyboard can focus the box to scroll it
-        st.html(chips([(lab, f"id {i}") for lab, i in zip(token_rows[-200:], prompt.ids[-200:])], height=230,
+        st.html(chips(list(zip(token_rows[-200:], token_titles(model, prompt.ids[-200:]))), height=230,
                       label=f"tokens {ck.label} sees"))
     dist = distribution(model, prompt)
     for note in dist.notes:

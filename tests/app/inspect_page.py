@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from components.presentation import CHART_JS
+from components.presentation import PAGE_JS
 
 # Element fields that Streamlit renders as markdown (bodies, labels, help, spinners, alerts, captions).
 MARKDOWN_TYPES = {"markdown", "caption", "title", "header", "subheader", "alert", "exception"}
@@ -90,7 +90,7 @@ def problems(at, marker: str = "evil.example") -> list[str]:
         elif AUTOLINK.search(re.sub(r"\\(.)", r"\1", text)):  # GFM autolinks text after resolving escapes
             found.append(f"user text would become a link: {text[:200]!r}")
     for text in html_texts(at):
-        if text == CHART_JS:  # the app's own fixed chart script: no user text in it
+        if text == PAGE_JS:  # the app's own fixed scripts: no user text in them
             continue
         low = text.lower()
         if "<script" in low or "<img" in low or JS_HREF.search(text) or "<a href" in low and marker in low:
