@@ -8,7 +8,8 @@ import streamlit as st
 
 from components.html import md, problem
 from components.state import from_query, to_query
-from lib.models.catalog import CATALOG, default_model, entry_for, locally_available
+from lib.models.catalog import CATALOG, entry_for
+from lib.models.hub import default_model, locally_available
 
 CUSTOM = "Other (hub id or local folder)…"
 FALLBACK_NOTE = "_model_fallback_note"  # why the sidebar now names the bundled model (shown once, on the next run)

@@ -130,7 +130,7 @@ def prepare(models: Iterable[str], encodings: Iterable[str] = tuple(ENCODINGS),
 
 def offline_summary() -> list[Outcome]:
     """What works with the network off: every catalog model and encoding, found on disk or not."""
-    from lib.models.catalog import locally_available
+    from lib.models.hub import locally_available
 
     rows = [Outcome("model", e.id, locally_available(e.id), e.size) for e in CATALOG]
     return rows + [Outcome("encoding", name, encoding_ready(name), "") for name in ENCODINGS]

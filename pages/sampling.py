@@ -8,7 +8,7 @@ from components.sections.html_charts import cumulative_svg, paired_bars
 from components.knob_panel import knob_panel
 from components.sections.knob_controls import (EXPLAIN, current_knobs, knobs_to_query, panel_rows, seed_from_url,
                                                 take_released)
-from components.loaders import distribution, generate
+from components.loaders import distribution, generate_many
 from components.model_picker import chosen_model
 from components.openai_settings import api_errors
 from components.preset_prompt import preset_prompt
@@ -111,7 +111,7 @@ def continuations(knobs, seed: int) -> None:
     if st.button("Generate three continuations", key="sk_generate"):
         gens = []
         with api_errors(stop=False):
-            gens = [generate(model, prompt, 30, knobs, seed + i) for i in range(3)]
+            gens = generate_many(model, prompt, 30, knobs, [seed + i for i in range(3)])
         made = st.session_state.sk_continuations = (prompt, knobs, seed, gens) if gens else None
     if not made:
         return

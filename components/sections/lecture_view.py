@@ -8,7 +8,8 @@ import streamlit as st
 from components.guard import guarded_callback
 from components.presentation import presenting
 from components.sections.step_views import MODEL_VIEWS
-from lib.models.catalog import CATALOG, locally_available
+from lib.models.catalog import CATALOG
+from lib.models.hub import locally_available
 from lib.page_table import BY_URL
 from lib.teaching import lecture as L
 
@@ -19,23 +20,27 @@ FIT_CSS = """<style>
   flex-direction: column; height: 100vh; }
 @media (min-width: 1600px) and (min-height: 900px) { html { font-size: 30px !important; } }
 .stMainBlockContainer > [data-testid="stVerticalBlock"] { flex: 1 1 auto; min-height: 0; gap: 0.5rem !important; }
+.stMainBlockContainer > [data-testid="stVerticalBlock"] > * { flex-shrink: 0; }  /* only the figure gives way */
 .stMainBlockContainer [data-testid="stLayoutWrapper"]:has(> .st-key-lecture_figure) { flex: 1 1 0; min-height: 0; }
 .st-key-lecture_figure { flex: 1 1 0 !important; height: 100%; min-height: 0; overflow: hidden; }
 .st-key-lecture_figure [data-testid="stLayoutWrapper"]:has(> .st-key-lecture_figure_inner),
 .st-key-lecture_figure_inner { flex: 1 1 0; min-height: 0; }
 .st-key-lecture_figure_inner > [data-testid="stElementContainer"]:has(.js-plotly-plot) { flex: 1 1 0; min-height: 0; }
 .st-key-lecture_figure [data-testid="stVerticalBlock"] { gap: 0.3rem !important; }
-.st-key-lecture_notes p { font-size: 0.9rem; margin-bottom: 0.2rem; }
-.st-key-lecture_notes [data-testid="stCaptionContainer"] p { font-size: 0.65rem !important; }
+.st-key-lecture_notes p { font-size: 0.9rem; margin: 0 !important; }
+.st-key-lecture_notes [data-testid="stCaptionContainer"] p { font-size: 0.65rem !important; line-height: 1.4; }
+.st-key-lecture_notes [data-testid="stMarkdownContainer"], .st-key-lecture_notes [data-testid="stCaptionContainer"]
+  { margin-bottom: 0 !important; }  /* Streamlit pulls a paragraph's bottom margin back; the notes have none */
+.st-key-lecture_notes [data-testid="stVerticalBlock"] { gap: 0.2rem !important; }
 .st-key-lecture_figure .tv-wrap { font-size: 0.85rem; line-height: 2; }
 .st-key-lecture_figure p { font-size: 0.85rem; }
-.st-key-lecture_figure .ts-data { font-size: 0.75rem; padding: 0.3rem 0.6rem; margin: 0.2rem 0; }
+.st-key-lecture_figure .ts-data { font-size: 0.7rem; line-height: 1.35; padding: 0.3rem 0.6rem; margin: 0.2rem 0; }
 .st-key-lecture_figure .ts-row { font-size: 0.75rem; margin: 0.15rem 0; }
 .st-key-lecture_figure .ts-box { padding: 0.1rem 0.5rem; }
 .st-key-lecture_figure .ts-arrow { font-size: 1rem; }
 .st-key-lecture_figure [data-testid="stCaptionContainer"] p { font-size: 0.7rem !important; }
 .st-key-lecture_figure .llmx-chips { font-size: 0.8rem; line-height: 2; }
-.st-key-lecture_figure .llmx-pb { font-size: 0.9rem; }
+.st-key-lecture_figure .llmx-pb { font-size: 0.8rem; }
 .st-key-lecture_big_chips .tv-wrap { font-size: 2.2rem; }
 .st-key-lecture_notes [data-testid="stPopover"] button { min-height: 0; padding: 0.1rem 0.6rem; }
 .st-key-lecture_notes [data-testid="stPopover"] button p { font-size: 0.75rem !important; }

@@ -183,9 +183,11 @@ def compute_chart(models: Sequence[scale_catalog.Model]) -> go.Figure:
         if idx:
             fig.add_bar(y=[known[i].name for i in idx], x=[flops[i] for i in idx], orientation="h", name=kind,
                         marker=dict(color=colour, pattern=dict(shape=pattern, fgcolor="white", size=10)),
-                        text=[f"{sci(flops[i])}  (N={scale.human(known[i].counted)}, D={scale.human(known[i].tokens)})"
-                              for i in idx], textposition="auto", textfont=dict(size=TICK - 2 if len(known) > 10 else TICK),
-                        hovertemplate="%{y}: %{x:.3g} FLOPs<extra></extra>")
+                        # N and D go in the hover: printed, they ran past a phone's screen
+                        text=[sci(flops[i]) for i in idx], textposition="auto",
+                        textfont=dict(size=TICK - 2 if len(known) > 10 else TICK),
+                        customdata=[f"N={scale.human(known[i].counted)}, D={scale.human(known[i].tokens)}" for i in idx],
+                        hovertemplate="%{y}: %{x:.3g} FLOPs (%{customdata})<extra></extra>")
     fig.update_yaxes(categoryorder="array", categoryarray=[m.name for m in known])
     return _layout(fig, "Training compute ≈ 6 · N · D (log scale)", 170 + 46 * len(known),
                    xaxis=dict(title="FLOPs", **_log_ticks(min(flops), max(flops) * 30, power_of_ten)))
@@ -200,9 +202,9 @@ def data_chart(datasets: Sequence[scale_catalog.Dataset]) -> go.Figure:
             fig.add_bar(y=[f"{d.name} · {d.used_by}" for d in ds], x=[d.tokens for d in ds], orientation="h", name=name,
                         marker=dict(color="#0f766e" if not estimated else "#99f6e4",
                                     pattern=dict(shape=pattern, fgcolor="#134e4a", size=10), line=dict(color="#134e4a", width=1)),
-                        text=[(f"≈{scale.human(d.tokens)} tokens ({d.stated})" if estimated else d.stated) for d in ds],
-                        textposition="auto", textfont=dict(size=TICK),
-                        hovertemplate="%{y}: %{x:.3g} tokens<extra></extra>")
+                        text=[f"≈{scale.human(d.tokens)}" if estimated else scale.human(d.tokens) for d in ds],
+                        textposition="auto", textfont=dict(size=TICK), customdata=[d.stated for d in ds],
+                        hovertemplate="%{y}: %{x:.3g} tokens (stated: %{customdata})<extra></extra>")
     fig.update_yaxes(categoryorder="array", categoryarray=[f"{d.name} · {d.used_by}" for d in ordered])
     return _layout(fig, "Training data (log scale, tokens)", 170 + 52 * len(ordered),
                    xaxis=dict(title="tokens", **_log_ticks(min(d.tokens for d in ordered), max(d.tokens for d in ordered) * 10)))

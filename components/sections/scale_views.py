@@ -288,7 +288,7 @@ def _gpt_predicts(left_text: str, right_text: str) -> None:
                 "<small>sees only the left side; the struck-out words don't exist for it yet</small>",
                 unsafe_allow_html=True)
     from components.loaders import distribution, get_model_or_fallback
-    from lib.models.catalog import default_model
+    from lib.models.hub import default_model
 
     try:
         with st.spinner("Loading the GPT-style model…"):

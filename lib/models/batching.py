@@ -150,7 +150,7 @@ class Scheduler:
     def _advance(self, active: list[Sequence], logits: np.ndarray) -> set[Sequence]:
         """Each sequence picks its next token from its row of `logits` (B, vocab; float32, as generate() casts them)
         with its own knobs and random generator; returns those that are done."""
-        from lib.models.next_token import pick_next
+        from lib.sampling.apply import pick_next
 
         tokens = [pick_next(row, seq.knobs, seq.ids, seq.rng) for seq, row in zip(active, logits)]
         steps = summarize(self.lm, logits, tokens, [seq.n_alternatives for seq in active])
@@ -212,8 +212,7 @@ def summarize(lm, logits: np.ndarray, tokens: list[int], counts: list[int]) -> l
     not depend on the others). Same maths as lib.sampling.distribution's log_softmax, order and entropy_nats."""
     import torch
 
-    from lib.models.next_token import Step
-    from lib.sampling.distribution import TokenRow
+    from lib.sampling.distribution import Step, TokenRow
 
     x = logits.astype(np.float64)  # (B, V)
     top_score = x.max(axis=1, keepdims=True)

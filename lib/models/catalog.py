@@ -10,7 +10,6 @@ import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lib.models import hub, registry_models
 
 API_PREFIX = "openai:"  # ids of models served through an OpenAI-compatible API
 STAGE_LABELS = {"base": "Base", "sft": "SFT", "dpo": "DPO", "instruct": "Instruct"}  # in training order
@@ -74,22 +73,6 @@ DEFAULT_MODEL = "pocket-lm"
 def entry_for(model_id: str) -> CatalogEntry:
     """Catalog entry, or a generic one for any other hub id or folder."""
     return BY_ID.get(model_id) or CatalogEntry(model_id, "custom", "?", "base", "A model named by the user.")
-
-
-def locally_available(model_id: str) -> bool:
-    if model_id in registry_models.MODELS:  # converted, or its GGUF is here to convert on first load
-        return registry_models.available(registry_models.MODELS[model_id])
-    if model_id in hub.BUNDLED:
-        return (hub.BUNDLED[model_id] / "config.json").exists()
-    return hub.cached_snapshot(model_id) is not None
-
-
-def default_model() -> str:
-    """The first catalogued hub base model already on disk (GPT-2 first), else the bundled pocket-lm."""
-    for entry in CATALOG:
-        if entry.stage == "base" and entry.id not in hub.BUNDLED and locally_available(entry.id):
-            return entry.id
-    return DEFAULT_MODEL
 
 
 def stage_families(families: tuple[Family, ...] = SHOWN_FAMILIES,

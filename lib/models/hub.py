@@ -23,6 +23,7 @@ from typing import Callable
 from lib.hosting import hosted
 from lib.text import is_true
 from lib.models import registry_models
+from lib.models.catalog import CATALOG, DEFAULT_MODEL
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 # Names that need no hub: the pocket-lm family in the repository, and the models the set-up takes from the
@@ -97,8 +98,6 @@ def downloads_allowed(repo_id: str) -> bool:
     """Locally always; in hosted mode only with LLMX_ALLOW_DOWNLOADS=1, and then only the catalog's models."""
     if not hosted():
         return True
-    from lib.models.catalog import CATALOG  # here: catalog imports this module
-
     return is_true(os.environ.get(ALLOW_DOWNLOADS_ENV, "")) and any(e.id == repo_id for e in CATALOG)
 
 
@@ -213,3 +212,19 @@ def download(repo_id: str, progress: Callable[[float, str], None] | None = None)
     if progress:
         progress(1.0, f"{repo_id} is ready")
     return Path(path)
+
+
+def locally_available(model_id: str) -> bool:
+    if model_id in registry_models.MODELS:  # converted, or its GGUF is here to convert on first load
+        return registry_models.available(registry_models.MODELS[model_id])
+    if model_id in BUNDLED:
+        return (BUNDLED[model_id] / "config.json").exists()
+    return cached_snapshot(model_id) is not None
+
+
+def default_model() -> str:
+    """The first catalogued hub base model already on disk (GPT-2 first), else the bundled pocket-lm."""
+    for entry in CATALOG:
+        if entry.stage == "base" and entry.id not in BUNDLED and locally_available(entry.id):
+            return entry.id
+    return DEFAULT_MODEL

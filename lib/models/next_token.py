@@ -22,10 +22,9 @@ from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 import numpy as np
 
 from lib.models import hub
-from lib.sampling.distribution import Distribution, TokenRow, TokenTable, token_label
+from lib.sampling.distribution import Distribution, Step, TokenRow, TokenTable, token_label
 from lib.models.inside import Inside, forward_pass, look_inside
 from lib.sampling.knobs import Knobs
-from lib.sampling.apply import apply_knobs, greedy_choice, sample
 
 if TYPE_CHECKING:
     from lib.models.batching import Scheduler
@@ -57,13 +56,6 @@ class Formatted:
     prompt: Prompt
     templated: bool
     note: str = ""
-
-
-@dataclass(frozen=True)
-class Step:
-    chosen: TokenRow            # the generated token, with its probability under the model
-    alternatives: tuple[TokenRow, ...]
-    entropy: float
 
 
 @dataclass(frozen=True)
@@ -129,14 +121,6 @@ def extend_prompt(model: NextTokenModel, text: str, chosen: Sequence[TokenRow]) 
     if all(row.id >= 0 for row in chosen):
         return model.encode(text, [row.id for row in chosen])
     return model.encode(text + "".join(row.text for row in chosen))
-
-
-def pick_next(scores: np.ndarray, knobs: Knobs | None, context_ids: Sequence[int], rng: np.random.Generator) -> int:
-    """Greedy when knobs is None or temperature is 0 (after the repetition penalty, as generate(do_sample=False)
-    applies it); otherwise sample after the knobs."""
-    if knobs is None or knobs.temperature == 0:
-        return greedy_choice(scores, knobs, context_ids)
-    return int(sample(apply_knobs(scores, knobs, context_ids).probs, rng)[0])
 
 
 def serving_threads() -> int:

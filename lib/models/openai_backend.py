@@ -16,7 +16,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from lib.sampling.distribution import Distribution, TokenRow, entropy_nats, token_label
-from lib.models.next_token import Formatted, Generation, Prompt, Step
+from lib.models.next_token import Formatted, Generation, Prompt
+from lib.sampling.distribution import Step
 from lib.models.openai_client import ApiConnection, ApiError
 from lib.sampling.knobs import Knobs, server_params
 from lib.text import clean_text

@@ -114,3 +114,11 @@ def top_p_view(result: Reshaped, limit: int = 2000) -> np.ndarray:
     n = min(limit, probs.size)
     top = np.argpartition(-probs, n - 1)[:n] if n < probs.size else np.arange(probs.size)
     return np.sort(probs[top])[::-1]
+
+
+def pick_next(scores: np.ndarray, knobs: Knobs | None, context_ids: Sequence[int], rng: np.random.Generator) -> int:
+    """Greedy when knobs is None or temperature is 0 (after the repetition penalty, as generate(do_sample=False)
+    applies it); otherwise sample after the knobs."""
+    if knobs is None or knobs.temperature == 0:
+        return greedy_choice(scores, knobs, context_ids)
+    return int(sample(apply_knobs(scores, knobs, context_ids).probs, rng)[0])

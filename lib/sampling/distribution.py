@@ -56,6 +56,13 @@ class TokenRow:
 
 
 @dataclass(frozen=True)
+class Step:
+    chosen: TokenRow            # the generated token, with its probability under the model
+    alternatives: tuple[TokenRow, ...]
+    entropy: float
+
+
+@dataclass(frozen=True)
 class Distribution:
     """scores: raw logits (complete) or log-probabilities (partial), indexed like `ids`/`texts`."""
 

@@ -15,7 +15,8 @@ def harness():
     import streamlit as st
 
     import components.generation_view as view
-    from lib.models.next_token import Generation, Step
+    from lib.models.next_token import Generation
+    from lib.sampling.distribution import Step
     from lib.sampling.distribution import TokenRow
 
     text = st.query_params["token"]

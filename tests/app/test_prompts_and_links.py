@@ -134,7 +134,7 @@ def test_chat_model_gets_its_chat_template_by_default_with_the_tokens_shown():
 # -- item 11: after a fallback the sidebar and the link name the model that was loaded -----------------------
 def test_fallback_names_the_loaded_model_in_the_sidebar_and_the_link():
     need_shared()
-    from lib.models.catalog import default_model
+    from lib.models.hub import default_model
 
     at = open_page("pages/next-token.py", prompt="Hello", model="no-such-org/no-such-model-xyz")
     assert any("no-such-model-xyz" in shown(w.value) for w in at.warning)

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from components.sections.lecture_view import available_models
 from lib.models import registry_models
-from lib.models.catalog import locally_available
+from lib.models.hub import locally_available
 from lib.teaching import lecture as L
 from tests.conftest import GPT2_TOKENIZER, ROOT, TIKTOKEN_CACHE, need_shared
 from tests.e2e.conftest import no_exception, open_page, screenshot, start_server, wait_idle
@@ -34,6 +34,11 @@ MEASURE = """() => {
     const r = el.getBoundingClientRect();
     if (r.width > 0 && r.height > 0 && !el.children.length) bottom = Math.max(bottom, r.bottom);
   });
+  let notesBottom = 0;  // the notes above the figure, never squeezed under it
+  document.querySelectorAll('.st-key-lecture_notes *').forEach(el => {
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && r.height > 0 && !el.children.length) notesBottom = Math.max(notesBottom, r.bottom);
+  });
   const next = document.querySelector('.st-key-lecture_next button').getBoundingClientRect();
   const hit = document.elementFromPoint(next.x + next.width / 2, next.y + next.height / 2);
   return {scroll: document.documentElement.scrollHeight, window: innerHeight,
@@ -41,6 +46,7 @@ MEASURE = """() => {
             const d = f.contentDocument; return d ? [d.documentElement.scrollHeight, f.clientHeight] : [0, 0]; }),
           pageFrames: document.querySelectorAll('[data-testid=stMain] iframe').length,
           past: bottom - box.getBoundingClientRect().bottom, zoom: inner.style.zoom,
+          notesOver: notesBottom - box.getBoundingClientRect().top,
           nextHit: !!(hit && hit.closest('.st-key-lecture_next'))};
 }"""
 
@@ -59,6 +65,7 @@ def check_fits(page, step: L.Step, size: str) -> None:
     assert all(height <= room + SLACK for height, room in m["frames"]), where  # nor any frame inside it
     assert m["pageFrames"] == 0, where  # a step is a view, not a page in a frame
     assert m["past"] <= SLACK and not m["zoom"], where  # nothing cut off, and no zoom needed to fit
+    assert m["notesOver"] <= SLACK, where  # the notes end above the figure
     assert m["nextHit"] or step is L.STEPS[-1], where  # Next's centre is Next, not a strip over it
 
 

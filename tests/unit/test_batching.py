@@ -190,14 +190,14 @@ def test_bad_requests_get_one_clear_error_and_the_loop_goes_on(tiny_gpt2):
 
 
 def test_a_failing_step_fails_its_requests_and_the_loop_goes_on(tiny_gpt2, monkeypatch):
-    import lib.models.next_token as next_token
+    import lib.sampling.apply as batching_apply
 
     def broken(*args):
         raise RuntimeError("planted")
 
     prompt = tiny_gpt2.encode("Once upon a time")
     with monkeypatch.context() as patch:
-        patch.setattr(next_token, "pick_next", broken)
+        patch.setattr(batching_apply, "pick_next", broken)
         listener = tiny_gpt2.scheduler.submit(prompt.ids, 3, None, 123)
         while not isinstance(message := listener.get(timeout=60), Sequence):  # a dead loop would never answer
             pass

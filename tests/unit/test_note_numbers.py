@@ -56,7 +56,7 @@ def check_number(step: L.Step, number: str, after: str, source: str) -> str | No
     if kind == "measured":
         figure = measured(step.id).figures[arg] if step.id in L.BY_ID and L.BY_ID[step.id] == step else None
         if figure is None:  # a planted step: measure it itself
-            from lib.teaching import claims
+            from lib import lecture_claims as claims
             from tests.unit.test_step_claims import open_offline
 
             figure = claims.measure(step, params, open_offline).figures[arg]

@@ -63,7 +63,7 @@ def test_prepare_then_offline(tmp_path):
     offline = ("import tiktoken; from transformers import AutoModelForCausalLM, AutoTokenizer; "
                "from lib.models import hub, catalog; "
                "e = tiktoken.get_encoding('p50k_base'); print([e.decode([i]) for i in e.encode('They are splashing')]); "
-               "print(catalog.locally_available('openai-community/gpt2'), hub.resolve('openai-community/gpt2')); "
+               "print(hub.locally_available('openai-community/gpt2'), hub.resolve('openai-community/gpt2')); "
                "m = AutoModelForCausalLM.from_pretrained('openai-community/gpt2'); "
                "t = AutoTokenizer.from_pretrained('openai-community/gpt2'); "
                "print(m.config.n_embd, len(t), t.tokenize(' Hitchcock'))")

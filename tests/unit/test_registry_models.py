@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from lib.models import hub, registry_models
-from lib.models.catalog import BY_ID, locally_available
+from lib.models.catalog import BY_ID
+from lib.models.hub import locally_available
 from tests.conftest import IN_CI
 
 SMOL = registry_models.SMOLLM2_Q4

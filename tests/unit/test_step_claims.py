@@ -10,7 +10,7 @@ import pytest
 
 from lib.models import hub, registry_models
 from lib.models.catalog import CATALOG
-from lib.teaching import claims
+from lib import lecture_claims as claims
 from lib.teaching import lecture as L
 from tests.conftest import need_shared
 from tests.unit.test_registry_models import need_smollm2
