@@ -202,9 +202,9 @@ def data_chart(datasets: Sequence[scale_catalog.Dataset]) -> go.Figure:
             fig.add_bar(y=[f"{d.name} · {d.used_by}" for d in ds], x=[d.tokens for d in ds], orientation="h", name=name,
                         marker=dict(color="#0f766e" if not estimated else "#99f6e4",
                                     pattern=dict(shape=pattern, fgcolor="#134e4a", size=10), line=dict(color="#134e4a", width=1)),
-                        text=[f"≈{scale.human(d.tokens)}" if estimated else scale.human(d.tokens) for d in ds],
-                        textposition="auto", textfont=dict(size=TICK), customdata=[d.stated for d in ds],
-                        hovertemplate="%{y}: %{x:.3g} tokens (stated: %{customdata})<extra></extra>")
+                        text=[(f"≈{scale.human(d.tokens)} tokens ({d.stated})" if estimated else d.stated) for d in ds],
+                        textposition="auto", textfont=dict(size=TICK),
+                        hovertemplate="%{y}: %{x:.3g} tokens<extra></extra>")
     fig.update_yaxes(categoryorder="array", categoryarray=[f"{d.name} · {d.used_by}" for d in ordered])
     return _layout(fig, "Training data (log scale, tokens)", 170 + 52 * len(ordered),
                    xaxis=dict(title="tokens", **_log_ticks(min(d.tokens for d in ordered), max(d.tokens for d in ordered) * 10)))
