@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import re
 from components.presentation import PAGE_JS
+from components.sections.lecture_view import KEYS_JS
+
+FIXED_SCRIPTS = {PAGE_JS, KEYS_JS}  # the app's own fixed scripts: no user text in them
 
 # Element fields that Streamlit renders as markdown (bodies, labels, help, spinners, alerts, captions).
 MARKDOWN_TYPES = {"markdown", "caption", "title", "header", "subheader", "alert", "exception"}
@@ -90,7 +93,7 @@ def problems(at, marker: str = "evil.example") -> list[str]:
         elif AUTOLINK.search(re.sub(r"\\(.)", r"\1", text)):  # GFM autolinks text after resolving escapes
             found.append(f"user text would become a link: {text[:200]!r}")
     for text in html_texts(at):
-        if text == PAGE_JS:  # the app's own fixed scripts: no user text in them
+        if text in FIXED_SCRIPTS:
             continue
         low = text.lower()
         if "<script" in low or "<img" in low or JS_HREF.search(text) or "<a href" in low and marker in low:

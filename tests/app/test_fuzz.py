@@ -63,7 +63,7 @@ PARAMS = {
                                  "shift_model", "complete"],
     "pages/model-scale.py": ["models", "view", "meta", "treemap", "L", "d", "h", "V", "ctx", "tied", "sentence",
                              "bert"],
-    "pages/inside.py": ["model", "prompt", "view", "layer", "head", "pattern"],
+    "pages/inside.py": ["model", "prompt", "view", "layer", "head", "pattern", "grid"],
     "pages/lecture.py": ["step", "present", "frame"],
     "pages/play.py": ["round", "me"],
 }
