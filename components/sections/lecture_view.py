@@ -40,7 +40,10 @@ FIT_CSS = """<style>
 .st-key-lecture_figure .ts-arrow { font-size: 1rem; }
 .st-key-lecture_figure [data-testid="stCaptionContainer"] p { font-size: 0.7rem !important; }
 .st-key-lecture_figure .llmx-chips { font-size: 0.8rem; line-height: 2; }
-.st-key-lecture_figure .llmx-pb { font-size: 0.8rem; }
+.st-key-lecture_figure .llmx-pb { font-size: 0.9rem; }
+.st-key-lecture_figure .llmx-pb-row { padding: 0.15rem 0; }
+.st-key-lecture_figure .llmx-pb-line { height: 1.1rem; }
+.st-key-lecture_figure .llmx-pb-bar { height: 0.85rem; }
 .st-key-lecture_big_chips .tv-wrap { font-size: 2.2rem; }
 .st-key-lecture_notes [data-testid="stPopover"] button { min-height: 0; padding: 0.1rem 0.6rem; }
 .st-key-lecture_notes [data-testid="stPopover"] button p { font-size: 0.75rem !important; }
