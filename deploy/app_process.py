@@ -24,30 +24,21 @@ from starlette.routing import Route
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+from components.setup import WARM_UP_THREAD  # noqa: E402
 from deploy.limits import Limits, SessionGate, client_address, trusted_networks  # noqa: E402
 
 STREAM_PATH = "/_stcore/stream"
 
 READY = {"model": None, "error": None}  # what /healthz reports; written once by the warm-up thread
-WARM_UP_THREAD = "llmx-warm-up"
-# The warm-up runs outside any script run, which Streamlit would log once per st.* call in the loader.
-logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
-    lambda record: record.threadName != WARM_UP_THREAD)
 
 
 def warm_up() -> None:
     """Load the bundled model the way the pages do and run one forward pass."""
     try:
-        from components.setup import freeze_heap, start_up
+        from components.setup import start_up, warm_up
 
         start_up()
-        from components.loaders import get_model
-        from lib.models.catalog import DEFAULT_MODEL
-
-        model = get_model(DEFAULT_MODEL)
-        model.logits(model.encode("The").ids)
-        freeze_heap()  # the loaded model's objects leave the collector's reach
-        READY["model"] = DEFAULT_MODEL
+        READY["model"] = warm_up()
     except Exception as exc:
         logging.getLogger(__name__).exception("warm-up failed")  # the details (paths included) go to the log only
         READY["error"] = type(exc).__name__  # a class name only: /healthz is public
