@@ -25,7 +25,8 @@ FIT_CSS = """<style>
 .st-key-lecture_figure { flex: 1 1 0 !important; height: 100%; min-height: 0; overflow: hidden; }
 .st-key-lecture_figure [data-testid="stLayoutWrapper"]:has(> .st-key-lecture_figure_inner),
 .st-key-lecture_figure_inner { flex: 1 1 0; min-height: 0; }
-.st-key-lecture_figure_inner > [data-testid="stElementContainer"]:has(.js-plotly-plot) { flex: 1 1 0; min-height: 0; }
+.st-key-lecture_figure_inner > [data-testid="stElementContainer"][class*="st-key-lecture_stretch_"] {
+  flex: 1 1 0; min-height: 0; }
 .st-key-lecture_figure [data-testid="stVerticalBlock"] { gap: 0.3rem !important; }
 .st-key-lecture_notes p { font-size: 0.9rem; margin: 0 !important; }
 .st-key-lecture_notes [data-testid="stCaptionContainer"] p { font-size: 0.65rem !important; line-height: 1.4; }

@@ -35,14 +35,19 @@ from lib.tokens.loading import canonical
 from lib.tokens.segmentation import Segmentation, parse_ids
 
 BIG_CHIPS = 12  # a text of this many tokens or fewer gets chips big enough to read from the back
+STRETCH = "lecture_stretch_"  # key prefix of a chart that grows with the figure box (lecture_view.FIT_CSS)
 MODEL_VIEWS = {"next-token", "generation", "sampling", "stage-compare", "lens"}  # views that run a model
 CONFIG = {"displaylogo": False, "displayModeBar": False}  # no toolbar over a projected chart
 
 
-def _chart(fig, key: str) -> None:
-    """A Plotly figure as tall as the figure box (presenting) or at its own height, with its text alternative."""
-    fig.update_layout(margin=dict(t=50, b=40), **({"height": None} if presenting() else {}))
-    show_chart(fig, height="stretch" if presenting() else "content", key=key, config=CONFIG, theme=None)
+def _chart(fig, key: str, stretch: bool = True) -> None:
+    """A Plotly figure with its text alternative: as tall as the figure box when presenting (`stretch`), else at
+    its own height (a chart whose bars only get fatter when stretched)."""
+    stretch = stretch and presenting()
+    if stretch:
+        fig.update_layout(height=None)
+    show_chart(fig, height="stretch" if stretch else "content", key=f"{STRETCH}{key}" if stretch else key,
+               config=CONFIG, theme=None)
 
 
 def _model(params: dict[str, str]):
@@ -256,7 +261,8 @@ def stage_compare_view(step: L.Step, params: dict[str, str]) -> None:
 def scale_view(step: L.Step, params: dict[str, str]) -> None:
     picked, _ = scale_catalog.parse_selection(params.get("models"))
     index = scale_catalog.by_key()
-    _chart(scale_charts.params_bar([index[k] for k in picked]), f"lecture_chart_{step.id}")
+    fig = scale_charts.params_bar([index[k] for k in picked]).update_traces(textangle=0)  # thick bars: labels upright
+    _chart(fig, f"lecture_chart_{step.id}")
 
 
 def bigger_not_better_view(step: L.Step, params: dict[str, str]) -> None:
