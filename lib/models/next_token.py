@@ -26,6 +26,10 @@ from lib.sampling.distribution import Distribution, Step, TokenRow, TokenTable, 
 from lib.models.inside import Inside, forward_pass, look_inside
 from lib.sampling.knobs import Knobs
 
+# transformers' lazy top-level module is not safe to import from two threads at once: "cannot import name
+# 'AutoModelForCausalLM'" (seen on a fresh server: the warm-up thread and the lecture's first step, together).
+_TRANSFORMERS_IMPORT = threading.Lock()
+
 if TYPE_CHECKING:
     from lib.models.batching import Scheduler
 
@@ -159,7 +163,8 @@ class HFCausalLM:
     @classmethod
     def load(cls, ref: str, progress: Callable[[float, str], None] | None = None) -> HFCausalLM:
         path, local_only = hub.resolve(ref)
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        with _TRANSFORMERS_IMPORT:  # the warm-up thread and a page may load models at the same moment
+            from transformers import AutoModelForCausalLM, AutoTokenizer
 
         if not local_only and hub.cached_snapshot(ref) is None:
             path = str(hub.download(ref, progress))
