@@ -149,6 +149,12 @@ def sampling_view(step: L.Step, params: dict[str, str]) -> None:
 # -- tokens --------------------------------------------------------------------------------------------------
 
 
+def _chips(seg: Segmentation) -> None:
+    """The token chips; a short text's chips are big enough to read from the back of the room."""
+    with st.container(key="lecture_big_chips" if seg.n_tokens <= BIG_CHIPS else None):
+        tv.render_tokens(seg, legend=False)
+
+
 def _counts_line(seg: Segmentation, name: str) -> None:
     st.markdown(f"**{seg.n_tokens:,} tokens**, {seg.counts.characters:,} characters · {tv.name(name)}")
 
@@ -158,8 +164,7 @@ def tokens_view(step: L.Step, params: dict[str, str]) -> None:
     seg = tv.segmentation(name, params["text"])
     if seg is not None:
         _counts_line(seg, name)
-        with st.container(key="lecture_big_chips" if seg.n_tokens <= BIG_CHIPS else None):
-            tv.render_tokens(seg, legend=False)
+        _chips(seg)
 
 
 def decode_view(step: L.Step, params: dict[str, str]) -> None:
@@ -173,7 +178,7 @@ def decode_view(step: L.Step, params: dict[str, str]) -> None:
     if seg is not None:
         st.markdown(f"**{', '.join(map(str, ids))}** → {tv.name(name)} →")
         st.code(seg.text, language=None, wrap_lines=True)
-        tv.render_tokens(seg, legend=False)
+        _chips(seg)
 
 
 def chat_format_view(step: L.Step, params: dict[str, str]) -> None:
