@@ -5,10 +5,9 @@ import streamlit as st
 from components.guard import guard
 from components.navigation import app_pages, run_page
 from components.presentation import setup as presentation_setup
-from components.setup import start_up, warm_up_in_background
+from components.setup import start_up
 
 start_up()  # process-wide settings, on the first run only
-warm_up_in_background()  # the default model loads off the request path, then the heap is frozen (once)
 st.set_page_config(page_title="LLM Explainer", page_icon="🔮", layout="wide")
 
 presentation_setup()  # ?present=1, phone layout, no Deploy button

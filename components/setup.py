@@ -59,8 +59,7 @@ def set_torch_threads() -> None:
         os.environ["OMP_NUM_THREADS"] = str(threads)
 
 
-WARM_UP_THREAD = "llmx-warm-up"
-_WARM_STARTED = threading.Event()
+WARM_UP_THREAD = "llmx-warm-up"  # deploy/app_process.py warms up in this thread before it serves
 
 
 def warm_up() -> str:
@@ -73,23 +72,6 @@ def warm_up() -> str:
     model.logits(model.encode("The").ids)
     freeze_heap()
     return DEFAULT_MODEL
-
-
-def warm_up_in_background() -> None:
-    """Once per process, off the request path: `make run`'s router starts it on its first run (deploy/app_process.py
-    warms up before it serves). A class game on a laptop then pays ~5 ms of CPU per guess, not ~210 ms."""
-    with _START_LOCK:
-        if _WARM_STARTED.is_set():
-            return
-        _WARM_STARTED.set()
-    threading.Thread(target=_warm_up_quietly, name=WARM_UP_THREAD, daemon=True).start()
-
-
-def _warm_up_quietly() -> None:
-    try:
-        warm_up()
-    except Exception:  # a page that needs the model says what is wrong when it is opened
-        logging.getLogger(__name__).exception("warm-up failed")
 
 
 def freeze_heap() -> None:
