@@ -4,9 +4,11 @@ text. Plus issue 13's browser-only item: continuations do not outlive the knobs 
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import no_exception, open_page, wait_idle
 
@@ -46,9 +48,10 @@ def test_continuations_leave_when_the_knobs_move(page, app_url):
     page.get_by_role("button", name="Generate three continuations").click()
     wait_idle(page)
     assert page.get_by_text("Seed 0", exact=True).count() == 1
-    thumb = page.locator("[data-testid=stSlider]").filter(has_text="Temperature").locator("input[type=range]")
+    thumb = page.get_by_role("slider", name="Temperature (0 = greedy)")  # the knob panel's temperature
     thumb.focus()
-    thumb.press("ArrowLeft")  # a fragment rerun: only the knobs panel runs again
+    thumb.press("ArrowLeft")  # sent on its own after the keys stop: a fragment rerun, only the knobs panel runs again
+    expect(page).to_have_url(re.compile(r"temperature=0\.85(&|$)"))
     wait_idle(page)
     no_exception(page)
     assert page.get_by_text("Seed 0", exact=True).count() == 0
