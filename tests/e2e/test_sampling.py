@@ -28,7 +28,7 @@ def test_top_k_link_then_temperature_slider(page, app_url):
     expect(page.locator(".kp .kp-after-num")).to_have_count(11)
     before = reshaped_texts(page)
     assert before.count("removed") == 8  # 10 tokens shown + the rest, 3 kept
-    assert page.locator("svg[aria-label^=cumulative] polyline").count() == 1
+    assert page.locator("svg[aria-label^=cumulative i] polyline").count() == 1
     screenshot(page, "sampling")
 
     thumb = page.get_by_role("slider", name="Temperature (0 = greedy)")
