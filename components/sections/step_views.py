@@ -80,9 +80,9 @@ def next_token_view(step: L.Step, params: dict[str, str]) -> None:
     prompt = _prompt(model, params["prompt"], params)
     dist = distribution(model, prompt)
     top = int(step.part_value("top", params.get("n", 10)))
-    tail = show_whitespace(prompt_tail(model, prompt, [])[-40:])
-    _chart(distribution_chart(dist.top_rows(top), dist.rest_mass(top), title=f"{model.name}: next token after “…{tail}”"),
-           f"lecture_chart_{step.id}")
+    tail = show_whitespace(prompt_tail(model, prompt, [])[-24:])  # short enough for a phone's width
+    _chart(distribution_chart(dist.top_rows(top), dist.rest_mass(top), title=f"Next token after “…{tail}”"),
+           f"lecture_chart_{step.id}")  # the model is named in the line above the chart
 
 
 def generation_view(step: L.Step, params: dict[str, str]) -> None:

@@ -11,7 +11,7 @@ from tests.e2e.conftest import SCREENSHOTS, no_exception, open_page, wait_idle
 
 pytestmark = pytest.mark.e2e
 # page path -> selector of its main chart (a page not listed has no chart)
-CHARTS = {"lecture": "[data-testid=stMain] iframe", "tokenizer": ".tv-wrap",
+CHARTS = {"lecture": "[data-testid=stPlotlyChart]", "tokenizer": ".tv-wrap",
           "next-token": "[data-testid=stPlotlyChart]", "sampling": ".kp-bars",
           "training-stages": ".ts-row", "model-scale": "[data-testid=stPlotlyChart]",
           "inside": "[data-testid=stPlotlyChart]"}
@@ -62,18 +62,21 @@ def test_presentation_main_chart_above_the_fold(page, app_url, path):
     no_exception(page)
     font = ("() => { const p = document.querySelector('[data-testid=stMain] [data-testid=stMarkdown] p')"
             " || document.querySelector('[data-testid=stMain] p'); return p ? parseFloat(getComputedStyle(p).fontSize) : 0; }")
+    # The lecture fits its notes and the step's figure into 720 px (tests/e2e/test_lecture.py), so its notes may be
+    # a little smaller there (30 px from 1600x900 up); every other page has 24 px text.
+    least = 20 if path == "lecture" else 24
     try:  # the page's style element can land a moment after the run ends; wait for it, then check
-        page.wait_for_function(f"({font})() >= 24", timeout=30_000)
+        page.wait_for_function(f"({font})() >= {least}", timeout=30_000)
     except PlaywrightTimeout:
         pass
     size = page.evaluate(font)
     shot(page, f"present-{path or 'home'}")
-    assert size >= 24, size
+    assert size >= least, size
     assert page.locator("[data-testid=stAppDeployButton]:visible").count() == 0
     assert page.locator("[data-testid=stSidebar][aria-expanded=true]").count() == 0
     selector = PAGES[path]
-    if path == "lecture":  # its main chart is the first step's chart, inside the embedded page
-        chart = page.frame_locator(selector).first.locator("[data-testid=stPlotlyChart]").first
+    if path == "lecture":  # its main chart is the first step's own chart, drawn on the page (no frame)
+        chart = page.locator(selector).first
         chart.wait_for(timeout=120_000)
         shot(page, "present-lecture")
         box = chart.bounding_box()
