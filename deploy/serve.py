@@ -96,7 +96,9 @@ def render_nginx_conf(upstreams: list[str], host: str, port: int, run_dir: Path,
                       down: frozenset[str] = frozenset()) -> str:
     """upstreams: "address:port" of every app process, here or on other machines; `down`: left out of rotation
     (kept in the hash ring, so every other browser's route stays where it is)."""
-    servers = "\n".join(f"        server {u} max_fails=1 fail_timeout=10s{' down' if u in down else ''};"
+    # max_fails=3: an upload the app refuses before reading it resets the connection, which nginx counts as a
+    # failure; one such request must not move every browser hashed to that process.
+    servers = "\n".join(f"        server {u} max_fails=3 fail_timeout=10s{' down' if u in down else ''};"
                          for u in upstreams)
     limits = limits or Limits()
     delay = f" delay={limits.nodelay}" if limits.nodelay else ""  # nginx refuses delay=0: no delay= means that

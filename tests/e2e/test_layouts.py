@@ -23,6 +23,7 @@ WIDTHS = """() => {
 
 
 CLIPPED_LINKS = """() => [...document.querySelectorAll('[data-testid=stPageLink] *')]
+  .filter(e => /\\p{L}/u.test(e.textContent))  // words; an emoji icon's glyph may overhang its box by a pixel
   .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)"""
 
 

@@ -197,7 +197,7 @@ def test_a_host_that_dies_is_taken_out_of_rotation(two_hosts, chromium):
     stranded.context.close()
     # The front's active check notices too, and marks host A down in nginx's config.
     wait_for_log(two_hosts["front_log"], f"serve: {a} out of rotation (/healthz: no answer)")
-    assert f"server {a} max_fails=1 fail_timeout=10s down;" in (two_hosts["dir"] / "nginx.conf").read_text()
+    assert f"server {a} max_fails=3 fail_timeout=10s down;" in (two_hosts["dir"] / "nginx.conf").read_text()
 
 
 def test_a_host_that_comes_back_is_back_in_rotation(two_hosts):

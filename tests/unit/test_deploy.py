@@ -43,7 +43,7 @@ def test_generated_nginx_config_is_valid(tmp_path, limits):
                               capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     for u in upstreams:  # in the sticky pool and the health pool, each with a passive health check
-        assert text.count(f"server {u} max_fails=1 fail_timeout=10s;") == 2
+        assert text.count(f"server {u} max_fails=3 fail_timeout=10s;") == 2
     assert ("limit_req zone=llmx_sessions" in text) == bool(limits.rate)
     assert ("limit_conn llmx_connections" in text) == bool(limits.connections)
 
@@ -170,7 +170,7 @@ def test_the_front_takes_a_failing_machine_out_of_rotation_and_back(tmp_path, mo
     front.proc = FakeNginx()
 
     def servers():
-        return sorted(set(re.findall(r"server (\S+) max_fails=1 fail_timeout=10s( down)?;", front.conf.read_text())))
+        return sorted(set(re.findall(r"server (\S+) max_fails=3 fail_timeout=10s( down)?;", front.conf.read_text())))
 
     front.check()
     assert servers() == [("10.0.0.5:8501", ""), ("10.0.0.6:8501", "")] and front.proc.signals == []
