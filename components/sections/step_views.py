@@ -30,7 +30,6 @@ from lib.sampling.knobs import KNOBS, Knobs
 from lib.scale import published as scale_catalog
 from lib.teaching import lecture as L
 from lib.teaching import presets, stages
-from lib.text import show_whitespace
 from lib.tokens.loading import canonical
 from lib.tokens.segmentation import Segmentation, parse_ids
 
@@ -80,9 +79,9 @@ def next_token_view(step: L.Step, params: dict[str, str]) -> None:
     prompt = _prompt(model, params["prompt"], params)
     dist = distribution(model, prompt)
     top = int(step.part_value("top", params.get("n", 10)))
-    tail = show_whitespace(prompt_tail(model, prompt, [])[-24:])  # short enough for a phone's width
-    _chart(distribution_chart(dist.top_rows(top), dist.rest_mass(top), title=f"Next token after “…{tail}”"),
-           f"lecture_chart_{step.id}")  # the model is named in the line above the chart
+    # The title names the model that drew it and stays short enough for a phone (the step's title quotes the prompt)
+    _chart(distribution_chart(dist.top_rows(top), dist.rest_mass(top), title=f"{model.name}: next token"),
+           f"lecture_chart_{step.id}")
 
 
 def generation_view(step: L.Step, params: dict[str, str]) -> None:
