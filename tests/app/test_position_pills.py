@@ -12,23 +12,24 @@ HOSTILE = ["![i](http://x.invalid/a.png)", "[click](javascript:alert(1))", "<img
 
 
 def harness():
-    import streamlit as st
-
     import components.generation_view as view
-    from lib.models.next_token import Generation
-    from lib.sampling.distribution import Step
-    from lib.sampling.distribution import TokenRow
 
-    text = st.query_params["token"]
-    row = TokenRow(1, 5, text, text.encode(), text, -0.1, 0.9, 0.9)
-    view.generate = lambda *args, **kwargs: Generation(None, (Step(row, (row,), 0.1),))  # as the model would answer
     view.generation_view(None, None, "g", prefix="x")
 
 
+def as_the_model_would_answer(token: str):
+    from lib.models.next_token import Generation
+    from lib.sampling.distribution import Step, TokenRow
+
+    row = TokenRow(1, 5, token, token.encode(), token, -0.1, 0.9, 0.9)
+    return lambda *args, **kwargs: Generation(None, (Step(row, (row,), 0.1),))
+
+
 @pytest.mark.parametrize("token", HOSTILE)
-def test_a_token_in_a_position_pill_is_text(token):
+def test_a_token_in_a_position_pill_is_text(token, monkeypatch):
+    # Patched for this test only: the module is shared with every later test in this process.
+    monkeypatch.setattr("components.generation_view.generate", as_the_model_would_answer(token))
     at = AppTest.from_function(harness, default_timeout=30)
-    at.query_params["token"] = token
     at.run()
     assert not at.exception
     label = at.get("button_group")[0].options[0]

@@ -99,8 +99,6 @@ def test_picks_made_with_a_local_model_then_an_api_model(fake_api):
 
 
 # -- item 10: chat models get the chat template ----------------------------------------------------------
-@pytest.mark.xfail(strict=False, reason="order-dependent in the full suite (its first '1. ' chart label came from "
-                   "another chart once, '$x^2$'); passes alone; under investigation")
 def test_chat_model_gets_its_chat_template_by_default_with_the_tokens_shown():
     need_shared()
     import numpy as np
