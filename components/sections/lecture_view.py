@@ -92,10 +92,16 @@ KEYS_JS = """<script>
     });
     return bottom - top;
   }
+  const sized = new ResizeObserver(() => later()), watched = new WeakSet();
+  function watch(box, inner) {  // the box and the blocks in it: a size change no DOM change announces refits too
+    const blocks = [...inner.children].flatMap(el => [el, ...el.children]);
+    [box, ...blocks].forEach(el => { if (!watched.has(el)) { watched.add(el); sized.observe(el); } });
+  }
   function fit() {
     const box = document.querySelector('.st-key-lecture_figure');
     const inner = document.querySelector('.st-key-lecture_figure_inner');
     if (!box || !inner) return;
+    watch(box, inner);
     inner.style.zoom = '';
     for (let i = 0; i < 3; i++) {
       const need = contentHeight(box), room = box.clientHeight;
@@ -111,6 +117,7 @@ KEYS_JS = """<script>
   const app = document.querySelector('[data-testid=stApp]');
   if (app) new MutationObserver(later).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
   window.addEventListener('resize', later);
+  document.fonts.addEventListener('loadingdone', later);  // a late font rewraps text without touching the DOM
 })();
 </script>"""
 
