@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,16 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(TIKTOKEN_CACHE))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def need_program(name: str, fallback: str, install_hint: str) -> str:
+    """The path of a system program the test needs: missing fails in CI (where .ci/run installs it), else skips."""
+    path = shutil.which(name) or fallback
+    if not Path(path).exists():
+        if IN_CI:
+            pytest.fail(f"{name} is not installed; {install_hint}")
+        pytest.skip(f"{name} is not installed")
+    return path
 
 
 def need_shared() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI, ROOT, need_shared
+from tests.conftest import ROOT, need_program, need_shared
 
 SCREENSHOTS = ROOT / "screenshots"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -50,10 +49,10 @@ def start_server(extra_env: dict[str, str] | None = None,
     raise RuntimeError(f"streamlit did not start; log:\n{log.read_text()}")
 
 
-def serve():
+def serve(extra_env: dict[str, str] | None = None):
     """A fixture body: a server of our own for the fixture's scope, stopped afterwards."""
     need_shared()
-    proc, url, _ = start_server()
+    proc, url, _ = start_server(extra_env)
     yield url
     proc.terminate()
     proc.wait(timeout=20)
@@ -64,13 +63,13 @@ def app_url():
     yield from serve()
 
 
+def serve_with_own_game_store(tmp_path_factory):
+    """A fixture body: a server whose game store (a fresh SQLite file) no other test's rounds touch."""
+    yield from serve({"LLMX_GAME_STORE": str(tmp_path_factory.mktemp("game") / "game.sqlite3")})
+
+
 def chromium_path() -> str:
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(chromium).exists():
-        if IN_CI:
-            pytest.fail("Debian chromium is not installed; .ci/run must apt-get install chromium")
-        pytest.skip("chromium is not installed")
-    return chromium
+    return need_program("chromium", "/usr/bin/chromium", ".ci/run must apt-get install chromium")
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,7 @@ from collections import Counter
 import pytest
 
 from lib.classroom.maths import normalise
-from tests.conftest import need_shared
-from tests.e2e.conftest import CHROMIUM_FLAGS, chromium_path, SCREENSHOTS, no_exception, screenshot, start_server, wait_idle
+from tests.e2e.conftest import CHROMIUM_FLAGS, chromium_path, SCREENSHOTS, no_exception, screenshot, serve_with_own_game_store, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -20,12 +19,7 @@ ROUNDS = [  # the default passage (Austen, true word "wife") twice
 
 @pytest.fixture(scope="module")
 def game_url(tmp_path_factory):
-    need_shared()
-    store = tmp_path_factory.mktemp("game") / "game.sqlite3"
-    proc, url, _ = start_server({"LLMX_GAME_STORE": str(store)})
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    yield from serve_with_own_game_store(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -58,11 +52,14 @@ def join_links(lecturer) -> list[str]:
 
 
 def start_round(lecturer) -> str:
+    """Open the Start-round form if its expander is closed (it is open before the first round), start a round
+    and return its join link."""
+    wait_idle(lecturer)  # an expander read mid-run may be about to open: clicking it then would close it
     before = join_links(lecturer)
-    start = lecturer.get_by_role("button", name="Start round")
-    if not start.is_visible():
-        lecturer.get_by_text("Start a new round", exact=True).click()
-    start.click()
+    form = lecturer.locator("[data-testid=stExpander] details").filter(has_text="Start a new round").first
+    if form.get_attribute("open") is None:
+        form.locator("summary").click()
+    lecturer.get_by_role("button", name="Start round").click()
     for _ in range(120):  # until the new round's link replaces the old one
         wait_idle(lecturer, settle=0.25)
         links = join_links(lecturer)

@@ -4,11 +4,9 @@ Streamlit's single-key shortcuts (r: rerun, c: clear caches) doing nothing while
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from lib.teaching import lecture as L
-from tests.conftest import need_shared
-from tests.e2e.conftest import open_page, start_server, wait_idle
+from tests.e2e.conftest import open_page, serve_with_own_game_store, wait_idle
 
 pytestmark = pytest.mark.e2e
 MAX_TABS = 80
@@ -41,13 +39,7 @@ FOCUS_SHOWS = """async () => {
 
 @pytest.fixture(scope="module")
 def kb_url(tmp_path_factory):
-    """A server with a game store of its own."""
-    need_shared()
-    store = tmp_path_factory.mktemp("game") / "game.sqlite3"
-    proc, url, _ = start_server({"LLMX_GAME_STORE": str(store)})
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    yield from serve_with_own_game_store(tmp_path_factory)
 
 
 def tab_to(page, wanted, what: str) -> dict:
@@ -98,19 +90,12 @@ def test_slider_by_keyboard(page, kb_url):
 
 
 def test_game_guess_by_keyboard(browser, kb_url):
-    from tests.e2e.test_game import join_links  # the lecturer's side is tested there, with the mouse
+    from tests.e2e.test_game import start_round  # the lecturer's side is tested there, with the mouse
 
     lecturer = browser.new_page()
     lecturer.set_default_timeout(60_000)
     open_page(lecturer, f"{kb_url}/game")
-    start = lecturer.get_by_role("button", name="Start round")
-    try:  # the first round's form is open; otherwise open it
-        start.wait_for(state="visible", timeout=10_000)
-    except PlaywrightTimeout:
-        lecturer.get_by_text("Start a new round", exact=True).click()
-    start.click()
-    lecturer.locator("[data-testid=stCode]").filter(has_text="/play?round=").first.wait_for()
-    link = join_links(lecturer)[-1]
+    link = start_round(lecturer)
     student = browser.new_page()
     student.set_default_timeout(60_000)
     student.set_viewport_size({"width": 390, "height": 844})

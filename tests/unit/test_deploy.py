@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI, ROOT
+from tests.conftest import ROOT, need_program
 
 sys.path.insert(0, str(ROOT / "deploy"))
 import serve  # deploy/serve.py, the launcher
@@ -19,12 +17,7 @@ from deploy.limits import Limits, SessionGate, client_address, trusted_networks
 
 
 def nginx_or_skip() -> str:
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(nginx).exists():
-        if IN_CI:
-            pytest.fail("nginx is not installed; .ci/run must apt-get install nginx")
-        pytest.skip("nginx is not installed")
-    return nginx
+    return need_program("nginx", "/usr/sbin/nginx", ".ci/run must apt-get install nginx")
 
 
 @pytest.mark.parametrize("limits", [Limits(), Limits(rate=0.5, burst=3, nodelay=0, connections=0), Limits(rate=0)])
