@@ -160,8 +160,8 @@ def memory_chart(models: Sequence[scale_catalog.Model]) -> go.Figure:
     caps: dict[float, list[str]] = {}
     for name, cap_bytes in scale.HARDWARE:
         caps.setdefault(cap_bytes, []).append(name.split(" (")[0])
-    for cap_bytes, names_at in caps.items():  # the same bytes the "fits" table compares against
-        cap, label = cap_bytes / 1e9, f"{cap_bytes / scale.GIB:.0f} GiB = {cap_bytes / 1e9:.1f} GB: {', '.join(names_at)}"
+    for cap_bytes, names_at in caps.items():  # the same bytes the "fits" table compares against; 2 lines fit a phone
+        cap, label = cap_bytes / 1e9, f"{cap_bytes / scale.GIB:.0f} GiB = {cap_bytes / 1e9:.1f} GB<br>{', '.join(names_at)}"
         fig.add_hline(y=cap, line=dict(color="#b91c1c", width=3, dash="dash"))
         fig.add_annotation(x=0, xref="paper", xanchor="left", y=math.log10(cap), yanchor="bottom", showarrow=False,
                            text=label, font=dict(size=TICK, color="#b91c1c"), bgcolor="white")  # log axis: log10 units
