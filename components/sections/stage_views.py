@@ -27,6 +27,7 @@ BOX_CSS = """<style>
 .ts-arrow{align-self:center;font-size:1.6rem}
 .ts-data{border:1px solid #9ca3af;border-radius:6px;padding:.6rem .8rem;margin:.3rem 0;font-size:1.1rem;
 white-space:pre-wrap;font-family:ui-monospace,Menlo,Consolas,monospace}
+.ts-end{font-family:sans-serif;font-size:.8em;color:#4b5563;border:1px solid #9ca3af;border-radius:4px;padding:0 .3em}
 </style>"""
 
 

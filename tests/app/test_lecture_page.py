@@ -126,3 +126,21 @@ def test_a_moved_knob_is_kept_in_the_link_until_the_step_changes():
     assert "temperature" not in at.query_params
     fresh = open_page("pages/lecture.py", step="playground", temperature="1.2")
     assert fresh.slider(key=key).value == 1.2
+
+
+def test_tuned_answers_end_with_a_marker_not_the_raw_end_token():
+    """The three-stages step: a tuned checkpoint stops on its end-of-text token (its tokenizer's own eos), which
+    the answer box shows as an end marker, never as the token's raw name."""
+    import html
+
+    from transformers import AutoTokenizer
+
+    from tests.app.inspect_page import html_texts
+    from tests.conftest import ROOT
+
+    eos = AutoTokenizer.from_pretrained(str(ROOT / "assets" / "pocket-lm-dpo")).eos_token
+    at = open_page("pages/lecture.py", step="three-stages", present="1")
+    boxes = [html.unescape(h) for h in html_texts(at) if 'class="ts-data"' in h]
+    assert len(boxes) == 3, boxes
+    assert not any(eos in box for box in boxes), boxes
+    assert sum("■ end" in box for box in boxes) >= 2, boxes  # the SFT and DPO checkpoints stop by themselves
