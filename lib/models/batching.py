@@ -10,8 +10,11 @@ rows change in the last bits with the number of rows (PyTorch picks another kern
 left-padded batch with an attention mask differs by ~4e-6. So, for GPT-2 models (the bundled pocket-lm family and
 gpt2 itself), a step runs the row-wise layers (projections, MLP, output head) on all sequences at once with the
 batch padded to at least `MIN_ROWS` rows, and attention per sequence over its own cache, with the shapes it would
-have alone. The prompt's first pass (prefill) is each sequence's own. Other architectures step each sequence
-alone, still interleaved by this thread: the same text, without the batching speed-up.
+have alone. The prompt's first pass (prefill) is each sequence's own, and computed once per prompt: a class on one
+link sends the same prompt with 300 seeds, so the others copy its keys, values and logits (`PromptCache`). Caches
+live in pools of slots (`KVPool`), so a step writes and gathers a whole group of equally long caches in one
+indexing call rather than one per sequence. Other architectures step each sequence alone, still interleaved by
+this thread: the same text, without the batching speed-up.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence as Seq
 
@@ -28,7 +32,8 @@ if TYPE_CHECKING:
     from lib.sampling.knobs import Knobs
 
 MIN_ROWS = 16    # batched row-wise layers never run with fewer rows, so their kernel (and bits) never change
-MAX_ACTIVE = 128  # sequences per step; later requests join as earlier ones finish
+MAX_ACTIVE = 384  # sequences per step (a class of 100 pressing "three continuations" is 300); later ones wait
+PROMPTS_KEPT, PROMPT_FLOATS = 32, 1 << 23  # prompt caches kept: at most 32 prompts and 8M floats (32 MB)
 PAUSE_SHARE, MAX_PAUSE_S = 0.25, 0.05  # after each step, pause a quarter of its time (at most 50 ms) ...
 PAUSE_FROM = 8                          # ... when it ran this many sequences or more
 IDLE_EXIT_S = 60.0  # the loop's thread ends after this long without work
@@ -49,8 +54,9 @@ class Sequence:
     rng: np.random.Generator = field(init=False)
     steps: list = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    cache: Any = None  # batched: per layer (keys, values), each (H, capacity, D); else the model's own cache
-    cached: int = 0             # positions held in `cache`
+    cache: Any = None  # the model's own cache (architectures stepped alone)
+    slot: tuple[KVPool, int] | None = None  # batched: where its keys and values live
+    cached: int = 0             # positions held in its cache
     listeners: list[queue.SimpleQueue] = field(default_factory=list)
     error: BaseException | None = None
 
@@ -72,7 +78,10 @@ class Scheduler:
         self._pending: list[Sequence] = []
         self._active: list[Sequence] = []
         self._thread: threading.Thread | None = None
+        self.pools: dict[int, KVPool] = {}  # by capacity; only this loop's thread touches them
+        self.prompts = PromptCache()
         self.largest_batch = 0  # for tests and benchmarks: the most sequences one step has run
+        self.prefills = 0       # for tests and benchmarks: prompts this scheduler has run through the model
 
     # -- requests (any thread) ---------------------------------------------------------------------------
     def generate(self, ids: Seq[int], max_new_tokens: int, knobs=None, seed: int = 0, n_alternatives: int = 10,
@@ -115,6 +124,7 @@ class Scheduler:
                 while not self._pending and not self._active:
                     if not self._wake.wait(IDLE_EXIT_S):
                         self._thread = None  # idle: let an evicted model be freed; the next request restarts it
+                        self.prompts.clear()
                         return
                 room = self.max_active - len(self._active)
                 self._active += self._pending[:room]
@@ -125,7 +135,6 @@ class Scheduler:
             with self._wake:
                 self._active = [s for s in self._active if s not in finished]
             for seq in finished:
-                seq.cache = None  # free its buffers
                 seq.tell(seq)
             # One interpreter runs this loop and every session's script: while a class generates, leave the
             # scripts a share of it between steps, so a slider moved meanwhile is not queued behind the batch.
@@ -141,18 +150,22 @@ class Scheduler:
             with self.lm.forward_lock, torch.inference_mode():
                 logits = self._batched(active) if self.batched else [self._alone(seq) for seq in active]
             self.largest_batch = max(self.largest_batch, len(active))
-            return self._advance(active, np.stack(logits))
+            done = self._advance(active, np.stack(logits))
         except Exception as exc:  # noqa: BLE001 - each request's own thread raises it; the loop goes on
             for seq in active:
                 seq.error = exc
-            return set(active)
+            done = set(active)
+        for seq in done:
+            self._release(seq)
+        return done
 
     def _advance(self, active: list[Sequence], logits: np.ndarray) -> set[Sequence]:
         """Each sequence picks its next token from its row of `logits` (B, vocab; float32, as generate() casts them)
         with its own knobs and random generator; returns those that are done."""
-        from lib.sampling.apply import pick_next
+        from lib.sampling import apply
 
-        tokens = [pick_next(row, seq.knobs, seq.ids, seq.rng) for seq, row in zip(active, logits)]
+        tokens = apply.pick_many(logits, [seq.knobs for seq in active], [seq.ids for seq in active],
+                                 [seq.rng for seq in active])
         steps = summarize(self.lm, logits, tokens, [seq.n_alternatives for seq in active])
         done = set()
         for seq, token, step in zip(active, tokens, steps):
@@ -172,22 +185,62 @@ class Scheduler:
         return seq.ids[-window:]
 
     def _batched(self, active: list[Sequence]) -> list[np.ndarray]:
-        """A GPT-2's pass for all: a new sequence feeds its window, one with a cache its last token."""
+        """A GPT-2's pass for all: a sequence with a cache feeds its last token, a new one its window, unless its
+        prompt ran before or runs in this pass (then it copies that prompt's keys, values and logits)."""
         window = self.lm.context_length
-        feeds = []
+        fed: list[tuple[int, Sequence, list[int]]] = []  # (index in active, sequence, its new tokens)
+        copies: list[tuple[int, Sequence, tuple[int, ...]]] = []
+        sources: dict[tuple[int, ...], PromptEntry | None] = {}  # prompt -> its first pass (None: in this pass)
+        logits: list[Any] = [None] * len(active)
+        for i, seq in enumerate(active):
+            if seq.slot is not None:
+                fed.append((i, seq, seq.ids[-1:]))
+                continue
+            feed = self._window(seq)
+            self._take_slot(seq, min(window, len(feed) + seq.max_new_tokens - len(seq.steps)))
+            prompt = tuple(feed)
+            if seq.steps:
+                fed.append((i, seq, feed))  # a window that slid: its own pass
+                continue
+            if prompt not in sources:
+                sources[prompt] = self.prompts.get(prompt)
+                if sources[prompt] is None:
+                    fed.append((i, seq, feed))  # the first with this prompt: its pass serves the others
+                    continue
+            copies.append((i, seq, prompt))
+        if fed:
+            out = batched_step(self.lm.model, [seq for _, seq, _ in fed], [f for _, _, f in fed], self.min_rows)
+            for row, (i, seq, feed) in zip(out.numpy(), fed):  # (B, vocab)
+                logits[i] = row
+                if seq.cached == 0:
+                    self.prefills += 1
+                    if not seq.steps:
+                        sources[tuple(feed)] = self.prompts.keep(tuple(feed), seq, row)
+                seq.cached += len(feed)
+        for i, seq, prompt in copies:
+            entry = sources[prompt]
+            assert entry is not None  # kept above, in this pass or an earlier one
+            logits[i] = entry.copy_into(seq)
         for seq in active:
-            if seq.cache is None:
-                feeds.append(self._window(seq))
-                capacity = min(window, len(feeds[-1]) + seq.max_new_tokens - len(seq.steps))
-                seq.cache = new_cache(self.lm.model.config, capacity)
-            else:
-                feeds.append(seq.ids[-1:])
-        logits = batched_step(self.lm.model, active, feeds, self.min_rows)  # (B, vocab)
-        for seq, feed in zip(active, feeds):
-            seq.cached += len(feed)
             if not seq.use_cache or seq.cached >= window:
-                seq.cache = None  # the next token would fall outside the context: slide the window from now on
-        return list(logits.numpy())
+                self._release(seq)  # the next token would fall outside the context: slide the window from now on
+        return logits
+
+    def _take_slot(self, seq: Sequence, capacity: int) -> None:
+        """A slot for `seq`'s cache in the pool of its capacity (a power of two, so pools are few)."""
+        capacity = min(self.lm.context_length, 1 << max(4, (capacity - 1).bit_length()))
+        pool = self.pools.get(capacity)
+        if pool is None:
+            pool = self.pools[capacity] = KVPool(self.lm.model.config, capacity)
+        seq.slot, seq.cached = (pool, pool.take()), 0
+
+    def _release(self, seq: Sequence) -> None:
+        seq.cache = None
+        if seq.slot is not None:
+            pool, slot = seq.slot
+            seq.slot = None
+            if pool.give(slot):  # empty: free its buffers
+                self.pools.pop(pool.capacity, None)
 
     def _alone(self, seq: Sequence) -> np.ndarray:
         """Any other model: this sequence's own pass through the model, with the model's own cache."""
@@ -252,13 +305,102 @@ def wait_for(listener: queue.SimpleQueue, on_step: Callable[[int], None] | None 
             on_step(message)
 
 
-def new_cache(config, capacity: int) -> list:
-    """Per layer, key and value buffers (H, capacity, D) for one sequence."""
-    import torch
+class KVPool:
+    """The caches of every sequence with one capacity: per layer, keys and values (slots, H, capacity, D), a slot
+    per sequence. A step writes and gathers all equally long caches of a pool with one indexing call each."""
 
-    heads = config.n_head
-    shape = (heads, capacity, config.n_embd // heads)
-    return [(torch.empty(shape), torch.empty(shape)) for _ in range(config.n_layer)]
+    def __init__(self, config, capacity: int):
+        self.capacity, self.layers = capacity, config.n_layer
+        self.shape = (config.n_head, capacity, config.n_embd // config.n_head)
+        self.keys: list = []
+        self.values: list = []
+        self.free: list[int] = []
+        self.used = 0
+
+    def take(self) -> int:
+        if not self.free:
+            self._grow()
+        self.used += 1
+        return self.free.pop()
+
+    def give(self, slot: int) -> bool:
+        """Free a slot; True when no slot is in use any more."""
+        self.free.append(slot)
+        self.used -= 1
+        return self.used == 0
+
+    def _grow(self) -> None:
+        import torch
+
+        old = len(self.keys[0]) if self.keys else 0
+        new = max(8, old + old // 2)
+
+        def grown(buffer):
+            out = torch.empty((new, *self.shape))  # untouched slots cost no memory until written
+            if buffer is not None:
+                out[:old] = buffer
+            return out
+
+        self.keys = [grown(b) for b in self.keys or [None] * self.layers]
+        self.values = [grown(b) for b in self.values or [None] * self.layers]
+        self.free.extend(range(new - 1, old - 1, -1))  # lowest slots first
+
+
+@dataclass(eq=False)
+class PromptEntry:
+    """A prompt's first pass: per layer its keys and values (H, n, D), and its last position's logits (vocab,)."""
+
+    keys: list
+    values: list
+    logits: np.ndarray
+
+    @property
+    def floats(self) -> int:
+        return 2 * sum(k.numel() for k in self.keys)
+
+    def copy_into(self, seq: Sequence) -> np.ndarray:
+        """Give `seq` (with a fresh slot) this prompt's cache, as if it had run it; returns its logits."""
+        assert seq.slot is not None
+        pool, slot = seq.slot
+        for layer, (keys, values) in enumerate(zip(self.keys, self.values)):
+            pool.keys[layer][slot, :, : keys.shape[1]] = keys
+            pool.values[layer][slot, :, : keys.shape[1]] = values
+        seq.cached = self.keys[0].shape[1]
+        return self.logits
+
+
+class PromptCache:
+    """The first pass of recent prompts, so a class on one link runs its prompt through the model once. The copy
+    is exact, and the pass itself is the one the prompt would get alone (the batch does not change its bits)."""
+
+    def __init__(self, kept: int = PROMPTS_KEPT, floats: int = PROMPT_FLOATS):
+        self.kept, self.budget = kept, floats
+        self._entries: OrderedDict[tuple[int, ...], PromptEntry] = OrderedDict()
+
+    def get(self, prompt: tuple[int, ...]) -> PromptEntry | None:
+        entry = self._entries.get(prompt)
+        if entry is not None:
+            self._entries.move_to_end(prompt)
+        return entry
+
+    def keep(self, prompt: tuple[int, ...], seq: Sequence, logits: np.ndarray) -> PromptEntry:
+        """Store the pass `seq` has just run for `prompt` (its slot holds it); the oldest entries go past the limits,
+        never the newest."""
+        assert seq.slot is not None
+        pool, slot, n = *seq.slot, len(prompt)
+        entry = PromptEntry([k[slot, :, :n].clone() for k in pool.keys], [v[slot, :, :n].clone() for v in pool.values],
+                            np.array(logits))
+        self._entries[prompt] = entry
+        while len(self._entries) > 1 and (len(self._entries) > self.kept
+                                          or sum(e.floats for e in self._entries.values()) > self.budget):
+            self._entries.popitem(last=False)
+        return entry
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 def batchable(model) -> bool:
@@ -288,47 +430,69 @@ def batched_step(model, seqs: list[Sequence], feeds: list[list[int]], min_rows: 
     tokens = torch.tensor([t for feed in feeds for t in feed])
     positions = torch.tensor([seq.cached + i for seq, feed in zip(seqs, feeds) for i in range(len(feed))])
     n = len(tokens)
+    plan = AttentionPlan(seqs, feeds)
     x = padded(gpt.wte(tokens) + gpt.wpe(positions), min_rows)  # (rows, C)
     for layer, block in enumerate(gpt.h):
-        x = x + block.attn.c_proj(per_sequence_attention(block.attn, block.ln_1(x), seqs, feeds, layer))
+        x = x + block.attn.c_proj(plan.attend(block.attn, block.ln_1(x), layer))
         x = x + block.mlp(block.ln_2(x))
     last = torch.tensor([len(feed) for feed in feeds]).cumsum(0) - 1
     assert int(last[-1]) == n - 1
     return model.lm_head(gpt.ln_f(padded(x[last], min_rows)))[: len(seqs)].float()  # (B, vocab)
 
 
-def per_sequence_attention(attn, h, seqs: list[Sequence], feeds: list[list[int]], layer: int):
-    """GPT2Attention's core: q, k, v from one batched projection, then each sequence's new positions attend over
-    its own cache. A new sequence attends causally over its prompt alone; sequences adding one token with equally
-    long caches attend in one call, each on its own copied keys and values (the same shapes and layout as alone:
-    scaled_dot_product_attention's rows do not depend on how many there are). Returns (rows, C)."""
+def as_index(positions: list[int]):
+    """A slice where `positions` run consecutively (indexing with it makes views, not copies), else a tensor."""
     import torch
-    from torch.nn.functional import scaled_dot_product_attention
 
-    heads = (h.shape[0], attn.num_heads, attn.head_dim)
-    q, k, v = (t.view(heads).transpose(0, 1) for t in attn.c_attn(h).split(attn.split_size, dim=-1))  # (H, rows, D)
-    out = torch.zeros(heads[1], heads[0], heads[2], dtype=h.dtype)  # (H, rows, D)
-    by_length: dict[int, list[tuple[int, Sequence]]] = {}
-    start = 0
-    for seq, feed in zip(seqs, feeds):
-        n, t = len(feed), seq.cached
-        new = slice(start, start + n)
-        keys, values = seq.cache[layer]  # (H, capacity, D)
-        keys[:, t : t + n], values[:, t : t + n] = k[:, new], v[:, new]
-        if n > 1:  # a new sequence (t == 0): causal is the whole mask
-            out[:, new] = scaled_dot_product_attention(q[None, :, new], keys[None, :, :n], values[None, :, :n],
-                                                       is_causal=True, scale=attn.scaling)[0]  # (H, n, D)
-        else:
-            by_length.setdefault(t + 1, []).append((start, seq))
-        start += n
-    for length, group in by_length.items():
-        rows = torch.tensor([row for row, _ in group])
-        keys = torch.stack([seq.cache[layer][0][:, :length] for _, seq in group])  # (G, H, length, D)
-        values = torch.stack([seq.cache[layer][1][:, :length] for _, seq in group])
-        query = q[:, rows].transpose(0, 1).unsqueeze(2)  # (G, H, 1, D)
-        mixed = scaled_dot_product_attention(query, keys, values, scale=attn.scaling)  # (G, H, 1, D)
-        out[:, rows] = mixed[:, :, 0].transpose(0, 1)
-    return out.transpose(0, 1).reshape(h.shape[0], -1)  # (rows, C)
+    if positions == list(range(positions[0], positions[0] + len(positions))):
+        return slice(positions[0], positions[0] + len(positions))
+    return torch.tensor(positions)
+
+
+class AttentionPlan:
+    """Where a step's rows attend, worked out once for all layers: a new sequence's rows causally over its prompt
+    alone; sequences adding one token, grouped by pool and cache length, each over its own cache in one call (the
+    same shapes and layout as alone: scaled_dot_product_attention's rows do not depend on how many there are)."""
+
+    def __init__(self, seqs: list[Sequence], feeds: list[list[int]]):
+        self.prompts: list[tuple[slice, KVPool, int]] = []  # (its rows, pool, slot)
+        grouped: dict[tuple[KVPool, int], list[tuple[int, int]]] = {}  # (pool, cache length) -> (row, slot)
+        start = 0
+        for seq, feed in zip(seqs, feeds):
+            assert seq.slot is not None
+            pool, slot = seq.slot
+            if len(feed) > 1:  # a new sequence (cached == 0): causal is the whole mask
+                self.prompts.append((slice(start, start + len(feed)), pool, slot))
+            else:
+                grouped.setdefault((pool, seq.cached + 1), []).append((start, slot))
+            start += len(feed)
+        self.groups = [(pool, length, as_index([r for r, _ in members]), as_index([s for _, s in members]))
+                       for (pool, length), members in grouped.items()]
+
+    def attend(self, attn, h, layer: int):
+        """GPT2Attention's core on `h` (rows, C): q, k, v from one batched projection, keys and values written into
+        each sequence's slot, attention as planned. Returns (rows, C)."""
+        import torch
+        from torch.nn.functional import scaled_dot_product_attention
+
+        heads = (h.shape[0], attn.num_heads, attn.head_dim)
+        q, k, v = (t.view(heads).transpose(0, 1) for t in attn.c_attn(h).split(attn.split_size, dim=-1))  # (H, rows, D)
+        out = torch.zeros(heads[1], heads[0], heads[2], dtype=h.dtype)  # (H, rows, D)
+        for rows, pool, slot in self.prompts:
+            n = rows.stop - rows.start
+            keys, values = pool.keys[layer][slot], pool.values[layer][slot]  # (H, capacity, D)
+            keys[:, :n], values[:, :n] = k[:, rows], v[:, rows]
+            out[:, rows] = scaled_dot_product_attention(q[None, :, rows], keys[None, :, :n], values[None, :, :n],
+                                                        is_causal=True, scale=attn.scaling)[0]  # (H, n, D)
+        for pool, length, rows, slots in self.groups:
+            keys, values = pool.keys[layer], pool.values[layer]  # (slots, H, capacity, D)
+            keys[slots, :, length - 1] = k[:, rows].transpose(0, 1)  # (G, H, D)
+            values[slots, :, length - 1] = v[:, rows].transpose(0, 1)
+            query = q[:, rows].transpose(0, 1).unsqueeze(2)  # (G, H, 1, D)
+            mixed = scaled_dot_product_attention(query, keys[slots, :, :length], values[slots, :, :length],
+                                                 scale=attn.scaling)  # (G, H, 1, D): the same bits from a view or a copy
+            out[:, rows] = mixed[:, :, 0].transpose(0, 1)
+        return out.transpose(0, 1).reshape(h.shape[0], -1)  # (rows, C)
 
 
 def naive_padded_logits(model, prompts: list[list[int]]):

@@ -122,3 +122,67 @@ def pick_next(scores: np.ndarray, knobs: Knobs | None, context_ids: Sequence[int
     if knobs is None or knobs.temperature == 0:
         return greedy_choice(scores, knobs, context_ids)
     return int(sample(apply_knobs(scores, knobs, context_ids).probs, rng)[0])
+
+
+CHUNK = 1 << 15  # scores handled at once in pick_many (32 rows of pocket-lm's vocabulary): 256 KB of float64 buffers
+
+
+def pick_many(scores: np.ndarray, knobs: Sequence[Knobs | None], contexts: Sequence[Sequence[int]],
+              rngs: Sequence[np.random.Generator]) -> list[int]:
+    """`pick_next` for every row of `scores` (B, vocab): the same token each (its own knobs, context and
+    generator, one draw each), with the work a class shares done on whole arrays. Plain greedy rows are one
+    argmax; float32 rows whose only knob is temperature are divided, exponentiated and drawn from as arrays;
+    rows with any other knob go through `pick_next` one by one."""
+    scores = np.asarray(scores)
+    tokens: list[int] = [0] * len(scores)
+    plain_greedy, temperature_only = [], []
+    for b, (row_knobs, ctx, rng) in enumerate(zip(knobs, contexts, rngs)):
+        active = () if row_knobs is None else row_knobs.active()
+        if row_knobs is None or (row_knobs.temperature == 0 and "repetition_penalty" not in active):
+            plain_greedy.append(b)
+        elif scores.dtype == np.float32 and row_knobs.temperature != 0 and set(active) <= {"temperature"}:
+            temperature_only.append(b)
+        else:
+            tokens[b] = pick_next(scores[b], row_knobs, ctx, rng)
+    if plain_greedy:
+        for b, token in zip(plain_greedy, np.argmax(scores[plain_greedy], axis=1)):
+            tokens[b] = int(token)
+    step = max(1, CHUNK // max(1, scores.shape[1]))
+    for start in range(0, len(temperature_only), step):
+        rows = temperature_only[start : start + step]
+        warmth = np.array([[knobs[b].temperature] for b in rows], dtype=np.float32)  # type: ignore[union-attr]
+        for b, token in zip(rows, _draw_temperature(scores[rows], warmth, [rngs[b] for b in rows])):
+            tokens[b] = token
+    return tokens
+
+
+def _draw_temperature(scores: np.ndarray, warmth: np.ndarray, rngs: Sequence[np.random.Generator]) -> list[int]:
+    """`sample(apply_knobs(row, Knobs(temperature=t)).probs, rng)` for each row (R, vocab) float32 with its t (R, 1),
+    as arrays: the same float32 division, float64 softmax and draw. A row the division sends to inf (never for
+    an allowed temperature) goes the long way."""
+    x = (scores / warmth).astype(np.float64)  # (R, V): temperature's float32 step, then _probabilities' float64
+    finite = np.isfinite(x).all(axis=1)
+    if not finite.all():
+        return [_draw_temperature(scores[r : r + 1], warmth[r : r + 1], rngs[r : r + 1])[0] if finite[r]
+                else int(sample(_probabilities(scores[r] / warmth[r]), rngs[r])[0]) for r in range(len(rngs))]
+    x -= x.max(axis=1, keepdims=True)
+    np.exp(x, out=x)
+    x /= x.sum(axis=1, keepdims=True)  # softmax() row by row: NumPy sums each row as it sums a vector
+    return draw(x, rngs)
+
+
+def draw(probs: np.ndarray, rngs: Sequence[np.random.Generator]) -> list[int]:
+    """One draw per row of `probs` (R, vocab) with that row's generator: what `sample(row, rng)` returns.
+    `Generator.choice(p=q)` takes cdf = q.cumsum(), cdf /= cdf[-1] and searches one `random()` in it from the
+    right; zero-probability entries leave the cumulative sum as it is, so searching the whole row finds the
+    same token that `sample` finds among the non-zero ones. The search divides only the entries it visits."""
+    total = np.cumsum(probs / probs.sum(axis=1, keepdims=True), axis=1)  # (R, V)
+    last = total[:, -1]
+    u = np.array([rng.random() for rng in rngs])  # (R,): the one double choice() draws
+    rows = np.arange(len(rngs))
+    lo, hi = np.zeros(len(rngs), dtype=np.int64), np.full(len(rngs), total.shape[1] - 1)
+    while (lo < hi).any():  # the first entry whose cdf is above u (it exists: the last entry's cdf is 1)
+        mid = (lo + hi) // 2
+        above = total[rows, mid] / last > u
+        hi, lo = np.where(above, mid, hi), np.where(above, lo, mid + 1)
+    return [int(i) for i in lo]

@@ -86,7 +86,8 @@ def target_alone(lm) -> tuple[list[np.ndarray], Sequence]:
 
 # -- same link, same text: logits alone == logits in any batch ------------------------------------------------
 SCENARIOS = [("pocket-lm", 1, 0), ("pocket-lm", 5, 0), ("pocket-lm", 24, 3), ("pocket-lm", 6, -2),
-             ("pocket-lm", "same prompt", 0), ("pocket-lm-sft", 12, 2), ("pocket-lm-dpo", 12, -3)]
+             ("pocket-lm", "same prompt", 0), ("pocket-lm", "same prompt", 3), ("pocket-lm", "same prompt", -2),
+             ("pocket-lm-sft", 12, 2), ("pocket-lm-dpo", 12, -3)]
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +98,8 @@ def models():
 @pytest.mark.parametrize("name, company, joins_at", SCENARIOS)
 def test_logits_and_text_alone_equal_inside_batches(models, name, company, joins_at):
     """`joins_at` > 0: the others arrive mid-generation; < 0: the target joins others already going. Batches of
-    2 to 25 sequences: fewer and more rows than the padding minimum, prompts of other lengths."""
+    2 to 25 sequences: fewer and more rows than the padding minimum, prompts of other lengths. With the same
+    prompt, whoever comes later (or alongside) copies the first one's pass of it."""
     bundled = models[name]
     alone, reference = target_alone(bundled)
     scheduler, target = Recording(bundled), request(bundled, TARGET, 7)
@@ -112,6 +114,34 @@ def test_logits_and_text_alone_equal_inside_batches(models, name, company, joins
         assert np.array_equal(a, b), f"step {step}: max difference {np.abs(a - b).max():.3g}"
     assert [chosen(s) for s in target.steps] == [chosen(s) for s in reference.steps]
     assert target.ids == reference.ids
+
+
+def test_a_class_on_one_prompt_runs_it_through_the_model_once(models):
+    """20 seeds of one prompt in one step, 20 more two steps later, 5 of another prompt: three prompt passes (the
+    target's, its repeat after the cache is cleared, the other prompt's), and every text as alone."""
+    bundled = models["pocket-lm"]
+    scheduler = Recording(bundled)
+    first, later = [request(bundled, TARGET, seed) for seed in range(20)], [request(bundled, TARGET, s) for s in range(20, 40)]
+    other = [request(bundled, OTHERS[1], seed) for seed in range(5)]
+    drive(scheduler, {0: first + other, 2: later})
+    assert scheduler.prefills == 2 and len(scheduler.prompts) == 2
+    scheduler.prompts.clear()
+    again = request(bundled, TARGET, 3)
+    drive(scheduler, {0: [again]})
+    assert scheduler.prefills == 3
+    for seq in (first[3], later[0], again):
+        alone_scheduler, alone = Recording(bundled), request(bundled, TARGET, seq.seed)
+        drive(alone_scheduler, {0: [alone]})
+        assert all(np.array_equal(a, b) for a, b in zip(alone_scheduler.logits[alone.key], scheduler.logits[seq.key]))
+        assert seq.ids == alone.ids
+
+
+def test_caches_go_back_to_their_pool_and_an_empty_pool_is_freed(models):
+    bundled = models["pocket-lm"]
+    scheduler = Scheduler(bundled)
+    crowd = others(bundled, 12) + [request(bundled, TARGET, seed, n=40) for seed in range(3)]
+    drive(scheduler, {0: crowd[:6], 2: crowd[6:]})
+    assert all(seq.slot is None for seq in crowd) and scheduler.pools == {}
 
 
 def chosen(step) -> tuple:
@@ -197,7 +227,7 @@ def test_a_failing_step_fails_its_requests_and_the_loop_goes_on(tiny_gpt2, monke
 
     prompt = tiny_gpt2.encode("Once upon a time")
     with monkeypatch.context() as patch:
-        patch.setattr(batching_apply, "pick_next", broken)
+        patch.setattr(batching_apply, "pick_many", broken)
         listener = tiny_gpt2.scheduler.submit(prompt.ids, 3, None, 123)
         while not isinstance(message := listener.get(timeout=60), Sequence):  # a dead loop would never answer
             pass
