@@ -4,6 +4,8 @@
 // Token labels are user text: they only ever reach the page through textContent.
 
 const panels = new WeakMap(); // parentElement -> the panel's state, kept across the server's reruns
+const scoresById = new Map(); // digest -> Float32Array: the server sends a prompt's scores once per tab
+const KEEP_SCORES = 4;        // prompts kept (GPT-2's are 200 KB each); an evicted one is asked for again
 
 function el(tag, attrs = {}, text = null) {
   const node = document.createElement(tag);
@@ -76,7 +78,7 @@ function build(state, data) {
     el("span", { class: "kp-key kp-after" }), el("span", {}, "after knobs"));
   state.bars = el("div", { class: "kp-bars", role: "img",
     "aria-label": "Probability of the most likely tokens before and after the knobs; the summary above says it in words" });
-  state.rows = [...data.top.map((t) => t.label), "everything else"].map((label) => {
+  state.rows = [...data.setup.top.map((t) => t.label), "everything else"].map((label) => {
     const row = el("div", { class: "kp-row" });
     const name = el("div", { class: "kp-token", title: label }, label);
     const model = el("div", { class: "kp-bar kp-model" });
@@ -118,9 +120,9 @@ function settings(state) {
 function redraw(state) {
   const { data } = state;
   const knobs = settings(state);
-  const out = applyKnobs(state.scores, knobs, data.context, data.order, data.off, state.cache);
+  const out = applyKnobs(state.scores, knobs, data.setup.context, data.setup.order, data.setup.off, state.cache);
   const mass = data.known_mass;
-  const shown = data.top.map((t) => t.index);
+  const shown = data.setup.top.map((t) => t.index);
   const model = [...shown.map((i) => state.original[i])];
   const after = [...shown.map((i) => out.probs[i] * mass)];
   const kept = shown.map((i) => out.scores[i] !== -Infinity);
@@ -138,7 +140,8 @@ function redraw(state) {
     r.afterValue.textContent = kept[i] ? pct(after[i]) : "removed";
   });
   const best = after.slice(0, -1).reduce((b, p, i) => (kept[i] && p > after[b] ? i : b), 0);
-  state.summary.textContent = `${data.top[best].label.trim() || data.top[best].label} is most likely at ` +
+  const bestLabel = data.setup.top[best].label;
+  state.summary.textContent = `${bestLabel.trim() || bestLabel} is most likely at ` +
     `${pct(after[best])} (model: ${pct(model[best])}); ${survivors.toLocaleString("en-US")} of ` +
     `${state.scores.length.toLocaleString("en-US")} tokens kept; entropy ${entropy(out.probs).toFixed(2)} nats.`;
   state.draws += 1;
@@ -150,20 +153,34 @@ function send(state, delay) {
   state.timer = setTimeout(() => state.setStateValue("knobs", settings(state)), delay);
 }
 
+/** The scores under `data.id`: sent with this run, or kept from an earlier one; null when neither. */
+function scoresFor(data) {
+  if (data.scores) {
+    scoresById.delete(data.id);
+    scoresById.set(data.id, decodeFloat32(data.scores));
+    while (scoresById.size > KEEP_SCORES) scoresById.delete(scoresById.keys().next().value);
+  }
+  return scoresById.get(data.id) || null;
+}
+
 export default function (component) {
-  const { data, parentElement, setStateValue } = component;
+  const { data, parentElement, setStateValue, setTriggerValue } = component;
   let state = panels.get(parentElement);
-  if (!state || state.data.id !== data.id || state.data.top.length !== data.top.length) {
+  if (!state || state.data.id !== data.id || state.data.setup.top.length !== data.setup.top.length) {
+    const scores = scoresFor(data);
+    if (!scores) {  // this tab lost them (or never got them): ask once, the rerun brings them
+      setTriggerValue("missing", data.id);
+      return;
+    }
     const old = state;
     state = { parent: parentElement, uid: Math.random().toString(36).slice(2, 8), data, draws: 0, cache: {},
-      values: {}, enabled: {}, pointer: false };
+      values: {}, enabled: {}, pointer: false, scores };
     for (const row of data.knobs) {
       state.values[row.name] = old ? old.values[row.name] : row.value;
       state.enabled[row.name] = old ? old.enabled[row.name] : row.enabled;
       row.value = state.values[row.name];
       row.enabled = state.enabled[row.name];
     }
-    state.scores = decodeFloat32(data.scores);
     state.original = probabilities(state.scores).map((p) => p * data.known_mass);
     panels.set(parentElement, state);
     build(state, data);

@@ -1,6 +1,8 @@
 """The knob panel: sampling knobs that reshape the distribution in the browser while they are dragged.
 
-The server sends the prompt's full next-token scores once, as float32 bytes (base64); components/knob_math.js
+The server sends the prompt's full next-token scores once per browser tab and prompt, as float32 bytes (base64)
+under a digest; later reruns send the digest only, and the browser finds the scores it keeps under it (or asks for
+them again with the "missing" trigger, e.g. after it dropped them). components/knob_math.js
 applies the knobs in generate()'s order and float32 arithmetic on every pointer move and redraws the bars. Only a
 released knob (or a keyboard change) comes back to the server, as one state update: the page then updates the URL,
 the readouts, the samples and the continuations as before. See tests/e2e/test_knob_js_oracle.py for the proof
@@ -11,10 +13,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import threading
+from collections import OrderedDict
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Hashable, Sequence
 
 import numpy as np
+import streamlit as st
 from streamlit.components.v2 import component
 
 from components.guard import guarded_callback
@@ -27,6 +32,7 @@ PANEL_JS = MATH_JS + "\n" + (HERE / "knob_panel.js").read_text(encoding="utf-8")
 PANEL_CSS = (HERE / "knob_panel.css").read_text(encoding="utf-8")
 
 _panel = component("llmx_knob_panel", html="", css=PANEL_CSS, js=PANEL_JS)
+SENT = "_knob_panel_sent"  # session state: {panel key: digest of the scores this tab was last sent}
 
 
 def scores_payload(dist: Distribution) -> tuple[str, str]:
@@ -41,21 +47,66 @@ def scores_payload(dist: Distribution) -> tuple[str, str]:
     return dist.__dict__["_panel_payload"]
 
 
+def prompt_key(dist: Distribution, context_ids: Sequence[int]) -> tuple[str, str]:
+    """The digest of the scores and of the prompt's ids (the repetition penalty reads them): with the knob values,
+    what a release shows depends on nothing else."""
+    if "_prompt_key" not in dist.__dict__:
+        ids = np.asarray(list(context_ids), dtype="<i8").tobytes()
+        dist.__dict__["_prompt_key"] = (scores_payload(dist)[1], hashlib.blake2b(ids, digest_size=8).hexdigest())
+    return dist.__dict__["_prompt_key"]
+
+
+def _setup(dist: Distribution, context_ids: Sequence[int], n: int) -> dict:
+    """What the panel needs besides the knobs, the same on every release: kept on the distribution per `n`."""
+    kept = dist.__dict__.setdefault("_panel_setup", {})
+    if n not in kept:
+        vocab = len(dist.scores)
+        kept[n] = {"context": sorted({int(i) for i in context_ids if 0 <= int(i) < vocab}), "order": list(ORDER),
+                   "off": {row.name: row.off for row in KNOBS},
+                   "top": [{"index": int(i), "label": row.label} for i, row in zip(dist.order(n), dist.top_rows(n))]}
+    return kept[n]
+
+
+_VIEWS: OrderedDict[Hashable, Any] = OrderedDict()
+_VIEWS_LOCK = threading.Lock()
+VIEWS_KEPT = 2048  # a class on one prompt picks from a few hundred knob settings; each view is a few KB
+
+
+def shared_view(key: Hashable, compute: Callable[[], Any]) -> Any:
+    """What a release shows for `key` (the prompt's digest and every setting it depends on), computed once for
+    every session in this process: 300 students releasing the same temperature build its readouts once."""
+    with _VIEWS_LOCK:
+        if key in _VIEWS:
+            _VIEWS.move_to_end(key)
+            return _VIEWS[key]
+    value = compute()
+    with _VIEWS_LOCK:
+        _VIEWS[key] = value
+        while len(_VIEWS) > VIEWS_KEPT:
+            _VIEWS.popitem(last=False)
+    return value
+
+
 def knob_panel(dist: Distribution, context_ids: Sequence[int], rows: list[dict], n: int, key: str,
                on_release: Callable[[], None]):
     """Mount the panel for `dist` with the knob `rows` (components.sections.knob_controls.panel_rows) and the top
     `n` tokens drawn. `on_release` runs (as a widget callback) when the browser sends released knob values; they
     are then in st.session_state[key]["knobs"]."""
     b64, digest = scores_payload(dist)
-    vocab = len(dist.scores)
+    sent = st.session_state.setdefault(SENT, {})
+    first_time = sent.get(key) != digest
+    sent[key] = digest
     data = {
         "id": digest,
-        "scores": b64,
-        "context": sorted({int(i) for i in context_ids if 0 <= int(i) < vocab}),
-        "order": list(ORDER),
-        "off": {row.name: row.off for row in KNOBS},
-        "knobs": rows,
-        "top": [{"index": int(i), "label": row.label} for i, row in zip(dist.order(n), dist.top_rows(n))],
+        "scores": b64 if first_time else None,
         "known_mass": dist.known_mass,
+        "knobs": rows,
+        "setup": _setup(dist, context_ids, n),  # one nested value: Streamlit inspects each top-level one
     }
-    return _panel(key=key, data=data, on_knobs_change=guarded_callback(on_release))
+    return _panel(key=key, data=data, on_knobs_change=guarded_callback(on_release),
+                  on_missing_change=guarded_callback(lambda: forget_sent(key)))
+
+
+def forget_sent(key: str) -> None:
+    """The browser asked for the scores again (it has none under the digest): the rerun that follows sends them."""
+    st.session_state.get(SENT, {}).pop(key, None)

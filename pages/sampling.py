@@ -5,7 +5,7 @@ import streamlit as st
 
 from components.guard import guarded_fragment
 from components.sections.html_charts import cumulative_svg, paired_bars
-from components.knob_panel import knob_panel
+from components.knob_panel import knob_panel, prompt_key, shared_view
 from components.sections.knob_controls import (EXPLAIN, current_knobs, knobs_to_query, panel_rows, seed_from_url,
                                                 take_released)
 from components.loaders import distribution, generate_many
@@ -57,12 +57,50 @@ def released() -> None:
     st.session_state.sk_panel_error = take_released(st.session_state.sk_panel.knobs)
 
 
+# What the panel shows and samples: changing one reruns the page (rare); a released knob reruns only the panel's
+# fragment below, so these widgets are not re-sent to the whole class on every release.
+c1, c2, c3 = st.columns(3)
+c1.slider("Tokens shown", 3, 30, 10, key="sk_n")
+c2.select_slider("Samples drawn", [10, 100, 1000, 10000], value=1000, key="sk_draws")
+c3.number_input("Seed", 0, 2**31 - 1, 0, key="sk_seed")
+
+
+def release_view(knobs, n: int, draws: int, seed: int) -> tuple[list, str, str]:
+    """Everything a release shows besides the panel, from the knob values alone: the readouts' st.metric
+    arguments, the order line with the cumulative curve (markdown) and the samples (HTML)."""
+    result = apply_knobs(dist.scores if dist.complete else dist.logprobs, knobs, prompt.ids)
+    after = summary(result.probs * (dist.known_mass if not dist.complete else 1.0), original, result.kept)
+    metrics = [("Entropy (nats)", f"{after['entropy']:.2f}", change(after['entropy'] - before_stats['entropy'], 2)),
+               ("Effective choices", f"{after['effective_choices']:.1f}",
+                change(after['effective_choices'] - before_stats['effective_choices'], 1)),
+               ("Mass kept", f"{after['mass_kept']:.1%}", {}),
+               ("Tokens kept", f"{after['survivors']:,}", {"help": f"of {len(original):,}"})]
+    freq = np.bincount(sample(result.probs, np.random.default_rng(seed), draws), minlength=len(original)) / draws
+    order = dist.order(n)
+    samples = "<h3>Draw samples</h3>" + paired_bars([row.label for row in dist.top_rows(n)], result.probs[order],
+                                                    freq[order], "probability after knobs",
+                                                    f"share of {draws:,} draws (seed {seed})")
+    return metrics, order_and_curve(result, knobs), samples
+
+
+def order_and_curve(result, knobs) -> str:
+    """The order line, the cumulative curve top-p sees and their notes, as one markdown element."""
+    order_line = "**Order applied (as in generate()):** " + " → ".join(
+        f"{LABELS.get(s.name, 'Model')} ({s.survivors:,} tokens)" for s in result.stages)
+    kept_by_top_p = next((s.survivors for s in result.stages if s.name == "top_p"), None)
+    svg = cumulative_svg(list(top_p_view(result, max(2000, kept_by_top_p or 0))),
+                         knobs.top_p if knobs.top_p < 1 else None, kept=kept_by_top_p)
+    return (f"{order_line}\n\nThe bars move while you drag; these readouts and the samples follow when you let go. "
+            "transformers' generate() applies its own default top-k = 50 when sampling unless you pass top_k=0; "
+            f"here every knob starts off.\n\n{svg}\n\nCumulative probability as top-p sees it: after the "
+            "repetition penalty, temperature and top-k.")
+
+
 @guarded_fragment
 def knobs_panel():
-    panel = st.container()
-    n = st.slider("Tokens shown", 3, 30, 10, key="sk_n")
-    with panel:
-        knob_panel(dist, prompt.ids, panel_rows("sk"), n, key="sk_panel", on_release=released)
+    """What a released knob reruns: the panel, the readouts, the curve and the samples."""
+    n = st.session_state.sk_n
+    knob_panel(dist, prompt.ids, panel_rows("sk"), n, key="sk_panel", on_release=released)
     if error := st.session_state.pop("sk_panel_error", None):
         st.error(error)
     try:
@@ -71,55 +109,39 @@ def knobs_panel():
         st.error(f"Invalid setting: {exc}")
         return
     knobs_to_query(knobs)
-    result = apply_knobs(dist.scores if dist.complete else dist.logprobs, knobs, prompt.ids)
-    after = result.probs * (dist.known_mass if not dist.complete else 1.0)
-    after_stats = summary(after, original, result.kept)
-    st.markdown("**Order applied (as in generate()):** " + " → ".join(
-        f"{LABELS.get(s.name, 'Model')} ({s.survivors:,} tokens)" for s in result.stages))
-    cols = st.columns(4)
-    cols[0].metric("Entropy (nats)", f"{after_stats['entropy']:.2f}",
-                   **change(after_stats['entropy'] - before_stats['entropy'], 2))
-    cols[1].metric("Effective choices", f"{after_stats['effective_choices']:.1f}",
-                   **change(after_stats['effective_choices'] - before_stats['effective_choices'], 1))
-    cols[2].metric("Mass kept", f"{after_stats['mass_kept']:.1%}")
-    cols[3].metric("Tokens kept", f"{after_stats['survivors']:,}", help=f"of {len(original):,}")
-    st.caption("The bars move while you drag; these readouts, the samples and the continuations follow when you "
-               "let go. transformers' generate() applies its own default top-k = 50 when sampling unless you pass "
-               "top_k=0; here every knob starts off.")
-    order = dist.order(n)
-    labels = [row.label for row in dist.top_rows(n)]
-    kept_by_top_p = next((s.survivors for s in result.stages if s.name == "top_p"), None)
-    st.markdown(cumulative_svg(top_p_view(result, max(2000, kept_by_top_p or 0)),
-                               knobs.top_p if knobs.top_p < 1 else None, kept=kept_by_top_p), unsafe_allow_html=True)
-    st.caption("Cumulative probability as top-p sees it: after the repetition penalty, temperature and top-k.")
-    st.subheader("Draw samples")
-    c1, c2 = st.columns(2)
-    draws = c1.select_slider("Samples", [10, 100, 1000, 10000], value=1000, key="sk_draws")
-    seed = int(c2.number_input("Seed", 0, 2**31 - 1, 0, key="sk_seed"))
-    picks = sample(result.probs, np.random.default_rng(seed), draws)
-    freq = np.bincount(picks, minlength=len(original)) / draws
-    st.html(paired_bars(labels, result.probs[order], freq[order], "probability after knobs",
-                        f"share of {draws:,} draws"))
-    continuations(knobs, seed)
+    draws, seed = st.session_state.sk_draws, int(st.session_state.sk_seed)
+    key = (model.cache_key, *prompt_key(dist, prompt.ids), knobs, n, draws, seed)
+    metrics, markdown, samples = (shared_view(key, lambda: release_view(knobs, n, draws, seed)) if model.cache_key
+                                  else release_view(knobs, n, draws, seed))  # an API's distributions are per session
+    row = st.container(horizontal=True)
+    for label, value, extra in metrics:
+        row.metric(label, value, **extra)
+    st.markdown(markdown, unsafe_allow_html=True)
+    st.html(samples)
 
 
-def continuations(knobs, seed: int) -> None:
-    """Inside the knobs fragment, so a knob move redraws this section too: continuations are shown only under
-    the knobs that made them; after a move the section says they belong to the old setting."""
+def knob_words(knobs) -> str:
+    """The knobs that change anything, as a reader would say them ("Temperature 0.7, Top-k 3")."""
+    said = [f"{LABELS[name]} {getattr(knobs, name):g}" for name in knobs.active()]
+    return ", ".join(said) or "no knob (the model's own distribution)"
+
+
+@guarded_fragment
+def continuations() -> None:
+    """Its own fragment, so a released knob does not re-send it: each set of continuations says which knobs and
+    seed made it, which stays true whatever the knobs do next."""
     st.subheader("Three continuations with these knobs")
     made = st.session_state.get("sk_continuations")
     if st.button("Generate three continuations", key="sk_generate"):
-        gens = []
+        knobs, seed, gens = current_knobs("sk"), int(st.session_state.sk_seed), []
         with api_errors(stop=False):
             gens = generate_many(model, prompt, 30, knobs, [seed + i for i in range(3)])
         made = st.session_state.sk_continuations = (prompt, knobs, seed, gens) if gens else None
-    if not made:
+    if not made or made[0] != prompt:
         return
-    if made[:3] != (prompt, knobs, seed):
-        st.caption("The knobs, seed or prompt changed since the last continuations; generate again to see "
-                   "continuations with these knobs.")
-        return
-    for i, (col, gen) in enumerate(zip(st.columns(3), made[3])):
+    _prompt, knobs, seed, gens = made
+    st.caption(f"Made with {knob_words(knobs)}; seeds {seed} to {seed + 2}.")
+    for i, (col, gen) in enumerate(zip(st.columns(3), gens)):
         col.markdown(f"**Seed {seed + i}**")
         col.text(gen.text)
         for note in gen.notes:
@@ -127,6 +149,7 @@ def continuations(knobs, seed: int) -> None:
 
 
 knobs_panel()
+continuations()
 
 with st.expander("What each knob does"):
     for name, (words, formula) in EXPLAIN.items():
