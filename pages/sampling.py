@@ -57,12 +57,18 @@ def released() -> None:
     st.session_state.sk_panel_error = take_released(st.session_state.sk_panel.knobs)
 
 
-# What the panel shows and samples: changing one reruns the page (rare); a released knob reruns only the panel's
-# fragment below, so these widgets are not re-sent to the whole class on every release.
-c1, c2, c3 = st.columns(3)
-c1.slider("Tokens shown", 3, 30, 10, key="sk_n")
-c2.select_slider("Samples drawn", [10, 100, 1000, 10000], value=1000, key="sk_draws")
-c3.number_input("Seed", 0, 2**31 - 1, 0, key="sk_seed")
+DISPLAY = {"sk_n": 10, "sk_draws": 1000, "sk_seed": 0}  # tokens shown, samples drawn, seed: read by the panel
+for name, default in DISPLAY.items():  # above their widgets, which come after it (see display_controls)
+    st.session_state.setdefault(name, default)
+
+
+def display_controls() -> None:
+    """What the panel shows and samples, under the samples they set. Outside the release fragment: changing one
+    reruns the page (rare), and a release does not re-send these widgets to the whole class."""
+    c1, c2, c3 = st.columns(3)
+    c1.slider("Tokens shown", 3, 30, key="sk_n")
+    c2.select_slider("Samples drawn", [10, 100, 1000, 10000], key="sk_draws")
+    c3.number_input("Seed", 0, 2**31 - 1, key="sk_seed", help="for the samples above and the continuations below")
 
 
 def release_view(knobs, n: int, draws: int, seed: int) -> tuple[list, str, str]:
@@ -149,6 +155,7 @@ def continuations() -> None:
 
 
 knobs_panel()
+display_controls()
 continuations()
 
 with st.expander("What each knob does"):
