@@ -4,7 +4,9 @@
 // Token labels are user text: they only ever reach the page through textContent.
 
 const panels = new WeakMap(); // parentElement -> the panel's state, kept across the server's reruns
-const scoresById = new Map(); // digest -> Float32Array: the server sends a prompt's scores once per tab
+// digest -> Float32Array: the server sends a prompt's scores once per tab. On the window, so a fresh copy of this
+// module finds them too (tests/e2e/test_knob_panel.py empties it to check that the panel asks again).
+const scoresById = (window.llmxKnobScores ??= new Map());
 const KEEP_SCORES = 4;        // prompts kept (GPT-2's are 200 KB each); an evicted one is asked for again
 
 function el(tag, attrs = {}, text = null) {

@@ -130,6 +130,52 @@ def test_phone_shows_the_temperature_knob_and_five_probabilities_in_one_screen(p
     page.screenshot(path=str(SCREENSHOTS / "knob-panel-phone.png"))
 
 
+def panel_data(at) -> dict:
+    import json
+
+    [element] = at.get("bidi_component")
+    return json.loads(element.proto.json)
+
+
+def test_a_tab_gets_the_scores_once_and_again_when_it_asks():
+    """The full scores travel with a tab's first run only; a rerun (a release) sends their digest; once the session
+    forgets having sent them (the browser's "missing" trigger), the next run sends them again."""
+    import base64
+
+    import numpy as np
+
+    from components.knob_panel import SENT
+    from tests.app.apptest import open_page as open_app
+
+    at = open_app("pages/sampling.py", prompt=PROMPT)
+    first = panel_data(at)
+    scores = np.frombuffer(base64.b64decode(first["scores"]), dtype="<f4")
+    assert scores.size == 4096 and np.isfinite(scores).all()  # pocket-lm's vocabulary, as float32
+    at.run()
+    again = panel_data(at)
+    assert again["scores"] is None and again["id"] == first["id"]
+    at.session_state[SENT] = {}  # what the panel's "missing" trigger leads to (its browser path: the next test)
+    at.run()
+    assert panel_data(at)["scores"] == first["scores"]
+
+
+def test_a_tab_that_lost_the_scores_asks_for_them_and_draws(page, app_url):
+    """The browser drops its kept scores, then the panel is rebuilt (more tokens shown): it asks once and draws."""
+    frames = sent_frames(page)
+    open_page(page, f"{app_url}/sampling?prompt={quote(PROMPT)}")
+    expect(panel(page).locator(".kp-after-num")).to_have_count(11)
+    page.evaluate("window.llmxKnobScores.clear()")
+    before = len(frames)
+    shown = page.get_by_role("slider", name="Tokens shown")
+    shown.focus()
+    shown.press("ArrowRight")  # 10 -> 11: a page rerun with a new panel
+    expect(panel(page).locator(".kp-after-num")).to_have_count(12)
+    wait_idle(page)
+    assert page.evaluate("window.llmxKnobScores.size") == 1
+    assert len(frames) - before == 2  # the slider's rerun, then the panel's one request for the scores
+    no_exception(page)
+
+
 def test_released_values_from_a_client_are_checked():
     """What a mischievous client could send instead of the panel's values: one clear error, nothing stored."""
     from components.sections.knob_controls import parse_released
@@ -139,3 +185,17 @@ def test_released_values_from_a_client_are_checked():
             parse_released(bad)
     clamped = parse_released({"temperature": 99, "top_k": 7.6, "top_p": None})
     assert clamped["sk_temperature"] == 3.0 and clamped["sk_top_k"] == 8 and clamped["sk_top_p_on"] is False
+
+
+def test_a_view_is_computed_once_per_key_for_every_session(monkeypatch):
+    import components.knob_panel as kp
+
+    monkeypatch.setattr(kp, "_VIEWS", type(kp._VIEWS)())
+    monkeypatch.setattr(kp, "VIEWS_KEPT", 2)
+    calls: list[str] = []
+
+    def view(name):
+        return lambda: calls.append(name) or name
+
+    assert [kp.shared_view(k, view(k)) for k in ("a", "a", "b", "a", "c", "b")] == ["a", "a", "b", "a", "c", "b"]
+    assert calls == ["a", "b", "c", "b"]  # "b" was the least recently used when "c" came: only two are kept
