@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 MIN_ROWS = 16    # batched row-wise layers never run with fewer rows, so their kernel (and bits) never change
 MAX_ACTIVE = 384  # sequences per step (a class of 100 pressing "three continuations" is 300); later ones wait
+SUMMARY_ROWS = 16  # rows summarised per array (512 KB of float64 for pocket-lm's vocabulary: cache-sized)
 PROMPTS_KEPT, PROMPT_FLOATS = 32, 1 << 23  # prompt caches kept: at most 32 prompts and 8M floats (32 MB)
 PAUSE_SHARE, MAX_PAUSE_S = 0.25, 0.05  # after each step, pause a quarter of its time (at most 50 ms) ...
 PAUSE_FROM = 8                          # ... when it ran this many sequences or more
@@ -263,34 +264,40 @@ def summarize(lm, logits: np.ndarray, tokens: list[int], counts: list[int]) -> l
     """One `Step` per row: the chosen token's row (rank, probability), the top `counts[i]` alternatives and the
     entropy, computed for the whole batch at once, each row on its own (row-wise reductions, so a row's numbers do
     not depend on the others). Same maths as lib.sampling.distribution's log_softmax, order and entropy_nats."""
-    import torch
-
     from lib.sampling.distribution import Step, TokenRow
 
-    x = logits.astype(np.float64)  # (B, V)
+    n = min(max(1, *counts), logits.shape[1])
+    parts = [readouts(logits[start : start + SUMMARY_ROWS], tokens[start : start + SUMMARY_ROWS], n)
+             for start in range(0, len(tokens), SUMMARY_ROWS)]
+    ranks, chosen, chosen_probs, entropy, top, scores, probs, cums = (np.concatenate(p).tolist() for p in zip(*parts))
+    texts, raws, label = lm.texts, lm.raws, lm.label
+    nan = float("nan")
+    return [Step(TokenRow(ranks[b], token, texts[token], raws[token], label(token), chosen[b], chosen_probs[b], nan),
+                 tuple(TokenRow(r, i, texts[i], raws[i], label(i), score, prob, cum)
+                       for r, i, score, prob, cum in zip(range(1, max(1, counts[b]) + 1), top[b], scores[b], probs[b],
+                                                         cums[b])),
+                 entropy[b])
+            for b, token in enumerate(tokens)]
+
+
+def readouts(logits: np.ndarray, tokens: list[int], n: int) -> tuple[np.ndarray, ...]:
+    """summarize's numbers for some rows (R, V): the chosen tokens' ranks, log-probabilities and probabilities, the
+    entropies (R,), and the n most likely tokens with their log-probabilities, probabilities and running sums (R, n)."""
+    import torch
+
+    x = logits.astype(np.float64)  # (R, V)
     top_score = x.max(axis=1, keepdims=True)
-    lp = x - (top_score + np.log(np.exp(x - top_score).sum(axis=1, keepdims=True)))  # (B, V) log-probabilities
-    rows = np.arange(len(tokens))
-    chosen = lp[rows, tokens]  # (B,)
+    lp = x - (top_score + np.log(np.exp(x - top_score).sum(axis=1, keepdims=True)))  # (R, V) log-probabilities
+    chosen = lp[np.arange(len(tokens)), tokens]  # (R,)
     ranks = (lp > chosen[:, None]).sum(axis=1) + 1
     entropy = -(np.exp(lp) * lp).sum(axis=1)  # a model's logits are finite, so every log-probability is too
-    n = min(max(1, *counts), lp.shape[1])
     # the n most likely by the float32 logits: the same order as their log-probabilities (one shift per row)
     top = torch.topk(torch.from_numpy(logits), n, dim=1, sorted=False).indices.numpy()
     scores = np.take_along_axis(lp, top, axis=1)
     order = np.lexsort((top, -scores), axis=1)  # most likely first, ties by id
     top, scores = np.take_along_axis(top, order, axis=1), np.take_along_axis(scores, order, axis=1)
     probs = np.exp(scores)
-    cums = np.cumsum(probs, axis=1)
-
-    def row(rank: int, i: int, logprob: float, prob: float, cum: float) -> TokenRow:
-        return TokenRow(rank, i, lm.texts[i], lm.raws[i], lm.label(i), logprob, prob, cum)
-
-    return [Step(row(int(ranks[b]), int(token), float(chosen[b]), float(np.exp(chosen[b])), float("nan")),
-                 tuple(row(r + 1, int(top[b, r]), float(scores[b, r]), float(probs[b, r]), float(cums[b, r]))
-                       for r in range(max(1, counts[b]))),
-                 float(entropy[b]))
-            for b, token in enumerate(tokens)]
+    return ranks, chosen, np.exp(chosen), entropy, top, scores, probs, np.cumsum(probs, axis=1)
 
 
 def wait_for(listener: queue.SimpleQueue, on_step: Callable[[int], None] | None = None) -> Sequence:
