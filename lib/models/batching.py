@@ -58,14 +58,17 @@ class Sequence:
     cache: Any = None  # the model's own cache (architectures stepped alone)
     slot: tuple[KVPool, int] | None = None  # batched: where its keys and values live
     cached: int = 0             # positions held in its cache
-    listeners: list[queue.SimpleQueue] = field(default_factory=list)
+    listeners: list[queue.SimpleQueue] = field(default_factory=list)  # told when it is done
+    watchers: list[queue.SimpleQueue] = field(default_factory=list)   # told after every token, too
     error: BaseException | None = None
 
     def __post_init__(self):
         self.rng = np.random.default_rng(self.seed)
 
     def tell(self, message) -> None:
-        for listener in self.listeners:
+        """Step counts go to the watchers only: waking 300 waiting threads at every step would queue them all
+        for the interpreter, between the class's slider moves."""
+        for listener in self.watchers if isinstance(message, int) else self.listeners + self.watchers:
             listener.put(message)
 
 
@@ -88,11 +91,13 @@ class Scheduler:
     def generate(self, ids: Seq[int], max_new_tokens: int, knobs=None, seed: int = 0, n_alternatives: int = 10,
                  on_step: Callable[[int], None] | None = None, use_cache: bool = True) -> Sequence:
         """Queue a request and wait for it; `on_step(i)` is called in the caller's thread after token i."""
-        return wait_for(self.submit(ids, max_new_tokens, knobs, seed, n_alternatives, use_cache), on_step)
+        listener = self.submit(ids, max_new_tokens, knobs, seed, n_alternatives, use_cache, progress=on_step is not None)
+        return wait_for(listener, on_step)
 
     def submit(self, ids: Seq[int], max_new_tokens: int, knobs=None, seed: int = 0, n_alternatives: int = 10,
-               use_cache: bool = True) -> queue.SimpleQueue:
-        """Queue a request without waiting: the queue receives each step's count, then the finished Sequence."""
+               use_cache: bool = True, progress: bool = False) -> queue.SimpleQueue:
+        """Queue a request without waiting: the queue receives the finished Sequence (with `progress`, each step's
+        count before it)."""
         ids = [int(i) for i in ids]
         if not ids:
             raise ValueError("an empty prompt has no next token")
@@ -108,7 +113,7 @@ class Scheduler:
                     listener.put(same)
                     return listener
                 self._pending.append(same)
-            same.listeners.append(listener)
+            (same.watchers if progress else same.listeners).append(listener)
             self._start()
             self._wake.notify()
         return listener

@@ -211,6 +211,17 @@ def test_identical_requests_in_flight_share_one_sequence(tiny_gpt2):
     assert finished[0] is finished[1] and finished[2] is not finished[0]
 
 
+def test_only_a_caller_that_asks_for_progress_is_woken_at_every_token(tiny_gpt2):
+    scheduler = Scheduler(tiny_gpt2)
+    ids = tiny_gpt2.encode("Once upon a time").ids
+    quiet, counting = scheduler.submit(ids, 4, None, 1), scheduler.submit(ids, 4, None, 1, progress=True)
+    heard = []
+    while not isinstance(message := counting.get(timeout=60), Sequence):
+        heard.append(message)
+    assert heard == [1, 2, 3, 4]
+    assert quiet.get(timeout=60) is message and quiet.empty()
+
+
 def test_bad_requests_get_one_clear_error_and_the_loop_goes_on(tiny_gpt2):
     with pytest.raises(ValueError, match="token ids must be between 0 and 50256"):
         tiny_gpt2.scheduler.submit([1, 60_000], 3)
