@@ -18,6 +18,8 @@ SCREENSHOTS = ROOT / "screenshots"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
+# React's placeholders while an element's code loads (lazy chunks): a run can end before they are replaced.
+LOADING = "[data-testid=stSkeleton], [data-testid=stAppSkeleton]"
 
 
 def _free_port() -> int:
@@ -102,13 +104,16 @@ def page(browser):
 
 def wait_idle(page, settle: float = 0.5) -> None:
     """Wait until the script has finished running and stays finished for `settle` seconds (a first run may be
-    followed by another); after six tries, at least until it is finished, never in the middle of a run."""
+    followed by another); after six tries, at least until it is finished, never in the middle of a run. Then until
+    every element's code has loaded (no placeholder left), as a user sees the page."""
     for _ in range(6):
         page.wait_for_selector(IDLE, timeout=90_000)
         time.sleep(settle)
         if page.query_selector(IDLE):
-            return
-    page.wait_for_selector(IDLE, timeout=90_000)
+            break
+    else:
+        page.wait_for_selector(IDLE, timeout=90_000)
+    page.wait_for_selector(LOADING, state="detached", timeout=60_000)
 
 
 # Every Plotly chart has drawn at its container's current width: Plotly lays out after the script has ended and

@@ -48,7 +48,7 @@ MEASURE = """() => {
           pageFrames: document.querySelectorAll('[data-testid=stMain] iframe').length,
           past: bottom - box.getBoundingClientRect().bottom, zoom: inner.style.zoom,
           notesOver: notesBottom - box.getBoundingClientRect().top,
-          nextHit: !!(hit && hit.closest('.st-key-lecture_next'))};
+          nextHit: !!(hit && hit.closest('.st-key-lecture_next')), text: inner.innerText.slice(0, 1500)};
 }"""
 
 
