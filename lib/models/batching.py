@@ -23,6 +23,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence as SequenceABC
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence as Seq
 
@@ -53,7 +54,7 @@ class Sequence:
     n_alternatives: int
     use_cache: bool = True
     rng: np.random.Generator = field(init=False)
-    steps: list = field(default_factory=list)
+    picks: list[tuple[StepBatch, int]] = field(default_factory=list)  # per token: its step's readouts, its row
     notes: list[str] = field(default_factory=list)
     cache: Any = None  # the model's own cache (architectures stepped alone)
     slot: tuple[KVPool, int] | None = None  # batched: where its keys and values live
@@ -64,6 +65,11 @@ class Sequence:
 
     def __post_init__(self):
         self.rng = np.random.default_rng(self.seed)
+
+    @property
+    def steps(self) -> Steps:
+        """Its tokens' readouts (`Step`s), each built when first read."""
+        return Steps(self.picks)
 
     def tell(self, message) -> None:
         """Step counts go to the watchers only: waking 300 waiting threads at every step would queue them all
@@ -172,13 +178,13 @@ class Scheduler:
 
         tokens = apply.pick_many(logits, [seq.knobs for seq in active], [seq.ids for seq in active],
                                  [seq.rng for seq in active])
-        steps = summarize(self.lm, logits, tokens, [seq.n_alternatives for seq in active])
+        batch = summarize(self.lm, logits, tokens, [seq.n_alternatives for seq in active])
         done = set()
-        for seq, token, step in zip(active, tokens, steps):
-            seq.steps.append(step)
+        for row, (seq, token) in enumerate(zip(active, tokens)):
+            seq.picks.append((batch, row))
             seq.ids.append(token)
-            seq.tell(len(seq.steps))
-            if len(seq.steps) >= seq.max_new_tokens or token == self.lm.tokenizer.eos_token_id:
+            seq.tell(len(seq.picks))
+            if len(seq.picks) >= seq.max_new_tokens or token == self.lm.tokenizer.eos_token_id:
                 done.add(seq)
         return done
 
@@ -203,9 +209,9 @@ class Scheduler:
                 fed.append((i, seq, seq.ids[-1:]))
                 continue
             feed = self._window(seq)
-            self._take_slot(seq, min(window, len(feed) + seq.max_new_tokens - len(seq.steps)))
+            self._take_slot(seq, min(window, len(feed) + seq.max_new_tokens - len(seq.picks)))
             prompt = tuple(feed)
-            if seq.steps:
+            if seq.picks:
                 fed.append((i, seq, feed))  # a window that slid: its own pass
                 continue
             if prompt not in sources:
@@ -220,7 +226,7 @@ class Scheduler:
                 logits[i] = row
                 if seq.cached == 0:
                     self.prefills += 1
-                    if not seq.steps:
+                    if not seq.picks:
                         sources[tuple(feed)] = self.prompts.keep(tuple(feed), seq, row)
                 seq.cached += len(feed)
         for i, seq, prompt in copies:
@@ -265,24 +271,73 @@ class Scheduler:
         return out.logits[0, -1].float().numpy()  # (vocab,)
 
 
-def summarize(lm, logits: np.ndarray, tokens: list[int], counts: list[int]) -> list:
-    """One `Step` per row: the chosen token's row (rank, probability), the top `counts[i]` alternatives and the
-    entropy, computed for the whole batch at once, each row on its own (row-wise reductions, so a row's numbers do
-    not depend on the others). Same maths as lib.sampling.distribution's log_softmax, order and entropy_nats."""
-    from lib.sampling.distribution import Step, TokenRow
-
+def summarize(lm, logits: np.ndarray, tokens: list[int], counts: list[int]) -> StepBatch:
+    """The readouts of one step for every row: the chosen token's rank and probability, the top `counts[i]`
+    alternatives and the entropy, computed for the whole batch at once, each row on its own (row-wise reductions, so
+    a row's numbers do not depend on the others). Same maths as lib.sampling.distribution's log_softmax, order and
+    entropy_nats."""
     n = min(max(1, *counts), logits.shape[1])
     parts = [readouts(logits[start : start + SUMMARY_ROWS], tokens[start : start + SUMMARY_ROWS], n)
              for start in range(0, len(tokens), SUMMARY_ROWS)]
-    ranks, chosen, chosen_probs, entropy, top, scores, probs, cums = (np.concatenate(p).tolist() for p in zip(*parts))
-    texts, raws, label = lm.texts, lm.raws, lm.label
-    nan = float("nan")
-    return [Step(TokenRow(ranks[b], token, texts[token], raws[token], label(token), chosen[b], chosen_probs[b], nan),
-                 tuple(TokenRow(r, i, texts[i], raws[i], label(i), score, prob, cum)
-                       for r, i, score, prob, cum in zip(range(1, max(1, counts[b]) + 1), top[b], scores[b], probs[b],
-                                                         cums[b])),
-                 entropy[b])
-            for b, token in enumerate(tokens)]
+    return StepBatch(lm, tokens, counts, tuple(np.concatenate(p) for p in zip(*parts)))
+
+
+class StepBatch:
+    """One step's readouts for a whole batch, as arrays (`readouts`); row b's `Step` is built when someone reads it.
+    A class's 300 continuations carry 100,000 rows of alternatives, which /sampling never shows: building them in
+    the loop cost more than the forward pass, mostly in the garbage collections their objects set off."""
+
+    def __init__(self, lm, tokens: list[int], counts: list[int], columns: tuple[np.ndarray, ...]):
+        self.lm, self.tokens, self.counts = lm, tokens, counts
+        self.ranks, self.chosen, self.chosen_probs, self.entropy, self.top, self.scores, self.probs, self.cums = columns
+
+    def raw(self, b: int) -> bytes:
+        return self.lm.raws[self.tokens[b]]
+
+    def step(self, b: int):
+        from lib.sampling.distribution import Step, TokenRow
+
+        lm, token, count = self.lm, self.tokens[b], max(1, self.counts[b])
+        texts, raws, label = lm.texts, lm.raws, lm.label
+        rows = zip(range(1, count + 1), self.top[b, :count].tolist(), self.scores[b, :count].tolist(),
+                   self.probs[b, :count].tolist(), self.cums[b, :count].tolist())
+        return Step(TokenRow(int(self.ranks[b]), token, texts[token], raws[token], label(token),
+                             float(self.chosen[b]), float(self.chosen_probs[b]), float("nan")),
+                    tuple(TokenRow(r, i, texts[i], raws[i], label(i), score, prob, cum) for r, i, score, prob, cum in rows),
+                    float(self.entropy[b]))
+
+
+class Steps(SequenceABC):
+    """A sequence's steps as a read-only sequence of `Step`s, each built from its batch's arrays on first read."""
+
+    def __init__(self, picks: Seq[tuple[StepBatch, int]]):
+        self._picks = tuple(picks)
+        self._built: dict[int, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self._picks)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        i = range(len(self))[index]  # negative indices; IndexError past the end
+        if i not in self._built:
+            batch, row = self._picks[i]
+            self._built[i] = batch.step(row)
+        return self._built[i]
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, (Steps, tuple, list)):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    @property
+    def raw(self) -> bytes:
+        """The chosen tokens' bytes, without building any step."""
+        return b"".join(batch.raw(row) for batch, row in self._picks)
 
 
 def readouts(logits: np.ndarray, tokens: list[int], n: int) -> tuple[np.ndarray, ...]:

@@ -65,12 +65,13 @@ class Formatted:
 @dataclass(frozen=True)
 class Generation:
     prompt: Prompt
-    steps: tuple[Step, ...]
+    steps: Sequence[Step]  # a tuple, or lib.models.batching.Steps (each built when first read)
     notes: tuple[str, ...] = field(default=())
 
     @property
     def text(self) -> str:
-        return b"".join(s.chosen.raw for s in self.steps).decode("utf-8", errors="replace")
+        raw = getattr(self.steps, "raw", None)  # batching's Steps give their bytes without building any step
+        return (raw if raw is not None else b"".join(s.chosen.raw for s in self.steps)).decode("utf-8", errors="replace")
 
 
 class NextTokenModel(Protocol):
@@ -276,7 +277,7 @@ class HFCausalLM:
         keeps each sequence's KV cache and its text independent of the batch); slides the window at the context
         limit. `on_step(i)` runs in the caller's thread after token i."""
         seq = self.scheduler.generate(prompt.ids, max_new_tokens, knobs, seed, n_alternatives, on_step, use_cache)
-        return Generation(prompt, tuple(seq.steps), tuple(seq.notes))
+        return Generation(prompt, seq.steps, tuple(seq.notes))
 
     def generate_many(self, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None,
                       seeds: Sequence[int]) -> list[Generation]:
@@ -284,4 +285,4 @@ class HFCausalLM:
         from lib.models.batching import wait_for
 
         listeners = [self.scheduler.submit(prompt.ids, max_new_tokens, knobs, seed) for seed in seeds]
-        return [Generation(prompt, tuple(seq.steps), tuple(seq.notes)) for seq in map(wait_for, listeners)]
+        return [Generation(prompt, seq.steps, tuple(seq.notes)) for seq in map(wait_for, listeners)]

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from lib.models.batching import Scheduler, Sequence, naive_padded_logits
-from lib.models.next_token import HFCausalLM
+from lib.models.next_token import Generation, HFCausalLM
 from lib.sampling.knobs import Knobs
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -275,6 +275,22 @@ def test_three_continuations_run_together_and_match_each_alone(tiny_gpt2):
         alone = Scheduler(tiny_gpt2).generate(prompt.ids, 6, knobs, seed)
         assert [s.chosen.id for s in gen.steps] == alone.ids[len(prompt.ids):]
     assert len({gen.text for gen in together}) > 1  # the seeds differ, so do the texts
+
+
+def test_steps_built_when_read_are_the_steps_and_the_text_needs_none(models):
+    """A Generation's steps come from its batch's arrays when read; its text (what /sampling shows) is the chosen
+    tokens' bytes, read without building any step."""
+    lm = models["pocket-lm"]
+    gen = lm.generate_many(lm.encode(TARGET), 8, SAMPLED, [4, 5, 6])[2]  # the batch's third row
+    text = gen.text
+    assert gen.steps._built == {}  # nothing built for the text
+    chosen_ids = [step.chosen.id for step in gen.steps]
+    assert text == b"".join(lm.raws[i] for i in chosen_ids).decode("utf-8", errors="replace")
+    assert text == Generation(gen.prompt, tuple(gen.steps)).text  # the same as a plain tuple of steps gives
+    steps = tuple(gen.steps)
+    assert gen.steps == steps and gen.steps[-1] is steps[-1] and gen.steps[2:4] == steps[2:4]
+    with pytest.raises(IndexError):
+        gen.steps[8]
 
 
 def test_each_steps_readouts_match_the_distribution_of_its_logits(models):
