@@ -2,13 +2,15 @@
 
     python bench/drag_load.py                         # starts deploy/serve.py (2 processes, nginx, default limits)
     python bench/drag_load.py --students 300 --seconds 60
+    python bench/drag_load.py --own-seeds                 # no two students share a computed view
     python bench/drag_load.py --url http://127.0.0.1:8080 # an already running `make serve`
     python bench/drag_load.py --redraw                    # only the browser side: knob math per pointer move
 
 While a knob is dragged the knob panel reshapes the distribution in the browser and sends nothing (proved by
 tests/e2e/test_knob_panel.py, which counts the websocket frames a real drag sends). So a dragging student costs
-the server one message per release: the panel's knob values, a fragment rerun that updates the URL, readouts,
-samples and continuations. Each simulated student (bench/st_client.py, Streamlit's own protocol through nginx)
+the server one message per release: the panel's knob values, and a fragment rerun that updates the URL and
+re-sends the panel (the scores only on a tab's first run), the readouts, the order line with the cumulative curve
+and the samples, computed once per (prompt, knobs) for every session. Each simulated student (bench/st_client.py, Streamlit's own protocol through nginx)
 opens /sampling, then releases a knob at a new temperature every ~2 s. The release round trip is from sending
 that message until the rerun's script_finished; it is printed for one student alone and for the whole class,
 measured in the same run. Students open at 10 per second, what the default per-address limits let a class behind
@@ -83,22 +85,34 @@ def row(name: str, n: int, results: list[RunResult], base_p50: float | None, cpu
     return p50
 
 
-async def run(url: str, students: int, seconds: float) -> None:
+async def own_seeds(students: list[Student]) -> None:
+    """Each student types its own seed (a page rerun each, before the clock starts): no two share a samples view,
+    so every release computes its readouts, curve and samples instead of finding them computed."""
+    for i in range(0, len(students), 20):
+        await asyncio.gather(*(s.set("sk_seed", random.randrange(1, 2**31 - 1)) for s in students[i:i + 20]))
+
+
+async def run(url: str, students: int, seconds: float, seeds: bool = False) -> None:
     ws = url.replace("http", "ws", 1)
     pids = server_pids(int(url.rsplit(":", 1)[1].split("/")[0]))
     print(f"server {url}, app processes {pids or 'unknown'}; {students} students, releases every ~2 s for "
-          f"{seconds:g} s", flush=True)
+          f"{seconds:g} s, {'each with its own seed' if seeds else 'all on the default seed'}", flush=True)
     print(f"{'':<22}{'N':>5}{'runs':>7}{'err':>5}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'x alone':>11}{'KB/run':>8}"
           f"{'CPU%':>6}  load", flush=True)
     alone, _ = await open_class(ws, "sampling", 1, 0.0)
+    if seeds:
+        await own_seeds(alone)
     base = row("release, alone", 1, await release_every(alone, 20.0, period=0.5), None, None)
     await close_all(alone)
     klass, opened = await open_class(ws, "sampling", students, students / 10.0, timeout=120.0)
     row("open /sampling", students, opened, None, None)
-    cpu0, t0 = cpu_seconds(pids), time.perf_counter()
+    if seeds:
+        await own_seeds(klass)
+    cpu0, own0, t0 = cpu_seconds(pids), time.process_time(), time.perf_counter()
     releases = await release_every(klass, seconds)
     elapsed = time.perf_counter() - t0
     cpu = 100 * (cpu_seconds(pids) - cpu0) / elapsed if pids else None
+    harness = 100 * (time.process_time() - own0) / elapsed
     row("release, whole class", len(klass), releases, base, cpu)
     await close_all(klass)
     ok = [r.seconds * 1e3 for r in releases if not r.errors]
@@ -108,7 +122,8 @@ async def run(url: str, students: int, seconds: float) -> None:
         per_release = cpu * elapsed / 100 / len(releases)
         offered = len(klass) / 2.0
         print(f"app CPU per release {per_release * 1e3:.1f} ms: {offered:.0f} releases/s offered need "
-              f"{offered * per_release:.2f} cores; served {len(releases) / elapsed:.0f}/s", flush=True)
+              f"{offered * per_release:.2f} cores; served {len(releases) / elapsed:.0f}/s; this harness used "
+              f"{harness:.0f}% of a core on the same machine", flush=True)
 
 
 REDRAW_JS = """([b64, sets]) => {
@@ -164,16 +179,18 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=300)
     parser.add_argument("--seconds", type=float, default=60.0, help="how long the class keeps releasing knobs")
     parser.add_argument("--processes", type=int, default=2, help="app processes when this script starts serve")
+    parser.add_argument("--own-seeds", action="store_true",
+                        help="each student its own seed: no release finds its view computed by another student")
     parser.add_argument("--redraw", action="store_true", help="only time the knob math in headless Chromium")
     args = parser.parse_args()
     if args.redraw:
         redraw_speed()
         return
     if args.url:
-        asyncio.run(run(args.url, args.students, args.seconds))
+        asyncio.run(run(args.url, args.students, args.seconds, args.own_seeds))
         return
     with served(args.processes, limits_on=True) as url:
-        asyncio.run(run(url, args.students, args.seconds))
+        asyncio.run(run(url, args.students, args.seconds, args.own_seeds))
 
 
 if __name__ == "__main__":

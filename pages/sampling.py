@@ -71,9 +71,9 @@ def display_controls() -> None:
     c3.number_input("Seed", 0, 2**31 - 1, key="sk_seed", help="for the samples above and the continuations below")
 
 
-def release_view(knobs, n: int, draws: int, seed: int) -> tuple[list, str, str]:
-    """Everything a release shows besides the panel, from the knob values alone: the readouts' st.metric
-    arguments, the order line with the cumulative curve (markdown) and the samples (HTML)."""
+def knob_view(knobs) -> tuple[list, str]:
+    """What a release shows from the knob values alone: the readouts' st.metric arguments, and the order line with
+    the cumulative curve (markdown)."""
     result = apply_knobs(dist.scores if dist.complete else dist.logprobs, knobs, prompt.ids)
     after = summary(result.probs * (dist.known_mass if not dist.complete else 1.0), original, result.kept)
     metrics = [("Entropy (nats)", f"{after['entropy']:.2f}", change(after['entropy'] - before_stats['entropy'], 2)),
@@ -81,12 +81,24 @@ def release_view(knobs, n: int, draws: int, seed: int) -> tuple[list, str, str]:
                 change(after['effective_choices'] - before_stats['effective_choices'], 1)),
                ("Mass kept", f"{after['mass_kept']:.1%}", {}),
                ("Tokens kept", f"{after['survivors']:,}", {"help": f"of {len(original):,}"})]
+    return metrics, order_and_curve(result, knobs)
+
+
+def samples_view(knobs, n: int, draws: int, seed: int) -> str:
+    """The samples drawn with these knobs and seed beside the probabilities they were drawn from (HTML)."""
+    result = apply_knobs(dist.scores if dist.complete else dist.logprobs, knobs, prompt.ids)
     freq = np.bincount(sample(result.probs, np.random.default_rng(seed), draws), minlength=len(original)) / draws
     order = dist.order(n)
-    samples = "<h3>Draw samples</h3>" + paired_bars([row.label for row in dist.top_rows(n)], result.probs[order],
-                                                    freq[order], "probability after knobs",
-                                                    f"share of {draws:,} draws (seed {seed})")
-    return metrics, order_and_curve(result, knobs), samples
+    return "<h3>Draw samples</h3>" + paired_bars([row.label for row in dist.top_rows(n)], result.probs[order],
+                                                 freq[order], "probability after knobs",
+                                                 f"share of {draws:,} draws (seed {seed})")
+
+
+def shared(key: tuple, compute):
+    """Computed once per process for every session with the same prompt and settings (a local model's only: an
+    API's distributions are per session)."""
+    return shared_view((model.cache_key, *prompt_key(dist, prompt.ids), *key), compute) if model.cache_key \
+        else compute()
 
 
 def order_and_curve(result, knobs) -> str:
@@ -116,9 +128,8 @@ def knobs_panel():
         return
     knobs_to_query(knobs)
     draws, seed = st.session_state.sk_draws, int(st.session_state.sk_seed)
-    key = (model.cache_key, *prompt_key(dist, prompt.ids), knobs, n, draws, seed)
-    metrics, markdown, samples = (shared_view(key, lambda: release_view(knobs, n, draws, seed)) if model.cache_key
-                                  else release_view(knobs, n, draws, seed))  # an API's distributions are per session
+    metrics, markdown = shared(("knobs", knobs), lambda: knob_view(knobs))
+    samples = shared(("samples", knobs, n, draws, seed), lambda: samples_view(knobs, n, draws, seed))
     row = st.container(horizontal=True)
     for label, value, extra in metrics:
         row.metric(label, value, **extra)
