@@ -57,18 +57,12 @@ def released() -> None:
     st.session_state.sk_panel_error = take_released(st.session_state.sk_panel.knobs)
 
 
-DISPLAY = {"sk_n": 10, "sk_draws": 1000, "sk_seed": 0}  # tokens shown, samples drawn, seed: read by the panel
-for name, default in DISPLAY.items():  # above their widgets, which come after it (see display_controls)
-    st.session_state.setdefault(name, default)
-
-
-def display_controls() -> None:
-    """What the panel shows and samples, under the samples they set. Outside the release fragment: changing one
-    reruns the page (rare), and a release does not re-send these widgets to the whole class."""
-    c1, c2, c3 = st.columns(3)
-    c1.slider("Tokens shown", 3, 30, key="sk_n")
-    c2.select_slider("Samples drawn", [10, 100, 1000, 10000], key="sk_draws")
-    c3.number_input("Seed", 0, 2**31 - 1, key="sk_seed", help="for the samples above and the continuations below")
+# What the panel shows and samples. Outside the release fragment: changing one reruns the page (rare), and a
+# release does not re-send these widgets to the whole class.
+c1, c2, c3 = st.columns(3)
+c1.slider("Tokens shown", 3, 30, 10, key="sk_n")
+c2.select_slider("Samples drawn", [10, 100, 1000, 10000], value=1000, key="sk_draws")
+c3.number_input("Seed", 0, 2**31 - 1, 0, key="sk_seed", help="for the samples and the continuations below")
 
 
 def knob_view(knobs) -> tuple[list, str]:
@@ -116,7 +110,7 @@ def order_and_curve(result, knobs) -> str:
 
 @guarded_fragment
 def knobs_panel():
-    """What a released knob reruns: the panel, the readouts, the curve and the samples."""
+    """What a released knob reruns: the panel, the readouts, the curve, the samples and the continuations."""
     n = st.session_state.sk_n
     knob_panel(dist, prompt.ids, panel_rows("sk"), n, key="sk_panel", on_release=released)
     if error := st.session_state.pop("sk_panel_error", None):
@@ -134,31 +128,27 @@ def knobs_panel():
     for label, value, extra in metrics:
         row.metric(label, value, **extra)
     st.markdown(markdown, unsafe_allow_html=True)
-    st.html(samples)
+    st.html(samples + "<h3>Three continuations with these knobs</h3>")
+    continuations(knobs, seed)
 
 
-def knob_words(knobs) -> str:
-    """The knobs that change anything, as a reader would say them ("Temperature 0.7, Top-k 3")."""
-    said = [f"{LABELS[name]} {getattr(knobs, name):g}" for name in knobs.active()]
-    return ", ".join(said) or "no knob (the model's own distribution)"
-
-
-@guarded_fragment
-def continuations() -> None:
-    """Its own fragment, so a released knob does not re-send it: each set of continuations says which knobs and
-    seed made it, which stays true whatever the knobs do next."""
-    st.subheader("Three continuations with these knobs")
+def continuations(knobs, seed: int) -> None:
+    """Inside the knobs fragment, so a knob move redraws this section too: continuations are shown only under
+    the knobs that made them; after a move the section says they belong to the old setting. Its heading ends the
+    samples' HTML (one element fewer per release)."""
     made = st.session_state.get("sk_continuations")
     if st.button("Generate three continuations", key="sk_generate"):
-        knobs, seed, gens = current_knobs("sk"), int(st.session_state.sk_seed), []
+        gens = []
         with api_errors(stop=False):
             gens = generate_many(model, prompt, 30, knobs, [seed + i for i in range(3)])
         made = st.session_state.sk_continuations = (prompt, knobs, seed, gens) if gens else None
-    if not made or made[0] != prompt:
+    if not made:
         return
-    _prompt, knobs, seed, gens = made
-    st.caption(f"Made with {knob_words(knobs)}; seeds {seed} to {seed + 2}.")
-    for i, (col, gen) in enumerate(zip(st.columns(3), gens)):
+    if made[:3] != (prompt, knobs, seed):
+        st.caption("The knobs, seed or prompt changed since the last continuations; generate again to see "
+                   "continuations with these knobs.")
+        return
+    for i, (col, gen) in enumerate(zip(st.columns(3), made[3])):
         col.markdown(f"**Seed {seed + i}**")
         col.text(gen.text)
         for note in gen.notes:
@@ -166,8 +156,6 @@ def continuations() -> None:
 
 
 knobs_panel()
-display_controls()
-continuations()
 
 with st.expander("What each knob does"):
     for name, (words, formula) in EXPLAIN.items():
