@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import signal
 import statistics
 import sys
 import time
@@ -183,6 +184,7 @@ def main() -> None:
                         help="each student its own seed: no release finds its view computed by another student")
     parser.add_argument("--redraw", action="store_true", help="only time the knob math in headless Chromium")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `timeout` stops the servers this script started too
     if args.redraw:
         redraw_speed()
         return
