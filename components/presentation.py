@@ -148,6 +148,24 @@ def _sync() -> None:
 
 PAGE_JS = CHART_JS + NO_SHORTCUTS_JS  # the app's fixed scripts, on every page
 
+# Streamlit keeps the sidebar's last open/closed state in the browser and prefers it to the page's initial state,
+# so a lecturer who once opened the sidebar would present with it open (the figure squeezed beside it). In
+# presentation mode it is closed once per page load; opened again by hand, it stays open.
+CLOSE_SIDEBAR_JS = """<script>
+(() => {
+  if (window.__llmxSidebarClosed) return; window.__llmxSidebarClosed = true;
+  let tries = 0;
+  const close = () => {
+    const sidebar = document.querySelector('[data-testid=stSidebar]');
+    const button = sidebar && sidebar.querySelector('[data-testid=stSidebarCollapseButton] button');
+    if (sidebar && sidebar.dataset.collapsed === 'true') return;
+    if (button) { button.click(); return; }
+    if (++tries < 100) requestAnimationFrame(close);
+  };
+  close();
+})();
+</script>"""
+
 
 def setup() -> None:
     """Read ?present= once per session, offer the sidebar toggle, collapse the sidebar and inject the CSS."""
@@ -164,4 +182,4 @@ def setup() -> None:
     to_query(**{KEY: "1" if presenting() else None})
     st.session_state[WRITTEN] = presenting()
     st.html(f"<style>{ALWAYS}{PRESENTING if presenting() else ''}</style>")
-    st.sidebar.html(PAGE_JS, unsafe_allow_javascript=True)  # in the sidebar: takes no room on the page
+    st.sidebar.html(PAGE_JS + (CLOSE_SIDEBAR_JS if presenting() else ""), unsafe_allow_javascript=True)  # no room taken

@@ -20,6 +20,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
 # React's placeholders while an element's code loads (lazy chunks): a run can end before they are replaced.
 LOADING = "[data-testid=stSkeleton], [data-testid=stAppSkeleton]"
+SIDEBAR_OPEN = "[data-testid=stSidebar][data-collapsed=false]"  # Streamlit 1.67 marks it so (no aria-expanded)
 
 
 def _free_port() -> int:

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from lib.classroom.maths import normalise
-from tests.e2e.conftest import CHROMIUM_FLAGS, chromium_path, SCREENSHOTS, no_exception, screenshot, serve_with_own_game_store, wait_idle
+from tests.e2e.conftest import CHROMIUM_FLAGS, SIDEBAR_OPEN, chromium_path, SCREENSHOTS, no_exception, screenshot, serve_with_own_game_store, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -133,7 +133,7 @@ def test_presentation_mode_runs_the_game_from_the_main_area(game_url, chromium):
     main = lecturer.locator("[data-testid=stMain]")
     start = main.get_by_role("button", name="Start round")
     start.wait_for(state="visible")
-    assert lecturer.locator("[data-testid=stSidebar]").get_attribute("aria-expanded") != "true"
+    assert lecturer.locator(SIDEBAR_OPEN).count() == 0
     start.click()
     main.locator(".game-code").wait_for()
     code = main.locator(".game-code").inner_text()

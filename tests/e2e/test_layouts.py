@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from lib import page_table
-from tests.e2e.conftest import SCREENSHOTS, no_exception, open_page, wait_idle
+from tests.e2e.conftest import SCREENSHOTS, SIDEBAR_OPEN, no_exception, open_page, wait_idle
 
 pytestmark = pytest.mark.e2e
 # page path -> selector of its main chart (a page not listed has no chart)
@@ -74,7 +74,7 @@ def test_presentation_main_chart_above_the_fold(page, app_url, path):
     shot(page, f"present-{path or 'home'}")
     assert size >= least, size
     assert page.locator("[data-testid=stAppDeployButton]:visible").count() == 0
-    assert page.locator("[data-testid=stSidebar][aria-expanded=true]").count() == 0
+    assert page.locator(SIDEBAR_OPEN).count() == 0
     selector = PAGES[path]
     if path == "lecture":  # its main chart is the first step's own chart, drawn on the page (no frame)
         chart = page.locator(selector).first
@@ -93,7 +93,7 @@ def test_presenting_lecturer_can_open_the_sidebar_and_leave(page, app_url):
     """The sidebar starts collapsed in presentation mode, but its button stays: the lecturer's controls live there."""
     page.set_viewport_size({"width": 1280, "height": 720})
     open_page(page, f"{app_url}/game?present=1")
-    assert page.locator("[data-testid=stSidebar][aria-expanded=true]").count() == 0
+    assert page.locator(SIDEBAR_OPEN).count() == 0
     assert page.locator("[data-testid=stMainMenu]:visible").count() == 0  # the toolbars stay hidden
     page.locator("[data-testid=stExpandSidebarButton]").click(timeout=10_000)
     page.get_by_role("button", name="Start round").wait_for(timeout=10_000)  # the game's sidebar form

@@ -17,7 +17,7 @@ from lib.models import registry_models
 from lib.models.hub import locally_available
 from lib.teaching import lecture as L
 from tests.conftest import GPT2_TOKENIZER, ROOT, TIKTOKEN_CACHE, need_shared
-from tests.e2e.conftest import no_exception, open_page, screenshot, start_server, wait_idle
+from tests.e2e.conftest import SIDEBAR_OPEN, no_exception, open_page, screenshot, start_server, wait_idle
 from tests.loopback_hub import LoopbackHub, tiktoken_blobs, tiny_gpt2_repo
 
 pytestmark = pytest.mark.e2e
@@ -128,6 +128,25 @@ def test_keys_leave_text_boxes_and_sliders_alone(page, app_url):
     page.locator(COUNTER).click()  # out of the text box: now the keys are the presenter's again
     page.keyboard.press("ArrowRight")
     at_step(page, i + 1)
+
+
+
+
+def test_presentation_starts_with_the_sidebar_closed_after_the_lecturer_opened_it(page, app_url):
+    """Streamlit remembers an opened sidebar in the browser: a lecturer who opened it once (to start a game round,
+    say) must still present with it closed, or every step is squeezed beside it."""
+    page.set_viewport_size({"width": 1280, "height": 720})
+    open_page(page, f"{app_url}/lecture?step=1&present=0")
+    if page.locator(SIDEBAR_OPEN).count():  # open by default on a wide screen: only a click is remembered
+        page.locator("[data-testid=stSidebar]").hover()  # its collapse button shows on hover
+        page.locator("[data-testid=stSidebarCollapseButton] button").click()
+        expect(page.locator(SIDEBAR_OPEN)).to_have_count(0)
+    page.locator("[data-testid=stExpandSidebarButton]").click()
+    expect(page.locator(SIDEBAR_OPEN)).to_have_count(1)
+    open_page(page, f"{app_url}/lecture?step=greedy-vs-sampled&present=1")
+    expect(page.locator(SIDEBAR_OPEN)).to_have_count(0)
+    at_step(page, 1)
+    check_fits(page, L.STEPS[1], "1280x720")
 
 
 # A style sheet adopted by the document changes the layout without changing the DOM, as a late font does.
