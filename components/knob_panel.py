@@ -1,8 +1,8 @@
 """The knob panel: sampling knobs that reshape the distribution in the browser while they are dragged.
 
 The server sends the prompt's full next-token scores once per browser tab and prompt, as float32 bytes (base64)
-under a digest; later reruns send the digest only, and the browser finds the scores it keeps under it (or asks for
-them again with the "missing" trigger, e.g. after it dropped them). components/knob_math.js
+under a digest, together with the panel's code; later reruns send the digests only, and the browser finds what it
+keeps under them (or asks for both again with the "missing" trigger, e.g. after it dropped them). knob_math.js
 applies the knobs in generate()'s order and float32 arithmetic on every pointer move and redraws the bars. Only a
 released knob (or a keyboard change) comes back to the server, as one state update: the page then updates the URL,
 the readouts, the samples and the continuations as before. See tests/e2e/test_knob_js_oracle.py for the proof
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -31,8 +32,28 @@ MATH_JS = (HERE / "knob_math.js").read_text(encoding="utf-8")
 PANEL_JS = MATH_JS + "\n" + (HERE / "knob_panel.js").read_text(encoding="utf-8")
 PANEL_CSS = (HERE / "knob_panel.css").read_text(encoding="utf-8")
 
-_panel = component("llmx_knob_panel", html="", css=PANEL_CSS, js=PANEL_JS)
-SENT = "_knob_panel_sent"  # session state: {panel key: digest of the scores this tab was last sent}
+
+def function_body(module: str) -> str:
+    """The panel's module as the body of a function that returns its default export (run with `new Function`)."""
+    body = re.sub(r"^export default function", "return function", module, flags=re.MULTILINE)
+    return '"use strict";\n' + re.sub(r"^export ", "", body, flags=re.MULTILINE)  # strict, as a module is
+
+
+# Streamlit re-sends a component's js= string with every rerun (18 KB a release). So js= is this small loader, and
+# the panel's code travels like the scores: with a tab's first run, kept on the window under its digest.
+PANEL_CODE = function_body(PANEL_JS)
+CODE_ID = hashlib.blake2b(PANEL_CODE.encode(), digest_size=8).hexdigest()
+LOADER_JS = """export default function (component) {
+  const { data, setTriggerValue } = component;
+  const kept = (window.llmxKnobPanelCode ??= new Map());
+  if (data.code && !kept.has(data.code_id)) kept.set(data.code_id, new Function(data.code)());
+  const panel = kept.get(data.code_id);
+  if (!panel) return setTriggerValue("missing", data.id);  // the next run brings the code and the scores
+  return panel(component);
+}"""
+
+_panel = component("llmx_knob_panel", html="", css=PANEL_CSS, js=LOADER_JS)
+SENT = "_knob_panel_sent"  # session state: {panel key: digest of the scores this tab was last sent with the code}
 
 
 def scores_payload(dist: Distribution) -> tuple[str, str]:
@@ -99,6 +120,8 @@ def knob_panel(dist: Distribution, context_ids: Sequence[int], rows: list[dict],
     data = {
         "id": digest,
         "scores": b64 if first_time else None,
+        "code_id": CODE_ID,
+        "code": PANEL_CODE if first_time else None,
         "known_mass": dist.known_mass,
         "knobs": rows,
         "setup": _setup(dist, context_ids, n),  # one nested value: Streamlit inspects each top-level one

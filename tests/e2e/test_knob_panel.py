@@ -151,27 +151,30 @@ def test_a_tab_gets_the_scores_once_and_again_when_it_asks():
     first = panel_data(at)
     scores = np.frombuffer(base64.b64decode(first["scores"]), dtype="<f4")
     assert scores.size == 4096 and np.isfinite(scores).all()  # pocket-lm's vocabulary, as float32
+    assert first["code"] and "function applyKnobs" in first["code"]  # the panel's code travels the same way
     at.run()
     again = panel_data(at)
-    assert again["scores"] is None and again["id"] == first["id"]
+    assert again["scores"] is None and again["code"] is None and again["id"] == first["id"]
     at.session_state[SENT] = {}  # what the panel's "missing" trigger leads to (its browser path: the next test)
     at.run()
-    assert panel_data(at)["scores"] == first["scores"]
+    assert (panel_data(at)["scores"], panel_data(at)["code"]) == (first["scores"], first["code"])
 
 
-def test_a_tab_that_lost_the_scores_asks_for_them_and_draws(page, app_url):
-    """The browser drops its kept scores, then the panel is rebuilt (more tokens shown): it asks once and draws."""
+@pytest.mark.parametrize("kept", ["window.llmxKnobScores", "window.llmxKnobPanelCode"])
+def test_a_tab_that_lost_the_scores_or_the_code_asks_for_them_and_draws(page, app_url, kept):
+    """The browser drops its kept scores (or the panel's code), then the panel is rebuilt (more tokens shown): it
+    asks once and draws."""
     frames = sent_frames(page)
     open_page(page, f"{app_url}/sampling?prompt={quote(PROMPT)}")
     expect(panel(page).locator(".kp-after-num")).to_have_count(11)
-    page.evaluate("window.llmxKnobScores.clear()")
+    page.evaluate(f"{kept}.clear()")
     before = len(frames)
     shown = page.get_by_role("slider", name="Tokens shown")
     shown.focus()
     shown.press("ArrowRight")  # 10 -> 11: a page rerun with a new panel
     expect(panel(page).locator(".kp-after-num")).to_have_count(12)
     wait_idle(page)
-    assert page.evaluate("window.llmxKnobScores.size") == 1
+    assert page.evaluate(f"{kept}.size") == 1
     assert len(frames) - before == 2  # the slider's rerun, then the panel's one request for the scores
     no_exception(page)
 
