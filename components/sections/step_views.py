@@ -236,14 +236,10 @@ def _columns(step: L.Step, family: Family) -> list[Checkpoint]:
     return picked[: int(step.part_value("columns", 3))]
 
 
-def answer_html(model, generation) -> str:
+def answer_html(generation) -> str:
     """The answer as text; the end-of-text token it stopped on is a marker, not its raw name (`<|im_end|>`)."""
-    eos = getattr(getattr(model, "tokenizer", None), "eos_token_id", None)
-    steps = generation.steps
-    stopped = bool(steps) and eos is not None and steps[-1].chosen.id == eos
-    text = b"".join(s.chosen.raw for s in steps[: len(steps) - stopped]).decode("utf-8", errors="replace").strip()
-    end = ' <span class="ts-end" title="The model chose its end-of-text token here.">■ end</span>' if stopped else ""
-    return (esc(text) or "(nothing)") + end
+    end = ' <span class="ts-end" title="The model chose its end-of-text token here.">■ end</span>'
+    return (esc(generation.answer.strip()) or "(nothing)") + (end if generation.ended else "")
 
 
 def stage_compare_view(step: L.Step, params: dict[str, str]) -> None:
@@ -265,7 +261,7 @@ def stage_compare_view(step: L.Step, params: dict[str, str]) -> None:
                 st.warning(problem(model))
                 continue
             prompt = stages.format_prompt(model, params["prompt"], ck.chat).prompt
-            st.html(stage_views.BOX_CSS + f'<div class="ts-data">{answer_html(model, generate(model, prompt, n, None, 0))}</div>')
+            st.html(stage_views.BOX_CSS + f'<div class="ts-data">{answer_html(generate(model, prompt, n, None, 0))}</div>')
 
 
 # -- scale, inside -------------------------------------------------------------------------------------------

@@ -67,11 +67,21 @@ class Generation:
     prompt: Prompt
     steps: Sequence[Step]  # a tuple, or lib.models.batching.Steps (each built when first read)
     notes: tuple[str, ...] = field(default=())
+    ended: bool = False  # its last step is the model's end-of-text token: the model chose to stop there
 
     @property
     def text(self) -> str:
+        return self._raw().decode("utf-8", errors="replace")
+
+    @property
+    def answer(self) -> str:
+        """The text without the end-of-text token it stopped on (an answer as a reader sees it)."""
+        raw = self._raw()
+        return (raw[: len(raw) - len(self.steps[-1].chosen.raw)] if self.ended else raw).decode("utf-8", errors="replace")
+
+    def _raw(self) -> bytes:
         raw = getattr(self.steps, "raw", None)  # batching's Steps give their bytes without building any step
-        return (raw if raw is not None else b"".join(s.chosen.raw for s in self.steps)).decode("utf-8", errors="replace")
+        return raw if raw is not None else b"".join(s.chosen.raw for s in self.steps)
 
 
 class NextTokenModel(Protocol):
@@ -277,7 +287,11 @@ class HFCausalLM:
         keeps each sequence's KV cache and its text independent of the batch); slides the window at the context
         limit. `on_step(i)` runs in the caller's thread after token i."""
         seq = self.scheduler.generate(prompt.ids, max_new_tokens, knobs, seed, n_alternatives, on_step, use_cache)
-        return Generation(prompt, seq.steps, tuple(seq.notes))
+        return self._finished(prompt, seq)
+
+    def _finished(self, prompt: Prompt, seq) -> Generation:
+        ended = len(seq.steps) > 0 and seq.ids[-1] == self.tokenizer.eos_token_id
+        return Generation(prompt, seq.steps, tuple(seq.notes), ended)
 
     def generate_many(self, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None,
                       seeds: Sequence[int]) -> list[Generation]:
@@ -285,4 +299,4 @@ class HFCausalLM:
         from lib.models.batching import wait_for
 
         listeners = [self.scheduler.submit(prompt.ids, max_new_tokens, knobs, seed) for seed in seeds]
-        return [Generation(prompt, seq.steps, tuple(seq.notes)) for seq in map(wait_for, listeners)]
+        return [self._finished(prompt, seq) for seq in map(wait_for, listeners)]

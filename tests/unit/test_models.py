@@ -71,3 +71,22 @@ def test_one_model_serves_many_sessions_at_once(tiny_gpt2):
         results = list(pool.map(ask, texts * 4))
     for text, rows in results:
         assert [r.id for r in rows] == [r.id for r in alone[text]]
+
+
+def test_a_generation_that_stops_on_its_end_token_says_so_and_its_answer_leaves_it_out():
+    """pocket-lm-dpo answers a held-out sentiment question and stops; oracle: its tokenizer's eos, read by
+    transformers itself, and generation without that stop."""
+    from transformers import AutoTokenizer
+
+    from lib.models.next_token import HFCausalLM
+    from tests.conftest import ROOT
+
+    path = str(ROOT / "assets" / "pocket-lm-dpo")
+    tok = AutoTokenizer.from_pretrained(path)
+    lm = HFCausalLM.load(path)
+    prompt = lm.chat_prompt("Is this sentence happy or sad? The schoolmaster beamed with pleasure at the letter.").prompt
+    done = lm.generate(prompt, 40)
+    assert done.ended and done.steps[-1].chosen.id == tok.eos_token_id and len(done.steps) < 40
+    assert done.text == done.answer + tok.eos_token and tok.eos_token not in done.answer
+    cut = lm.generate(prompt, len(done.steps) - 1)  # the same answer, stopped one token early by the length
+    assert not cut.ended and cut.answer == cut.text == done.answer
