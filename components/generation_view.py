@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.charts import distribution_chart, show_chart
-from components.html import CHIP_CSS, esc, md, probability_colour
+from components.html import CHIP_CSS, esc, escape_markdown, probability_colour
 from components.loaders import generate
 from components.state import from_query, to_query
 from lib.sampling.distribution import Distribution
@@ -51,7 +51,7 @@ def generation_view(model: NextTokenModel, prompt: Prompt, key: str, prefix: str
     if not gen.steps:
         return
     pos = st.pills("Position", list(range(len(gen.steps))), key=f"{key}_pos", default=0,
-                   format_func=lambda i: f"{i + 1}: {md(gen.steps[i].chosen.label)}")  # pills render markdown
+                   format_func=lambda i: f"{i + 1}: {escape_markdown(gen.steps[i].chosen.label)}")  # pills render markdown
     if pos is None:
         return
     step = gen.steps[pos]
@@ -66,10 +66,10 @@ def step_mode(dist: Distribution, chosen: list, key: str, n_candidates: int = 8)
     """The student is the sampler: click a candidate to append it and see the next distribution."""
     st.subheader("Step mode: you pick the next token")
     if chosen:
-        st.markdown("Appended so far: " + " · ".join(md(r.label) for r in chosen))
+        st.markdown("Appended so far: " + " · ".join(escape_markdown(r.label) for r in chosen))
     cols = st.columns(4)
     for i, row in enumerate(dist.top_rows(n_candidates)):
-        if cols[i % 4].button(f"{md(row.label)}  ({row.prob:.1%})", key=f"{key}_cand_{i}", width="stretch"):
+        if cols[i % 4].button(f"{escape_markdown(row.label)}  ({row.prob:.1%})", key=f"{key}_cand_{i}", width="stretch"):
             chosen.append(row)
             st.rerun()
     c1, c2, _ = st.columns([1, 1, 4])

@@ -33,7 +33,7 @@ WORD_JOINER = "\u2060"
 _AUTOLINK = re.compile(r"[:@]|\bwww(?=\.)", re.I)
 
 
-def md(text: object) -> str:
+def escape_markdown(text: object) -> str:
     """User or URL text made inert for anything Streamlit renders as markdown (st.warning, st.caption, widget
     labels, spinners): every meaningful character is backslash-escaped, so it shows exactly as typed, as text."""
     text = _AUTOLINK.sub(lambda m: m.group(0) + WORD_JOINER, str(text))
@@ -43,11 +43,11 @@ def md(text: object) -> str:
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.@~+-]+){2,}[\\/]?")
 
 
-def problem(exc: BaseException, limit: int = 300) -> str:
+def error_line(exc: BaseException, limit: int = 300) -> str:
     """An exception's message as one short line for the page: no traceback, no server paths, markdown-inert."""
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     first = _PATH.sub("…", first)
-    return md(first if len(first) <= limit else first[:limit] + "…")
+    return escape_markdown(first if len(first) <= limit else first[:limit] + "…")
 
 
 def plotly_text(text: object) -> str:

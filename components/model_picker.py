@@ -6,7 +6,7 @@ import logging
 
 import streamlit as st
 
-from components.html import md, problem
+from components.html import escape_markdown, error_line
 from components.state import from_query, to_query
 from lib.models.catalog import CATALOG, entry_for
 from lib.models.hub import default_model, locally_available
@@ -40,7 +40,7 @@ def pick_model(key: str = "model") -> str:
             model_id = typed.strip() or default_model()
         else:
             model_id = choice
-        st.caption(md(entry_for(model_id).description))
+        st.caption(escape_markdown(entry_for(model_id).description))
     st.session_state[key] = model_id
     to_query(model=model_id)
     return model_id
@@ -64,7 +64,7 @@ def chosen_model():
     try:
         model, fallback = get_model_or_fallback(model_id)
     except ModelUnavailable as exc:
-        st.error(problem(exc))
+        st.error(error_line(exc))
         st.stop()
     except Exception:  # anything else a strange model reference raises: log it, fall back like for a missing model
         if model_id == default_model():
@@ -74,7 +74,7 @@ def chosen_model():
             f"The model '{model_id[:80]}' could not be loaded here. Showing the bundled {default_model()} instead.")
     if fallback:
         # Name the model that was loaded, in the sidebar and the link, then run again so every widget agrees.
-        st.session_state[FALLBACK_NOTE] = problem(fallback, limit=600)
+        st.session_state[FALLBACK_NOTE] = error_line(fallback, limit=600)
         st.session_state["model"] = model.name
         st.session_state["model_reset"] = True
         st.rerun()

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 import streamlit as st
 
 from components.guard import guarded_callback
-from components.html import md
+from components.html import escape_markdown
 from components.state import as_bool, from_query, to_query
 from lib.models.api_http import Refused, check_base_url
 from lib.models.backends import open_model
@@ -146,10 +146,10 @@ def connection_sidebar(toggle: bool = True) -> Connection | None:
         try:
             base_url = normalise_base_url(base_raw)
         except ValueError as exc:
-            st.error(md(str(exc)))  # the message quotes what was typed: inert as markdown
+            st.error(escape_markdown(str(exc)))  # the message quotes what was typed: inert as markdown
             return None
         if refusal := _allowed(base_url, rules):
-            st.error(md(refusal))
+            st.error(escape_markdown(refusal))
             return None
         api_key = api_key.strip()
         use_host = not api_key and host is not None and base_url == host.base_url

@@ -4,7 +4,7 @@ import streamlit as st
 
 from components.sections import scale_views as views
 from components.guard import guarded_callback
-from components.html import md
+from components.html import escape_markdown
 from components.setup import route_through_app
 from components.state import to_query
 from lib.scale import published as scale_catalog
@@ -20,7 +20,7 @@ if "scale_models" not in st.session_state:
     picked, unknown = scale_catalog.parse_selection(st.query_params.get("models"))
     st.session_state["scale_models"] = picked
     if unknown:
-        st.warning(f"Not in the catalog, so left out: {md(', '.join(unknown))}. Names look like "
+        st.warning(f"Not in the catalog, so left out: {escape_markdown(', '.join(unknown))}. Names look like "
                    "`gpt3-175b`, `bert-base` or `llama-3-8b`; the *Catalog and sources* tab lists them all.")
 
 

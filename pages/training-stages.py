@@ -7,7 +7,7 @@ import streamlit as st
 from components.sections import stage_views as views
 from components.sections.token_shift_view import token_shift_panel
 from components.guard import guarded_callback
-from components.html import esc, md
+from components.html import esc, escape_markdown
 from components.setup import route_through_app
 from components.state import as_bool, from_query, to_query
 from lib.teaching import stages
@@ -44,7 +44,7 @@ from_query("ts_seed", "seed", 0, lambda v: max(0, int(v)))
 from_query("ts_complete", "complete", st.session_state.ts_prompt in {p for p, _ in PRESETS.values()}, as_bool)
 family_key = st.session_state.ts_family
 if family_key not in stages.FAMILIES:
-    st.warning(f"There is no family called “{md(family_key)}”; showing {stages.FAMILIES[stages.DEFAULT_FAMILY].name}.")
+    st.warning(f"There is no family called “{escape_markdown(family_key)}”; showing {stages.FAMILIES[stages.DEFAULT_FAMILY].name}.")
     family_key = st.session_state.ts_family = stages.DEFAULT_FAMILY
 
 

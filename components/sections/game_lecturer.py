@@ -9,7 +9,7 @@ import streamlit as st
 
 from components.guard import guarded_callback, guarded_fragment
 from components.game import guesses_csv, histogram_html, join_link, prompt_html, qr_png, round_code_html, round_score
-from components.html import md
+from components.html import escape_markdown
 from lib.classroom.maths import average_bits, class_surprise_bits, model_surprise_bits
 from lib.classroom.passages import GAME_PASSAGES
 from lib.classroom.store import GameError, GameStore, Network, Round, new_code
@@ -64,7 +64,7 @@ def join_warning(round_id: str) -> None:
     """One line, across the page, when phones can't reach the join link (localhost, loopback)."""
     _, warning = join_link(round_id)
     if warning:
-        st.warning(md(warning), icon=":material/wifi_off:")
+        st.warning(escape_markdown(warning), icon=":material/wifi_off:")
 
 
 def join_panel(round_id: str) -> None:

@@ -7,7 +7,7 @@ from components.charts import show_chart
 from components.sections import scale_cache
 from components.sections import scale_charts as charts
 from components.guard import guarded_callback
-from components.html import esc, md, problem
+from components.html import esc, escape_markdown, error_line
 from components.state import as_bool, from_query, to_query
 from lib.models import hub
 from lib.tokens import masked_lm
@@ -268,16 +268,16 @@ def _bert_fills(sentence: str, left_text: str, right_text: str, index: dict) -> 
     bert_ref = st.text_input("Masked-LM model (hub id or local folder)", key="scale_bert", max_chars=300)
     link("bert", bert_ref, BERT_REF)
     try:
-        with st.spinner(f"Loading {md(bert_ref)}…"):
+        with st.spinner(f"Loading {escape_markdown(bert_ref)}…"):
             guesses = scale_cache.fill_mask(bert_ref, sentence)
         st.table(pd.DataFrame([{"rank": g.rank, "token": g.token, "probability": f"{g.prob:.1%}"}
                                for g in guesses]).set_index("rank"))
     except hub.ModelUnavailable as exc:
         size = scale.human_bytes(scale.weight_bytes(index["bert-base"].counted, "fp32"))
-        st.warning(f"**BERT is not available here.** {problem(exc)} BERT-base's weights (about {size}) are not bundled "
+        st.warning(f"**BERT is not available here.** {error_line(exc)} BERT-base's weights (about {size}) are not bundled "
                    "with this app; when the machine is online they download on first use.")
     except ValueError as exc:
-        st.info(problem(exc))
+        st.info(error_line(exc))
 
 
 def _gpt_predicts(left_text: str, right_text: str) -> None:
@@ -294,7 +294,7 @@ def _gpt_predicts(left_text: str, right_text: str) -> None:
         with st.spinner("Loading the GPT-style model…"):
             gpt, note = get_model_or_fallback(default_model())
         if note:
-            st.caption(problem(note, limit=600))
+            st.caption(error_line(note, limit=600))
         prompt = gpt.encode(left_text.rstrip(" "))
         rows = distribution(gpt, prompt).top_rows(5)
         st.caption(f"Model: {gpt.name}")
@@ -303,7 +303,7 @@ def _gpt_predicts(left_text: str, right_text: str) -> None:
         if not left_text.strip():
             st.caption("Nothing comes before the blank, so GPT predicts the very first token.")
     except hub.ModelUnavailable as exc:
-        st.warning(f"**No GPT-style model is available offline yet.** {problem(exc)}")
+        st.warning(f"**No GPT-style model is available offline yet.** {error_line(exc)}")
 
 
 BIGGER_TABLE = (

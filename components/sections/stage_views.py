@@ -10,7 +10,7 @@ import streamlit as st
 
 from components.charts import OKABE_ITO, distribution_chart, layout, show_chart
 from components.generation_view import coloured_tokens
-from components.html import chips, esc, problem, table, token_titles
+from components.html import chips, esc, error_line, table, token_titles
 from components.loaders import distribution, generate, get_model
 from lib.models import hub
 from lib.teaching import stages
@@ -176,12 +176,12 @@ def compare_checkpoints(family: Family, run: StageRun) -> None:
             st.subheader(ck.label)
             st.caption(f"`{ck.model_id}` · stage: {ck.stage} · sees: {'chat template' if ck.chat else 'raw prompt'}")
             if isinstance(model, str) or model is None:
-                st.warning(problem(model) if model else "Not available.")
+                st.warning(error_line(model) if model else "Not available.")
                 continue
             try:
                 dist, positions = show_checkpoint(ck, model, run)
             except api_error_types() as exc:
-                st.warning(f"Not available: {problem(exc)}")
+                st.warning(f"Not available: {error_line(exc)}")
                 continue
             dists.append(dist)
             labels.append((ck.label, ck.stage))

@@ -15,7 +15,7 @@ import streamlit as st
 
 from components.charts import distribution_chart, show_chart
 from components.generation_view import coloured_tokens
-from components.html import esc, md, problem
+from components.html import esc, escape_markdown, error_line
 from components.presentation import presenting
 from components.loaders import distribution, generate, get_model_or_fallback
 from components.sections import scale_charts, scale_views, stage_views
@@ -54,10 +54,10 @@ def _model(params: dict[str, str]):
     try:
         model, note = get_model_or_fallback(params.get("model") or DEFAULT_MODEL)
     except ModelUnavailable as exc:
-        st.error(problem(exc))
+        st.error(error_line(exc))
         return None
     if note:
-        st.caption(problem(note, limit=300))
+        st.caption(error_line(note, limit=300))
     return model
 
 
@@ -96,7 +96,7 @@ def generation_view(step: L.Step, params: dict[str, str]) -> None:
     rows = [("Greedy (always the top token)", None, 0)]
     rows += [(f"Sampled, temperature {temperature:g}, seed {seed}", Knobs(temperature=temperature), int(seed))
              for seed in step.part_value("seeds", (params.get("seed", 1),))]
-    st.markdown(f"{model.name} continues “…{md(tail)}”, {n} tokens. Shading: green = likely, red = unlikely "
+    st.markdown(f"{model.name} continues “…{escape_markdown(tail)}”, {n} tokens. Shading: green = likely, red = unlikely "
                 "(dashed underline under 10%).")
     for label, knobs, seed in rows:
         st.markdown(f"**{label}**")
@@ -171,7 +171,7 @@ def decode_view(step: L.Step, params: dict[str, str]) -> None:
     try:
         ids = parse_ids(params["ids"])
     except ValueError as exc:
-        st.error(problem(exc))
+        st.error(error_line(exc))
         return
     seg = tv.decoded(name, tuple(ids))
     if seg is not None:
@@ -189,7 +189,7 @@ def chat_format_view(step: L.Step, params: dict[str, str]) -> None:
         seg = result.segmentation
         specials = sum(s.special for s in seg.segments)
         st.markdown(f"**One sequence of {seg.n_tokens:,} tokens**, {specials} of them special (dark chips) · "
-                    f"{md(source)}")
+                    f"{escape_markdown(source)}")
         tv.render_tokens(seg, legend=False)
 
 
@@ -252,13 +252,13 @@ def stage_compare_view(step: L.Step, params: dict[str, str]) -> None:
         return
     by_id = {ck.model_id: m for ck, m in zip(family.checkpoints, models)}
     n = int(params.get("tokens", 24))
-    st.markdown(f"**{md(params['prompt'])}** · greedy answers, {n} tokens at most")
+    st.markdown(f"**{escape_markdown(params['prompt'])}** · greedy answers, {n} tokens at most")
     for col, ck in zip(st.columns(len(columns)), columns):
         model = by_id[ck.model_id]
         with col:
             st.markdown(f"**{ck.label}** · `{ck.model_id}`")
             if isinstance(model, str):
-                st.warning(problem(model))
+                st.warning(error_line(model))
                 continue
             prompt = stages.format_prompt(model, params["prompt"], ck.chat).prompt
             st.html(stage_views.BOX_CSS + f'<div class="ts-data">{answer_html(generate(model, prompt, n, None, 0))}</div>')
@@ -305,7 +305,7 @@ def render(step: L.Step, params: dict[str, str]) -> None:
     """The step's figure; a view this module does not know is said plainly (and fails the unit tests)."""
     draw = RENDER.get(step.view)
     if draw is None:
-        st.error(f"This step names a view that the lecture cannot draw ({md(step.view or 'none')}); "
+        st.error(f"This step names a view that the lecture cannot draw ({escape_markdown(step.view or 'none')}); "
                  "use the link above to open its page.")
         return
     draw(step, params)

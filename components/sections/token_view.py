@@ -14,7 +14,7 @@ import streamlit as st
 import logging
 
 from components.charts import CATEGORICAL
-from components.html import CHIP_COLOURS, esc, md, problem
+from components.html import CHIP_COLOURS, esc, escape_markdown, error_line
 from lib.bounded_cache import ByteBoundedCache
 from lib.models import hub
 from lib.tokens import chat_format as chats
@@ -172,12 +172,12 @@ def render_counts(seg: Segmentation) -> None:
 
 def name(tokenizer: str) -> str:
     """A tokenizer's label for markdown (headings, captions, spinners): typed hub ids are user text."""
-    return md(loading.label(tokenizer))
+    return escape_markdown(loading.label(tokenizer))
 
 
 def render_notes(notes) -> None:
     for note in notes:
-        st.info(md(note), icon="ℹ️")
+        st.info(escape_markdown(note), icon="ℹ️")
 
 
 # --- caches --------------------------------------------------------------------------------
@@ -198,13 +198,13 @@ def _segmentation(name: str, text: str, limit: int | None, group: bool) -> Segme
 def segmentation(name: str, text: str, limit: int | None = RENDER_CAP, group: bool = True) -> Segmentation | None:
     """Cached segmentation, or None after showing why this tokenizer can't be used here."""
     try:
-        with st.spinner(f"Loading {md(loading.label(name))}…"):
+        with st.spinner(f"Loading {escape_markdown(loading.label(name))}…"):
             return _segmentation(loading.canonical(name), text, limit, group)
     except hub.ModelUnavailable as exc:
-        st.warning(problem(exc))
+        st.warning(error_line(exc))
     except Exception:  # a broken hub tokenizer must not take the page down; the detail goes to the server log
         LOG.exception("tokenizer %r failed", name)
-        st.error(f"The tokenizer {md(loading.label(name))} could not be used here. Pick another one, or check the hub id.")
+        st.error(f"The tokenizer {escape_markdown(loading.label(name))} could not be used here. Pick another one, or check the hub id.")
     return None
 
 
@@ -215,15 +215,15 @@ def _decoded(name: str, ids: tuple[int, ...], limit: int | None) -> Segmentation
 
 def decoded(name: str, ids: tuple[int, ...], limit: int | None = RENDER_CAP) -> Segmentation | None:
     try:
-        with st.spinner(f"Loading {md(loading.label(name))}…"):
+        with st.spinner(f"Loading {escape_markdown(loading.label(name))}…"):
             return _decoded(loading.canonical(name), ids, limit)
     except hub.ModelUnavailable as exc:
-        st.warning(problem(exc))
+        st.warning(error_line(exc))
     except ValueError as exc:
-        st.error(problem(exc))
+        st.error(error_line(exc))
     except Exception:
         LOG.exception("decoding with %r failed", name)
-        st.error(f"The tokenizer {md(loading.label(name))} could not decode these ids. Pick another one.")
+        st.error(f"The tokenizer {escape_markdown(loading.label(name))} could not decode these ids. Pick another one.")
     return None
 
 
@@ -237,10 +237,10 @@ def chat(source: str, messages: list[tuple[str, str]], add_generation_prompt: bo
         with st.spinner("Loading the chat tokenizer (transformers)…"):
             return _chat(source, tuple(messages), add_generation_prompt)
     except hub.ModelUnavailable as exc:
-        st.warning(problem(exc))
+        st.warning(error_line(exc))
     except Exception:  # templates are user-supplied Jinja on the hub; say so, don't crash
         LOG.exception("chat template of %r failed", source)
-        st.error(f"The chat template of {md(source)} failed on these turns. Try another chat tokenizer.")
+        st.error(f"The chat template of {escape_markdown(source)} failed on these turns. Try another chat tokenizer.")
     return None
 
 

@@ -113,7 +113,7 @@ def decode(names: list[str], text: str, show_ids: bool) -> None:
     try:
         ids = parse_ids(raw)
     except ValueError as exc:
-        st.error(tv.problem(exc))
+        st.error(tv.error_line(exc))
         ids = None
     if ids is not None and len(raw) <= LINK_CAP:
         to_query(ids=raw)

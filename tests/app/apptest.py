@@ -18,5 +18,5 @@ def open_page(page: str, timeout: float = 120, **query: str) -> AppTest:
 
 
 def shown(markdown: str) -> str:
-    """What a reader sees of markdown the app escaped (components.html.md): the backslash escapes removed."""
+    """What a reader sees of markdown the app escaped (components.html.escape_markdown): the backslash escapes removed."""
     return re.sub(r"\\(.)", r"\1", markdown)

@@ -10,7 +10,7 @@ STOPPED = "stopped on an unexpected problem"
 
 
 def messages(at) -> list[str]:
-    return [shown(e.value).replace("\u2060", "") for e in at.error]  # md() breaks autolinks with a word joiner
+    return [shown(e.value).replace("\u2060", "") for e in at.error]  # escape_markdown() breaks autolinks with a word joiner
 
 
 @pytest.mark.parametrize("t", ["1e-45", "5e-324"])

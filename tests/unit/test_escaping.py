@@ -6,7 +6,7 @@ import html
 
 import markdown_it  # CommonMark reference parser (shipped with rich); GFM autolinks are checked in the browser
 
-from components.html import WORD_JOINER, md, plotly_text, problem
+from components.html import WORD_JOINER, escape_markdown, plotly_text, error_line
 
 PAYLOADS = ["[click](http://evil.example/)", "**bold** _it_ `code`", "# heading", "<b>x</b> &amp;", "$x^2$",
             ":red[x] :material/home:", "1. list", "> quote", "| a | b |", "![img](x.png)", "\\*not\\*"]
@@ -15,19 +15,19 @@ PAYLOADS = ["[click](http://evil.example/)", "**bold** _it_ `code`", "# heading"
 def test_markdown_renders_user_text_exactly_as_typed():
     parser = markdown_it.MarkdownIt("commonmark")
     for text in PAYLOADS:
-        rendered = parser.renderInline(md(text))
+        rendered = parser.renderInline(escape_markdown(text))
         assert html.unescape(rendered).replace(WORD_JOINER, "") == text, (text, rendered)
 
 
 def test_autolink_literals_are_broken_by_an_invisible_joiner():
-    out = md("see http://evil.example, www.evil.example and me@evil.example")
+    out = escape_markdown("see http://evil.example, www.evil.example and me@evil.example")
     assert "http://" not in out.replace("\\", "") and "www." not in out.replace("\\", "")
     assert "@evil" not in out.replace("\\", "")
 
 
 def test_problem_is_one_line_without_server_paths():
     exc = OSError("[Errno 36] File name too long: '/work/app/.cache/huggingface/hub/models--x'\nTraceback (most…")
-    line = problem(exc)
+    line = error_line(exc)
     assert "\n" not in line and "/work/app" not in line and "huggingface" not in line and "Traceback" not in line
 
 
