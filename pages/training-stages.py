@@ -10,6 +10,7 @@ from components.guard import guarded_callback
 from components.html import esc, escape_markdown
 from components.setup import route_through_app
 from components.state import as_bool, from_query, to_query
+from lib.sampling.knobs import SAMPLING_TEMPERATURE
 from lib.teaching import stages
 from lib.text import clean_text
 
@@ -37,7 +38,7 @@ from_query("ts_prompt", "prompt", PRESETS[stages.DEFAULT_PRESET][0], lambda v: c
 matching_answer = next((a for p, a in PRESETS.values() if p == st.session_state.ts_prompt), "")
 from_query("ts_expected", "expected", matching_answer, lambda v: clean_text(v)[:500])
 from_query("ts_tokens", "tokens", 24, lambda v: min(64, max(1, int(v))))
-from_query("ts_temp", "temperature", 0.8, lambda v: round(min(2.0, max(0.1, float(v))), 1))
+from_query("ts_temp", "temperature", 0.8, float, SAMPLING_TEMPERATURE.lo, SAMPLING_TEMPERATURE.hi)
 from_query("ts_seed", "seed", 0, lambda v: max(0, int(v)))
 # Completions cost each checkpoint dozens of forward passes; a preset's are shared by the class (cached), a new
 # prompt's are not, so they run on request for anything but a preset (issue 13, item 19).
@@ -68,7 +69,8 @@ complete = st.toggle("Completions: let each checkpoint write an answer", key="ts
 c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
 expected = clean_text(c1.text_input("Expected answer (its first token is measured)", key="ts_expected", max_chars=500))
 n_tokens = c2.slider("New tokens", 1, 64, key="ts_tokens", disabled=not complete)
-temperature = c3.slider("Sampling temperature", 0.1, 2.0, step=0.1, key="ts_temp", disabled=not complete)
+temperature = c3.slider("Sampling temperature", SAMPLING_TEMPERATURE.lo, SAMPLING_TEMPERATURE.hi,
+                        step=SAMPLING_TEMPERATURE.step, key="ts_temp", disabled=not complete)
 seed = int(c4.number_input("Seed", 0, 2**31 - 1, step=1, key="ts_seed", disabled=not complete))
 to_query(family=family_key, prompt=text, expected=expected, complete=int(complete), tokens=n_tokens,
          temperature=temperature, seed=seed)

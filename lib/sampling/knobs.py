@@ -276,6 +276,10 @@ BY_NAME = {row.name: row for row in KNOBS}
 # generate()'s order: the processors, then the warpers, each in table order (stable sort).
 ORDER = tuple(row.name for row in sorted(KNOBS, key=lambda row: row.warper))
 LABELS = {row.name: row.label for row in KNOBS}
+# Pages that sample beside a greedy answer of their own (/next-token, /training-stages): the table's temperature
+# slider without its greedy 0, so every page moves temperature over the same range in the same steps.
+_T = BY_NAME["temperature"].slider
+SAMPLING_TEMPERATURE = Slider(_T.step, _T.hi, _T.step, label="Temperature")
 
 
 @dataclass(frozen=True)
