@@ -25,16 +25,8 @@ import torch
 
 from components.knob_panel import MATH_JS
 from lib.sampling.knobs import KNOBS, ORDER, Knobs
-from transformers.generation.logits_process import (
-    MinPLogitsWarper,
-    RepetitionPenaltyLogitsProcessor,
-    TemperatureLogitsWarper,
-    TopKLogitsWarper,
-    TopPLogitsWarper,
-    TypicalLogitsWarper,
-)
 
-from tests.unit.test_sampling_oracle import float32_chain
+from tests.unit.test_sampling_oracle import PROCESSORS, float32_chain
 
 pytestmark = pytest.mark.e2e
 
@@ -52,9 +44,6 @@ SETTINGS = [  # each knob alone, then combinations (the Python tests' EVERY_KNOB
 SETTINGS_50K = [Knobs(top_p=0.5), Knobs(min_p=0.5), Knobs(typical_p=0.2), *SETTINGS[-5:]]
 
 
-PROCESSORS = {"repetition_penalty": RepetitionPenaltyLogitsProcessor, "temperature": TemperatureLogitsWarper,
-              "top_k": TopKLogitsWarper, "top_p": TopPLogitsWarper, "min_p": MinPLogitsWarper,
-              "typical_p": TypicalLogitsWarper}
 CUTS = {"top_k", "top_p", "min_p", "typical_p"}
 
 

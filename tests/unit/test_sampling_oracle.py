@@ -26,6 +26,11 @@ free = st.lists(st.floats(-30, 30, allow_nan=False, width=32), min_size=1, max_s
 scores_st = st.one_of(tied, free).map(lambda xs: np.array(xs, dtype=np.float64))
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
+# Each knob's own transformers processor, by knob name (the JavaScript oracle test uses them too).
+PROCESSORS = {"repetition_penalty": RepetitionPenaltyLogitsProcessor, "temperature": TemperatureLogitsWarper,
+              "top_k": TopKLogitsWarper, "top_p": TopPLogitsWarper, "min_p": MinPLogitsWarper,
+              "typical_p": TypicalLogitsWarper}
+
 
 def oracle(processors, scores, input_ids=None, dtype=torch.float64):
     ids = torch.tensor([list(input_ids or [])], dtype=torch.long).reshape(1, -1)
