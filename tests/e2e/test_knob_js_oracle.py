@@ -139,6 +139,18 @@ def test_js_knobs_match_transformers_processors(knob_math, vocab):
             np.testing.assert_allclose(np.sort(probs), np.sort(expected), rtol=0, atol=1e-12)  # sorted: tie rule
 
 
+def test_every_knob_in_the_table_has_its_browser_twin(knob_math):
+    """Built from the knob table, not a list: a knob added to lib/sampling/knobs.py alone, at its slider's on-value
+    (temperature: its slider's top), must change the browser's scores exactly as transformers' processor does, so
+    a knob without its JavaScript twin in components/knob_math.js fails here."""
+    scores = corpus(4096)["random"].astype(np.float32)
+    context = [int(i) for i in np.argsort(scores)[-5:]]  # the likeliest tokens: a penalty changes them
+    settings = [Knobs(**{row.name: row.slider.on if row.slider.on is not None else row.slider.hi}) for row in KNOBS]
+    for row, knobs, (ours, _) in zip(KNOBS, settings, in_browser(knob_math, scores, context, settings)):
+        assert not np.array_equal(ours, scores), f"{row.name} changed nothing in the browser"
+        assert not assert_same(ours, cuts_in_float64_chain(knobs, scores, context)), row.name
+
+
 def test_temperature_zero_is_the_first_argmax(knob_math):
     scores = np.array([1.0, 3.0, 3.0, 0.0, -2.0], dtype=np.float32)
     [(ours, probs)] = in_browser(knob_math, scores, [], [Knobs(temperature=0.0)])
