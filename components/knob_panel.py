@@ -14,8 +14,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Hashable, Sequence
 
@@ -24,6 +22,7 @@ import streamlit as st
 from streamlit.components.v2 import component
 
 from components.guard import guarded_callback
+from lib.bounded_cache import ByteBoundedCache
 from lib.sampling.distribution import Distribution
 from lib.sampling.knobs import KNOBS, ORDER
 
@@ -88,24 +87,14 @@ def _setup(dist: Distribution, context_ids: Sequence[int], n: int) -> dict:
     return kept[n]
 
 
-_VIEWS: OrderedDict[Hashable, Any] = OrderedDict()
-_VIEWS_LOCK = threading.Lock()
 VIEWS_KEPT = 2048  # a class on one prompt picks from a few hundred knob settings; each view is a few KB
+VIEWS: ByteBoundedCache[Any] = ByteBoundedCache(VIEWS_KEPT, size=lambda key, view: 1)  # each view counts as one
 
 
 def shared_view(key: Hashable, compute: Callable[[], Any]) -> Any:
     """What a release shows for `key` (the prompt's digest and every setting it depends on), computed once for
     every session in this process: 300 students releasing the same temperature build its readouts once."""
-    with _VIEWS_LOCK:
-        if key in _VIEWS:
-            _VIEWS.move_to_end(key)
-            return _VIEWS[key]
-    value = compute()
-    with _VIEWS_LOCK:
-        _VIEWS[key] = value
-        while len(_VIEWS) > VIEWS_KEPT:
-            _VIEWS.popitem(last=False)
-    return value
+    return VIEWS.get(key, compute)
 
 
 def knob_panel(dist: Distribution, context_ids: Sequence[int], rows: list[dict], n: int, key: str,

@@ -193,8 +193,7 @@ def test_released_values_from_a_client_are_checked():
 def test_a_view_is_computed_once_per_key_for_every_session(monkeypatch):
     import components.knob_panel as kp
 
-    monkeypatch.setattr(kp, "_VIEWS", type(kp._VIEWS)())
-    monkeypatch.setattr(kp, "VIEWS_KEPT", 2)
+    monkeypatch.setattr(kp, "VIEWS", kp.ByteBoundedCache(2, size=lambda key, view: 1))  # room for two views
     calls: list[str] = []
 
     def view(name):
