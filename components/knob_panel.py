@@ -87,8 +87,10 @@ def _setup(dist: Distribution, context_ids: Sequence[int], n: int) -> dict:
     return kept[n]
 
 
-VIEWS_KEPT = 2048  # a class on one prompt picks from a few hundred knob settings; each view is a few KB
-VIEWS: ByteBoundedCache[Any] = ByteBoundedCache(VIEWS_KEPT, size=lambda key, view: 1)  # each view counts as one
+# A class on one prompt picks from a few hundred knob settings; a view is its text (readouts, a curve's SVG, the
+# samples' HTML), a few to ~60 KB, so the budget is bytes: a hosted process keeps at most this much of them.
+VIEWS_BYTES = 32 * 2**20
+VIEWS: ByteBoundedCache[Any] = ByteBoundedCache(VIEWS_BYTES, size=lambda key, view: len(str(view)))
 
 
 def shared_view(key: Hashable, compute: Callable[[], Any]) -> Any:
