@@ -57,17 +57,19 @@ def distribution(model: NextTokenModel, prompt: Prompt) -> Distribution:
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _cached_generations(model_id: str, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None,
-                        seeds: tuple[int, ...]) -> tuple[Generation, ...]:
-    return tuple(_load_hf(model_id).generate_many(prompt, max_new_tokens, knobs, seeds))
+                        seeds: tuple[int, ...], text_only: bool) -> tuple[Generation, ...]:
+    return tuple(_load_hf(model_id).generate_many(prompt, max_new_tokens, knobs, seeds, 0 if text_only else 10))
 
 
 def generate_many(model: NextTokenModel, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None,
-                  seeds: Sequence[int]) -> list[Generation]:
+                  seeds: Sequence[int], text_only: bool = False) -> list[Generation]:
     """One continuation per seed. A local model runs them in the same batched steps as every other session's
-    (lib.models.batching), each text the same as alone; results are shared per (model, prompt, knobs, seeds)."""
+    (lib.models.batching), each text the same as alone; results are shared per (model, prompt, knobs, seeds).
+    `text_only`: a local model skips the per-token readouts (a page that shows only the text)."""
     if model.cache_key is None:
         return [model.generate(prompt, max_new_tokens, knobs, seed) for seed in seeds]
-    return list(_cached_generations(model.cache_key, prompt, max_new_tokens, knobs, tuple(int(s) for s in seeds)))
+    return list(_cached_generations(model.cache_key, prompt, max_new_tokens, knobs, tuple(int(s) for s in seeds),
+                                    text_only))
 
 
 def generate(model: NextTokenModel, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None, seed: int) -> Generation:

@@ -17,7 +17,6 @@ LLMX_GAME_STORE=redis://… and STREAMLIT_SERVER_COOKIE_SECRET.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import secrets
 import shutil
@@ -35,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from deploy.limits import Limits  # noqa: E402
+from lib.hosting import usable_cores  # noqa: E402
 
 TEMPLATE = Path(__file__).resolve().parent / "nginx.conf.template"
 UPLOAD_MB = 20  # nginx's client_max_body_size is the same: Streamlit compares the whole body with it too
@@ -58,20 +58,8 @@ HOSTED_FLAGS = [
 ]
 
 
-def cores() -> int:
-    """Cores this process may use: CPU affinity, and a container's CPU quota (cgroup v2) when there is one."""
-    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        if quota != "max":
-            n = min(n, max(1, math.ceil(int(quota) / int(period))))
-    except (OSError, ValueError):
-        pass
-    return n
-
-
 def default_processes() -> int:
-    return max(2, cores())
+    return max(2, usable_cores())
 
 
 def free_port(address: str = "127.0.0.1") -> int:
@@ -246,6 +234,8 @@ def start_apps(args: argparse.Namespace) -> tuple[list[subprocess.Popen], list[s
     # One cookie secret for all processes (Streamlit's default is random per process), passed in the environment,
     # not on the command line, so that no process list shows it.
     env.setdefault("STREAMLIT_SERVER_COOKIE_SECRET", secrets.token_hex(32))
+    # Each process's generation loop runs its steps on this many threads (lib.models.batching): its share of the cores.
+    env.setdefault("LLMX_GENERATION_WORKERS", str(max(1, usable_cores() // max(1, args.processes))))
     ports = ([args.app_port + i for i in range(args.processes)] if args.app_port
              else [free_port(args.app_address) for _ in range(args.processes)])
     addresses = [f"{args.app_address}:{p}" for p in ports]

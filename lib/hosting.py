@@ -15,8 +15,10 @@ freedom (a lecturer's own Ollama on localhost, any folder as a model). In hosted
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
@@ -103,3 +105,15 @@ def api_policy(env: Mapping[str, str] | None = None, secrets: Mapping[str, Any] 
             except ValueError:
                 problems.append(f"LLMX_ALLOWED_API_NETWORKS: '{text.strip()[:40]}' is not a network")
     return ApiPolicy(True, frozenset(hosts), tuple(networks), own, tuple(problems))
+
+
+def usable_cores() -> int:
+    """Cores this process may use: CPU affinity, and a container's CPU quota (cgroup v2) when there is one."""
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            n = min(n, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return n

@@ -140,7 +140,7 @@ def continuations(knobs, seed: int) -> None:
     if st.button("Generate three continuations", key="sk_generate"):
         gens = []
         with api_errors(stop=False):
-            gens = generate_many(model, prompt, 30, knobs, [seed + i for i in range(3)])
+            gens = generate_many(model, prompt, 30, knobs, [seed + i for i in range(3)], text_only=True)
         made = st.session_state.sk_continuations = (prompt, knobs, seed, gens) if gens else None
     if not made:
         return

@@ -71,17 +71,17 @@ class Generation:
 
     @property
     def text(self) -> str:
-        return self._raw().decode("utf-8", errors="replace")
+        return b"".join(self._raws()).decode("utf-8", errors="replace")
 
     @property
     def answer(self) -> str:
         """The text without the end-of-text token it stopped on (an answer as a reader sees it)."""
-        raw = self._raw()
-        return (raw[: len(raw) - len(self.steps[-1].chosen.raw)] if self.ended else raw).decode("utf-8", errors="replace")
+        raws = self._raws()
+        return b"".join(raws[:-1] if self.ended else raws).decode("utf-8", errors="replace")
 
-    def _raw(self) -> bytes:
-        raw = getattr(self.steps, "raw", None)  # batching's Steps give their bytes without building any step
-        return raw if raw is not None else b"".join(s.chosen.raw for s in self.steps)
+    def _raws(self) -> list[bytes]:
+        raws = getattr(self.steps, "raws", None)  # batching's Steps give their bytes without building any step
+        return raws if raws is not None else [s.chosen.raw for s in self.steps]
 
 
 class NextTokenModel(Protocol):
@@ -146,6 +146,18 @@ def serving_threads() -> int:
         return max(1, int(os.environ.get("LLMX_TORCH_THREADS", "1")))
     except ValueError:
         return 1
+
+
+def generation_workers() -> int:
+    """Threads that run one generation step side by side, each on its own share of the sequences
+    (lib.models.batching): LLMX_GENERATION_WORKERS, default the cores this process may use, at most 4.
+    `make serve` sets it to the cores per app process."""
+    try:
+        return max(1, int(os.environ["LLMX_GENERATION_WORKERS"]))
+    except (KeyError, ValueError):
+        from lib.hosting import usable_cores
+
+        return min(4, usable_cores())
 
 
 class HFCausalLM:
@@ -294,9 +306,10 @@ class HFCausalLM:
         return Generation(prompt, seq.steps, tuple(seq.notes), ended)
 
     def generate_many(self, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None,
-                      seeds: Sequence[int]) -> list[Generation]:
-        """One continuation per seed, all queued at once so they run in the same batched steps."""
+                      seeds: Sequence[int], n_alternatives: int = 10) -> list[Generation]:
+        """One continuation per seed, all queued at once so they run in the same batched steps. `n_alternatives=0`:
+        text only (no per-token readouts, which cost a step about a tenth of its time)."""
         from lib.models.batching import wait_for
 
-        listeners = [self.scheduler.submit(prompt.ids, max_new_tokens, knobs, seed) for seed in seeds]
+        listeners = [self.scheduler.submit(prompt.ids, max_new_tokens, knobs, seed, n_alternatives) for seed in seeds]
         return [self._finished(prompt, seq) for seq in map(wait_for, listeners)]

@@ -175,14 +175,6 @@ def draw(probs: np.ndarray, rngs: Sequence[np.random.Generator]) -> list[int]:
     """One draw per row of `probs` (R, vocab) with that row's generator: what `sample(row, rng)` returns.
     `Generator.choice(p=q)` takes cdf = q.cumsum(), cdf /= cdf[-1] and searches one `random()` in it from the
     right; zero-probability entries leave the cumulative sum as it is, so searching the whole row finds the
-    same token that `sample` finds among the non-zero ones. The search divides only the entries it visits."""
+    same token that `sample` finds among the non-zero ones."""
     total = np.cumsum(probs / probs.sum(axis=1, keepdims=True), axis=1)  # (R, V)
-    last = total[:, -1]
-    u = np.array([rng.random() for rng in rngs])  # (R,): the one double choice() draws
-    rows = np.arange(len(rngs))
-    lo, hi = np.zeros(len(rngs), dtype=np.int64), np.full(len(rngs), total.shape[1] - 1)
-    while (lo < hi).any():  # the first entry whose cdf is above u (it exists: the last entry's cdf is 1)
-        mid = (lo + hi) // 2
-        above = total[rows, mid] / last > u
-        hi, lo = np.where(above, mid, hi), np.where(above, lo, mid + 1)
-    return [int(i) for i in lo]
+    return [int(np.searchsorted(cdf / cdf[-1], rng.random(), side="right")) for cdf, rng in zip(total, rngs)]

@@ -308,3 +308,40 @@ def test_each_steps_readouts_match_the_distribution_of_its_logits(models):
         assert [r.id for r in step.alternatives] == [r.id for r in theirs]
         assert [r.label for r in step.alternatives] == [r.label for r in theirs]
         np.testing.assert_allclose([r.cum_prob for r in step.alternatives], [r.cum_prob for r in theirs], rtol=1e-12)
+
+
+# -- a step shared among workers (a class on a multi-core machine) ---------------------------------------------
+def test_a_step_split_among_workers_gives_every_sequence_what_one_worker_gives(models):
+    """100 sequences (one prompt copied by most, other prompts, greedy, temperature-only and top-k knobs) joining at
+    three steps: with three workers each step runs in three shares side by side; every sequence's logits at every
+    step and its tokens are the ones a single worker gives, and the target's are the ones it gets alone."""
+    lm = models["pocket-lm"]
+
+    def crowd() -> dict[int, list[Sequence]]:
+        same = [request(lm, TARGET, seed, knobs=[None, Knobs(temperature=0.7), SAMPLED][seed % 3]) for seed in range(200, 260)]
+        return {0: [request(lm, TARGET, 7)] + same[:30], 1: others(lm, 40), 3: same[30:]}
+
+    runs = {}
+    for workers in (1, 3):
+        scheduler, arrivals = Recording(lm, workers=workers), crowd()
+        drive(scheduler, arrivals)
+        runs[workers] = (scheduler, [seq for joined in arrivals.values() for seq in joined])
+    (single, by_one), (split, by_three) = runs[1], runs[3]
+    assert single.split_steps == 0 and split.split_steps >= 8
+    for a, b in zip(by_one, by_three):
+        assert a.ids == b.ids
+        assert all(np.array_equal(x, y) for x, y in zip(single.logits[a.key], split.logits[b.key])), a.key
+    alone, _ = target_alone(lm)
+    assert all(np.array_equal(x, y) for x, y in zip(alone, split.logits[by_three[0].key]))
+
+
+def test_a_text_only_continuation_has_the_text_and_no_readouts(models):
+    """/sampling shows only the continuations' text, so it asks for none of the per-token readouts (n_alternatives=0):
+    the same text as with readouts, and reading a step says why there is none."""
+    lm = models["pocket-lm"]
+    with_readouts = lm.generate_many(lm.encode(TARGET), 8, SAMPLED, [4, 5, 6])
+    text_only = lm.generate_many(lm.encode(TARGET), 8, SAMPLED, [4, 5, 6], n_alternatives=0)
+    assert [g.text for g in text_only] == [g.text for g in with_readouts]
+    assert [g.answer for g in text_only] == [g.answer for g in with_readouts]
+    with pytest.raises(LookupError, match="text only"):
+        text_only[0].steps[0]
