@@ -87,11 +87,9 @@ class Sequence:
 class Scheduler:
     """The one generation loop of a model (`lib.models.next_token.HFCausalLM`). Thread-safe."""
 
-    def __init__(self, lm, min_rows: int = MIN_ROWS, max_active: int = MAX_ACTIVE, workers: int | None = None):
-        from lib.models.next_token import generation_workers
-
+    def __init__(self, lm, min_rows: int = MIN_ROWS, max_active: int = MAX_ACTIVE, workers: int = 1):
         self.lm, self.min_rows, self.max_active = lm, min_rows, max_active
-        self.workers = max(1, workers or generation_workers())
+        self.workers = max(1, workers)
         self._helpers: ThreadPoolExecutor | None = None  # workers - 1 threads; this loop's thread is the first worker
         self.batched = batchable(lm.model)
         self._wake = threading.Condition()

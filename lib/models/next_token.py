@@ -289,7 +289,7 @@ class HFCausalLM:
             if self._scheduler is None:
                 from lib.models.batching import Scheduler
 
-                self._scheduler = Scheduler(self)
+                self._scheduler = Scheduler(self, workers=generation_workers())
             return self._scheduler
 
     def generate(self, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None = None, seed: int = 0,
