@@ -93,10 +93,20 @@ CHART_JS = """<script>
       }
     });
   }
+  // A chart can be redrawn narrower without any node added (Plotly's own resize moves its title in place), so
+  // each chart's size changes and redraws refit the titles too.
+  const resized = new ResizeObserver(() => update());
+  function watchCharts() {
+    document.querySelectorAll('.js-plotly-plot:not([data-llmx-watched])').forEach(plot => {
+      plot.setAttribute('data-llmx-watched', '1');
+      resized.observe(plot);
+      if (typeof plot.on === 'function') plot.on('plotly_afterplot', () => update());
+    });
+  }
   let queued = false;
   function update() {
     if (queued) return; queued = true;
-    requestAnimationFrame(() => { queued = false; addButtons(); fitTitles(); });
+    requestAnimationFrame(() => { queued = false; addButtons(); watchCharts(); fitTitles(); });
   }
   new MutationObserver(update).observe(document.body, {childList: true, subtree: true});
   window.addEventListener('resize', update);
