@@ -132,10 +132,11 @@ def knobs_panel():
     continuations(knobs, seed)
 
 
+@guarded_fragment
 def continuations(knobs, seed: int) -> None:
-    """Inside the knobs fragment, so a knob move redraws this section too: continuations are shown only under
-    the knobs that made them; after a move the section says they belong to the old setting. Its heading ends the
-    samples' HTML (one element fewer per release)."""
+    """A fragment inside the knobs fragment: a knob move redraws this section too (continuations are shown only
+    under the knobs that made them; after a move the section says they belong to the old setting), while pressing
+    Generate reruns only this section, not the panel above it. Its heading ends the samples' HTML."""
     made = st.session_state.get("sk_continuations")
     if st.button("Generate three continuations", key="sk_generate"):
         gens = []
