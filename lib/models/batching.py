@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence as SequenceABC
@@ -42,8 +41,6 @@ PART_ROWS = 32   # a step's sequences are split among the workers only when each
 MAX_ACTIVE = 384  # sequences per step (a class of 100 pressing "three continuations" is 300); later ones wait
 SUMMARY_ROWS = 16  # rows summarised per array (512 KB of float64 for pocket-lm's vocabulary: cache-sized)
 PROMPTS_KEPT, PROMPT_FLOATS = 32, 1 << 23  # prompt caches kept: at most 32 prompts and 8M floats (32 MB)
-PAUSE_SHARE, MAX_PAUSE_S = 0.1, 0.05  # after each step, pause a quarter of its time (at most 50 ms) ...
-PAUSE_FROM = 8                          # ... when it ran this many sequences or more
 IDLE_EXIT_S = 60.0  # the loop's thread ends after this long without work
 WINDOW_NOTE = "The text outgrew the context, so the oldest tokens were dropped as it went on."
 
@@ -154,16 +151,11 @@ class Scheduler:
                 self._active += self._pending[:room]
                 del self._pending[:room]
                 active = list(self._active)
-            started = time.perf_counter()
             finished = self.run_step(active)
             with self._wake:
                 self._active = [s for s in self._active if s not in finished]
             for seq in finished:
                 seq.tell(seq)
-            # One interpreter runs this loop and every session's script: while a class generates, leave the
-            # scripts a share of it between steps, so a slider moved meanwhile is not queued behind the batch.
-            if len(active) >= PAUSE_FROM:
-                time.sleep(min(MAX_PAUSE_S, PAUSE_SHARE * (time.perf_counter() - started)))
 
     def run_step(self, active: list[Sequence]) -> set[Sequence]:
         """One forward pass for every active sequence, then one token each; returns those done (or failed).
