@@ -26,7 +26,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from collections.abc import Sequence as SequenceABC
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence as Seq
@@ -269,7 +269,11 @@ class Scheduler:
         bounds = [n * k // parts for k in range(parts + 1)]
         others = [self._helpers.submit(in_inference_mode, a, b) for a, b in zip(bounds[1:-1], bounds[2:])]
         self.split_steps += 1
-        return [work(0, bounds[1]), *(future.result() for future in others)]
+        try:
+            first = work(0, bounds[1])
+        finally:  # a failed share fails the step, but only once no other share still writes into its slots
+            wait(others)
+        return [first, *(future.result() for future in others)]
 
     def _take_slot(self, seq: Sequence, capacity: int) -> None:
         """A slot for `seq`'s cache in the pool of its capacity (a power of two, so pools are few)."""

@@ -8,6 +8,7 @@ float32 logits of every step. The naive way to batch (left-padding with an atten
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -345,3 +346,35 @@ def test_a_text_only_continuation_has_the_text_and_no_readouts(models):
     assert [g.answer for g in text_only] == [g.answer for g in with_readouts]
     with pytest.raises(LookupError, match="text only"):
         text_only[0].steps[0]
+
+
+def test_a_share_that_fails_fails_the_step_once_every_share_has_finished(models, monkeypatch):
+    """A worker's share raising fails the step's requests (each gets the error), but only after the other share has
+    finished writing into its slots (a slot freed while still written could be a new request's); the next requests
+    generate as alone."""
+    import lib.models.batching as batching
+
+    lm = models["pocket-lm"]
+    scheduler, real = Scheduler(lm, workers=2), batching.batched_step
+    finished = []
+
+    def first_share_fails(model, seqs, feeds, min_rows):
+        if seqs[0] is crowd[0]:  # the loop thread's share: fails at once, while the helper's is still running
+            raise RuntimeError("planted")
+        time.sleep(0.3)
+        out = real(model, seqs, feeds, min_rows)
+        finished.append(len(seqs))
+        return out
+
+    crowd = [request(lm, TARGET, seed) for seed in range(300, 380)]
+    assert not scheduler.run_step(crowd)  # one prompt pass, copied by the others; the next step feeds all 80
+    monkeypatch.setattr(batching, "batched_step", first_share_fails)
+    done = scheduler.run_step(crowd)
+    assert done == set(crowd) and all("planted" in str(seq.error) for seq in crowd)
+    assert finished == [40] and all(seq.slot is None for seq in crowd)
+    monkeypatch.setattr(batching, "batched_step", real)
+    alone, again = target_alone(lm), request(lm, TARGET, 7)
+    recording = Recording(lm, workers=2)
+    drive(recording, {0: [again] + [request(lm, TARGET, seed) for seed in range(400, 480)]})
+    assert recording.split_steps > 0
+    assert all(np.array_equal(x, y) for x, y in zip(alone[0], recording.logits[again.key]))
