@@ -334,7 +334,7 @@ class StepBatch:
                  summarized: dict[int, int]):
         self.lm, self.tokens, self.counts, self.summarized = lm, tokens, counts, summarized  # row -> its readouts' row
         self.ranks, self.chosen, self.chosen_probs, self.entropy, self.top, self.scores, self.probs, self.cums = (
-            columns or (None,) * 8)
+            columns or (np.empty(0),) * 8)
 
     def raw(self, b: int) -> bytes:
         return self.lm.raws[self.tokens[b]]
