@@ -333,8 +333,8 @@ class StepBatch:
     def __init__(self, lm, tokens: list[int], counts: list[int], columns: tuple[np.ndarray, ...] | None,
                  summarized: dict[int, int]):
         self.lm, self.tokens, self.counts, self.summarized = lm, tokens, counts, summarized  # row -> its readouts' row
-        self.ranks, self.chosen, self.chosen_probs, self.entropy, self.top, self.scores, self.probs, self.cums = (
-            columns or (np.empty(0),) * 8)
+        arrays: tuple[np.ndarray, ...] = columns or (np.empty(0),) * 8
+        self.ranks, self.chosen, self.chosen_probs, self.entropy, self.top, self.scores, self.probs, self.cums = arrays
 
     def raw(self, b: int) -> bytes:
         return self.lm.raws[self.tokens[b]]
