@@ -378,3 +378,16 @@ def test_a_share_that_fails_fails_the_step_once_every_share_has_finished(models,
     drive(recording, {0: [again] + [request(lm, TARGET, seed) for seed in range(400, 480)]})
     assert recording.split_steps > 0
     assert all(np.array_equal(x, y) for x, y in zip(alone[0], recording.logits[again.key]))
+
+
+def test_the_fused_tanh_gelu_computes_transformers_mlp(models):
+    """batched_step's MLP runs GPT-2's tanh GELU as one fused kernel: the same function as transformers' module."""
+    from lib.models.batching import mlp
+
+    block = models["pocket-lm"].model.transformer.h[0]
+    h = torch.randn(40, block.mlp.c_fc.weight.shape[0], generator=torch.Generator().manual_seed(0)) * 3
+    with torch.inference_mode():
+        ours, theirs = mlp(block.mlp, h), block.mlp(h)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), atol=2e-6)
+    without_gelu = block.mlp.c_proj(block.mlp.c_fc(h))
+    assert not np.allclose(without_gelu.numpy(), theirs.numpy(), atol=1e-2)  # the check sees a dropped activation
