@@ -297,14 +297,16 @@ async def class_press_round(ws: str, pids: list[int], n: int, table: Table, watc
         await asyncio.sleep(random.uniform(0, 1.0) if n > 1 else 0.0)
         return await s.set("sk_generate", True)
 
-    cpu0, t0 = cpu_seconds(pids), time.perf_counter()
+    cpu0, t0, own0 = cpu_seconds(pids), time.perf_counter(), sum(os.times()[:2])
     background = asyncio.ensure_future(move_sliders(watchers, "sk_panel", KNOB_MOVES, 8.0, period=1.0))
     clicks = await asyncio.gather(*(press(s) for s in students))
+    pressed_s, own_s = time.perf_counter() - t0, sum(os.times()[:2]) - own0  # until the last press was answered
     meanwhile = await background
     firsts = [r.first_text * 1e3 for r in clicks if r.first_text is not None]
     shown = sum(1 for r in clicks if not r.errors and r.texts >= 3)
     table.add("generate own seed", n, clicks, 100 * (cpu_seconds(pids) - cpu0) / (time.perf_counter() - t0),
-              rss_mb(pids), note=f"  ({shown}/{n} saw 3 texts; first shown p50 {pct(firsts, .5):.0f} ms)")
+              rss_mb(pids), note=f"  ({shown}/{n} saw 3 texts; first shown p50 {pct(firsts, .5):.0f} ms; this load "
+                                 f"client used {100 * own_s / pressed_s:.0f}% of a core until the last was shown)")
     table.add("  sliders meanwhile", len(watchers), meanwhile)
     await close_all(students)
 
