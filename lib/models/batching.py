@@ -187,13 +187,13 @@ class Scheduler:
             return summarize(self.lm, logits[a:b], tokens, [seq.n_alternatives for seq in part])
 
         picked = [(batch, row) for batch in self.in_parts(pick, len(active)) for row in range(len(batch.tokens))]
-        done = set()
+        done, eos = set(), self.lm.tokenizer.eos_token_id  # read once: a tokenizer attribute costs ~3 µs a read
         for seq, (batch, row) in zip(active, picked):
             token = batch.tokens[row]
             seq.picks.append((batch, row))
             seq.ids.append(token)
             seq.tell(len(seq.picks))
-            if len(seq.picks) >= seq.max_new_tokens or token == self.lm.tokenizer.eos_token_id:
+            if len(seq.picks) >= seq.max_new_tokens or token == eos:
                 done.add(seq)
         return done
 

@@ -136,8 +136,11 @@ def pick_many(scores: np.ndarray, knobs: Sequence[Knobs | None], contexts: Seque
     scores = np.asarray(scores)
     tokens: list[int] = [0] * len(scores)
     plain_greedy, temperature_only = [], []
+    actives: dict[Knobs, list[str]] = {}  # a class shares a few settings: each one's active knobs worked out once
     for b, (row_knobs, ctx, rng) in enumerate(zip(knobs, contexts, rngs)):
-        active = () if row_knobs is None else row_knobs.active()
+        if row_knobs is not None and row_knobs not in actives:
+            actives[row_knobs] = row_knobs.active()
+        active = () if row_knobs is None else actives[row_knobs]
         if row_knobs is None or (row_knobs.temperature == 0 and "repetition_penalty" not in active):
             plain_greedy.append(b)
         elif scores.dtype == np.float32 and row_knobs.temperature != 0 and set(active) <= {"temperature"}:
