@@ -32,13 +32,13 @@ def generation_view(model: NextTokenModel, prompt: Prompt, key: str, prefix: str
     from_query(f"{key}_gen_n", "tokens", 20, int, 1, 100)
     from_query(f"{key}_mode", "mode", "greedy", lambda v: v if v in ("greedy", "sample") else "greedy")
     from_query(f"{key}_seed", "seed", 0, int, 0, 2**31 - 1)
-    t_lo, t_hi, t_step, _, t_label = SAMPLING_TEMPERATURE
-    from_query(f"{key}_temp", "temperature", 1.0, float, t_lo, t_hi)
+    from_query(f"{key}_temp", "temperature", 1.0, float, SAMPLING_TEMPERATURE.lo, SAMPLING_TEMPERATURE.hi)
     c1, c2, c3, c4 = st.columns(4)
     n = c1.slider("New tokens", 1, 100, key=f"{key}_gen_n")
     mode = c2.radio("Decoding", ["greedy", "sample"], horizontal=True, key=f"{key}_mode")
     seed = int(c3.number_input("Seed", 0, 2**31 - 1, step=1, key=f"{key}_seed"))
-    temperature = c4.slider(t_label, t_lo, t_hi, step=t_step, key=f"{key}_temp", disabled=mode == "greedy")
+    temperature = c4.slider(SAMPLING_TEMPERATURE.label, SAMPLING_TEMPERATURE.lo, SAMPLING_TEMPERATURE.hi,
+                            step=SAMPLING_TEMPERATURE.step, key=f"{key}_temp", disabled=mode == "greedy")
     to_query(tokens=n, mode=mode, seed=seed, temperature=temperature)
     knobs = Knobs(temperature=float(temperature)) if mode == "sample" else None
     with st.spinner("Generating…"):

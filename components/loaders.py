@@ -11,7 +11,7 @@ from lib.models import hub
 from lib.models.backends import open_model
 from lib.models.catalog import DEFAULT_MODEL
 from lib.sampling.distribution import Distribution
-from lib.models.next_token import Generation, NextTokenModel, Prompt, SharedModel
+from lib.models.next_token import ALTERNATIVES, Generation, NextTokenModel, Prompt, SharedModel
 from lib.sampling.knobs import Knobs
 
 
@@ -58,7 +58,7 @@ def distribution(model: NextTokenModel, prompt: Prompt) -> Distribution:
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _cached_generations(model_id: str, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None,
                         seeds: tuple[int, ...], text_only: bool) -> tuple[Generation, ...]:
-    return tuple(_load_hf(model_id).generate_many(prompt, max_new_tokens, knobs, seeds, 0 if text_only else 10))
+    return tuple(_load_hf(model_id).generate_many(prompt, max_new_tokens, knobs, seeds, 0 if text_only else ALTERNATIVES))
 
 
 def generate_many(model: NextTokenModel, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None,

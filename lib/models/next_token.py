@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 import numpy as np
 
+from lib.hosting import usable_cores
 from lib.models import hub
 from lib.sampling.distribution import Distribution, Step, TokenRow, TokenTable, token_label
 from lib.models.inside import Inside, forward_pass, look_inside
@@ -60,6 +61,9 @@ class Formatted:
     prompt: Prompt
     templated: bool
     note: str = ""
+
+
+ALTERNATIVES = 10  # a generated token's readouts list this many other likely tokens; 0: the text only
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,7 @@ class NextTokenModel(Protocol):
     def distribution(self, prompt: Prompt) -> Distribution: ...
 
     def generate(self, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None = None, seed: int = 0,
-                 n_alternatives: int = 10, on_step: Callable[[int], None] | None = None) -> Generation: ...
+                 n_alternatives: int = ALTERNATIVES, on_step: Callable[[int], None] | None = None) -> Generation: ...
 
 
 class SharedModel(NextTokenModel, Protocol):
@@ -138,26 +142,27 @@ def extend_prompt(model: NextTokenModel, text: str, chosen: Sequence[TokenRow]) 
     return model.encode(text + "".join(row.text for row in chosen))
 
 
-def serving_threads() -> int:
-    """torch threads per server process (set once at start-up, components/setup.py): LLMX_TORCH_THREADS, default 1. On a busy server (many sessions, or
-    several app processes per machine) two or more intra-op threads per small forward pass spin against each
-    other and ran a 4M-parameter model's token 20-40x slower than one thread (bench/class_load.py)."""
+def threads_from_env(name: str, default: int) -> int:
+    """A thread count from the environment: a positive whole number, else `default`."""
     try:
-        return max(1, int(os.environ.get("LLMX_TORCH_THREADS", "1")))
-    except ValueError:
-        return 1
+        return max(1, int(os.environ[name]))
+    except (KeyError, ValueError):
+        return default
+
+
+def serving_threads() -> int:
+    """torch threads per server process (set once at start-up, components/setup.py): LLMX_TORCH_THREADS, default 1.
+    On a busy server (many sessions, or several app processes per machine) two or more intra-op threads per small
+    forward pass spin against each other and ran a 4M-parameter model's token 20-40x slower than one thread
+    (bench/class_load.py)."""
+    return threads_from_env("LLMX_TORCH_THREADS", 1)
 
 
 def generation_workers() -> int:
     """Threads that run one generation step side by side, each on its own share of the sequences
     (lib.models.batching): LLMX_GENERATION_WORKERS, default the cores this process may use, at most 4.
     `make serve` sets it to the cores per app process."""
-    try:
-        return max(1, int(os.environ["LLMX_GENERATION_WORKERS"]))
-    except (KeyError, ValueError):
-        from lib.hosting import usable_cores
-
-        return min(4, usable_cores())
+    return threads_from_env("LLMX_GENERATION_WORKERS", min(4, usable_cores()))
 
 
 class HFCausalLM:
@@ -293,7 +298,7 @@ class HFCausalLM:
             return self._scheduler
 
     def generate(self, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None = None, seed: int = 0,
-                 n_alternatives: int = 10, on_step: Callable[[int], None] | None = None,
+                 n_alternatives: int = ALTERNATIVES, on_step: Callable[[int], None] | None = None,
                  use_cache: bool = True) -> Generation:
         """Continue the prompt token by token, in one batch with every other session's generation (the scheduler
         keeps each sequence's KV cache and its text independent of the batch); slides the window at the context
@@ -306,7 +311,7 @@ class HFCausalLM:
         return Generation(prompt, seq.steps, tuple(seq.notes), ended)
 
     def generate_many(self, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None,
-                      seeds: Sequence[int], n_alternatives: int = 10) -> list[Generation]:
+                      seeds: Sequence[int], n_alternatives: int = ALTERNATIVES) -> list[Generation]:
         """One continuation per seed, all queued at once so they run in the same batched steps. `n_alternatives=0`:
         text only (no per-token readouts, which cost a step about a tenth of its time)."""
         from lib.models.batching import wait_for

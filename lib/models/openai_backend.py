@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from lib.sampling.distribution import Distribution, TokenRow, entropy_nats, token_label
-from lib.models.next_token import Formatted, Generation, Prompt
+from lib.models.next_token import ALTERNATIVES, Formatted, Generation, Prompt
 from lib.sampling.distribution import Step
 from lib.models.openai_client import ApiConnection, ApiError
 from lib.sampling.knobs import Knobs, server_params
@@ -144,7 +144,7 @@ class OpenAIBackend(ApiConnection):
         return self._cached(("dist", prompt.text, n), lambda: self._distribution(prompt.text, n))
 
     def generate(self, prompt: Prompt, max_new_tokens: int, knobs: Knobs | None = None, seed: int = 0,
-                 n_alternatives: int = 10, on_step: Callable[[int], None] | None = None) -> Generation:
+                 n_alternatives: int = ALTERNATIVES, on_step: Callable[[int], None] | None = None) -> Generation:
         """Continue with the server's own sampling (temperature and top-p where the API takes them; greedy when knobs is None)."""
         n_alt = max(0, min(int(n_alternatives), self.max_alternatives))
         steps = max(0, int(max_new_tokens))
