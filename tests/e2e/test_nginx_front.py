@@ -115,14 +115,71 @@ def test_healthz_names_the_backend_that_answered(front):
 
 
 def test_a_dead_upstream_is_skipped_for_every_route(front):
-    """Half the routes hash to the dead address: each such request is retried on the live one, then the dead
-    one is out of rotation for fail_timeout and nobody tries it."""
+    """New browsers are sent to either process and the dead one's own browsers to it first: each such request is
+    retried on the live one, then the dead one is out of rotation for fail_timeout and nobody tries it."""
     answered = []
+    dead_ones = "01" + "0" * 30  # a browser the dead process (the second upstream) took
     for i in range(20):
-        status, headers, _ = request(front["port"], "GET", "/", headers={"Cookie": f"llmx_route={i:032x}"})
+        cookie = {"Cookie": f"llmx_route={dead_ones}"} if i % 2 else {}
+        status, headers, _ = request(front["port"], "GET", "/", headers=cookie)
         assert status == 200
         answered.append(headers["X-LLMX-Backend"])
     assert set(answered[-10:]) == {front["stub"]}
+
+
+def route_of(headers: dict) -> str | None:
+    cookie = headers.get("Set-Cookie", "")
+    return cookie.split(";")[0].removeprefix("llmx_route=") if cookie.startswith("llmx_route=") else None
+
+
+@pytest.fixture(scope="module")
+def two_stubs(tmp_path_factory):
+    """nginx in front of two live stubs, as `make serve` with two app processes."""
+    servers = [StubServer(("127.0.0.1", _free_port()), Stub) for _ in range(2)]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    stubs = [f"127.0.0.1:{server.server_address[1]}" for server in servers]
+    run_dir, port = tmp_path_factory.mktemp("nginx-two"), _free_port()
+    (run_dir / "nginx.conf").write_text(serve.render_nginx_conf(stubs, "127.0.0.1", port, run_dir, Limits()))
+    proc = subprocess.Popen([nginx_or_skip(), "-p", str(run_dir), "-c", str(run_dir / "nginx.conf"), "-e", "stderr"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            request(port, "GET", "/healthz")
+            break
+        except OSError:
+            threading.Event().wait(0.05)
+    yield {"port": port, "stubs": stubs}
+    proc.terminate()
+    proc.wait(timeout=10)
+    for server in servers:
+        server.shutdown()
+
+
+def test_a_class_arriving_splits_evenly_and_each_browser_stays_where_it_landed(two_stubs):
+    """100 browsers with no cookie: 50 to each process (hashing random cookies split a class unevenly: up to
+    118/94 in one bench run), each given its own route, and every later request of each goes where its first did."""
+    first: dict[str, str] = {}
+    for _ in range(100):
+        status, headers, _ = request(two_stubs["port"], "GET", "/sampling")
+        route = route_of(headers)
+        assert status == 200 and route is not None and route not in first, headers
+        first[route] = headers["X-LLMX-Backend"]
+    counts = [list(first.values()).count(stub) for stub in two_stubs["stubs"]]
+    assert counts == [50, 50], counts
+    for route, backend in list(first.items())[::7]:
+        for path in ("/_stcore/stream", "/static/js/index.js", "/sampling?temperature=1.2"):
+            status, headers, _ = request(two_stubs["port"], "GET", path, headers={"Cookie": f"llmx_route={route}"})
+            assert status == 200 and headers["X-LLMX-Backend"] == backend
+            assert "Set-Cookie" not in headers  # its route is kept, not replaced
+
+
+@pytest.mark.parametrize("cookie", ["ff" + "0" * 30, "not-a-route", "01" + "g" * 30, "02" + "a" * 30])
+def test_a_route_naming_no_process_gets_a_fresh_one(two_stubs, cookie):
+    status, headers, _ = request(two_stubs["port"], "GET", "/", headers={"Cookie": f"llmx_route={cookie}"})
+    route = route_of(headers)
+    assert status == 200 and headers["X-LLMX-Backend"] in two_stubs["stubs"]
+    assert route is not None and len(route) == 32 and route[:2] in ("00", "01") and route != cookie
 
 
 def test_no_app_process_answering_gets_one_clear_line_not_nginx_502(tmp_path):

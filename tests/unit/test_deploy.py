@@ -35,8 +35,10 @@ def test_generated_nginx_config_is_valid(tmp_path, limits):
         done = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(conf), "-e", "stderr"],
                               capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    for u in upstreams:  # in the sticky pool and the health pool, each with a passive health check
-        assert text.count(f"server {u} max_fails=3 fail_timeout=10s;") == 2
+    for u in upstreams:  # in the pool for new browsers, the health pool and its own browsers' group, first; a
+        # backup in the others' groups; each with a passive health check
+        assert text.count(f"server {u} max_fails=3 fail_timeout=10s;") == 3
+        assert text.count(f"server {u} max_fails=3 fail_timeout=10s backup;") == len(upstreams) - 1
     assert ("limit_req zone=llmx_sessions" in text) == bool(limits.rate)
     assert ("limit_conn llmx_connections" in text) == bool(limits.connections)
 

@@ -76,6 +76,30 @@ def test_a_draw_on_a_boundary_takes_the_next_token_as_choice_does():
     assert draw(np.array([[0.25, 0.0, 0.25, 0.0, 0.5]]), [Fixed()]) == [4]
 
 
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 4096))
+def test_a_draw_on_any_divided_boundary_is_the_search_choice_makes(seed, vocab):
+    """u exactly on one of the divided sums cdf[j] / cdf[-1], where comparing the sums with u * cdf[-1] can land one
+    off: the token is still the one choice()'s own search (cdf /= cdf[-1], searchsorted from the right) finds."""
+    generator = np.random.default_rng(seed)
+    probs = generator.random((1, vocab)) ** 3
+    probs[0, generator.integers(vocab)] = 0.0
+    cdf = np.cumsum(probs[0] / probs[0].sum())
+    cdf /= cdf[-1]
+    boundaries = generator.integers(vocab - 1, size=6)
+
+    class Fixed:
+        def __init__(self, u):
+            self.u = u
+
+        def random(self):
+            return self.u
+
+    for j in boundaries:
+        for u in (cdf[j], np.nextafter(cdf[j], 0), np.nextafter(cdf[j], 1)):
+            assert draw(probs, [Fixed(float(u))]) == [int(np.searchsorted(cdf, u, side="right"))], (j, u)
+
+
 @pytest.mark.parametrize("count", [1, 33, 300])
 def test_a_class_of_rows_at_one_temperature(count):
     scores = rows(11, count, 4096)
