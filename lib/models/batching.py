@@ -9,9 +9,10 @@ Same link, same text: a sequence's logits must not depend on who else is in the 
 rows change in the last bits with the number of rows (PyTorch picks another kernel below 4 rows here), and a
 left-padded batch with an attention mask differs by ~4e-6. So, for GPT-2 models (the bundled pocket-lm family and
 gpt2 itself), a step runs the row-wise layers (projections, MLP, output head) on all sequences at once with the
-batch padded to at least `MIN_ROWS` rows, and attention per sequence over its own cache, with the shapes it would
-have alone. The prompt's first pass (prefill) is each sequence's own, and computed once per prompt: a class on one
-link sends the same prompt with 300 seeds, so the others copy its keys, values and logits (`PromptCache`). Caches
+batch padded to at least `MIN_ROWS` rows, and attention over each sequence's own cache, as it would run alone (a
+group's shared prompt is read once, as a product padded to `MIN_ROWS` rows: `AttentionPlan`). The prompt's first
+pass (prefill) is each sequence's own, and computed once per prompt: a class on one link sends the same prompt with
+300 seeds, so the others copy its keys, values and logits (`PromptCache`). Caches
 live in pools of slots (`KVPool`), so a step writes and gathers a whole group of equally long caches in one
 indexing call rather than one per sequence. Other architectures step each sequence alone, still interleaved by
 this thread: the same text, without the batching speed-up.
