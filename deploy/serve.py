@@ -86,24 +86,27 @@ def render_nginx_conf(upstreams: list[str], host: str, port: int, run_dir: Path,
     """upstreams: "address:port" of every app process, here or on other machines; `down`: left out of rotation
     (its browsers go to the others until it is back; every other browser stays where it is)."""
     # max_fails=3: an upload the app refuses before reading it resets the connection, which nginx counts as a
-    # failure; one such request must not move every browser hashed to that process.
+    # failure; one such request must not move every browser on that process.
     def server(u: str, backup: bool = False) -> str:
-        return f"        server {u} max_fails=3 fail_timeout=10s{' down' if u in down else ''}{' backup' if backup else ''};"
+        flags = (" down" if u in down else "") + (" backup" if backup else "")
+        return f"        server {u} max_fails=3 fail_timeout=10s{flags};"
 
     servers = "\n".join(server(u) for u in upstreams)
     numbers = [f"{i:02x}" for i in range(len(upstreams))]
     pinned = "\n".join(f'        "~^{n}[0-9a-f]{{30}}$" llmx_pin_{n};' for n in numbers)
     route_numbers = "\n".join(f'        "~(^|, ){re.escape(a)}$" {n};' for n, u in zip(numbers, upstreams)
                               for a in answering_addresses(u))
-    groups = "\n".join(f"    upstream llmx_pin_{n} {{\n" + "\n".join([server(u), *(server(o, backup=True) for o in upstreams if o != u)])
-                       + "\n    }" for n, u in zip(numbers, upstreams))
+    groups = "\n".join(f"    upstream llmx_pin_{n} {{\n"
+                       + "\n".join([server(u), *(server(o, backup=True) for o in upstreams if o != u)]) + "\n    }"
+                       for n, u in zip(numbers, upstreams))
     limits = limits or Limits()
     delay = f" delay={limits.nodelay}" if limits.nodelay else ""  # nginx refuses delay=0: no delay= means that
     session_limit = (f"limit_req zone=llmx_sessions burst={limits.burst}{delay};"
                      if limits.rate else "# no session limit (LLMX_SESSIONS_PER_SECOND=0)")
     connection_limit = (f"limit_conn llmx_connections {limits.connections};" if limits.connections
                         else "# no connection cap (LLMX_CONNECTIONS_PER_ADDRESS=0)")
-    fields = {"SERVERS": servers, "PINNED": pinned, "ROUTE_NUMBERS": route_numbers, "PINNED_GROUPS": groups, "HOST": host, "PORT": str(port), "RUN_DIR": str(run_dir),
+    fields = {"SERVERS": servers, "PINNED": pinned, "ROUTE_NUMBERS": route_numbers, "PINNED_GROUPS": groups,
+              "HOST": host, "PORT": str(port), "RUN_DIR": str(run_dir),
               "UPLOAD_MB": str(UPLOAD_MB), "NGINX_RATE": nginx_rate(limits.rate or 1),
               "SESSION_BURST": str(limits.burst),
               "SESSION_LIMIT": session_limit, "CONNECTION_LIMIT": connection_limit}
