@@ -215,14 +215,14 @@ class Scheduler:
         copies: list[tuple[int, Sequence, tuple[int, ...]]] = []
         sources: dict[tuple[int, ...], PromptEntry | None] = {}  # prompt -> its first pass (None: in this pass)
         logits: list[Any] = [None] * len(active)
-        arriving = Counter(self._capacity(seq) for seq in active if seq.slot is None)  # capacity -> new slots
-        for capacity, count in arriving.items():
+        needs = {seq: self._capacity(seq) for seq in active if seq.slot is None}  # the arriving ones
+        for capacity, count in Counter(needs.values()).items():
             self._pool(capacity).reserve(count)  # a class arriving at once: each pool grows once, not ten times
         for i, seq in enumerate(active):
             if seq.slot is not None:
                 fed.append((i, seq, seq.ids[-1:]))
                 continue
-            pool = self._pool(self._capacity(seq))
+            pool = self._pool(needs[seq])
             seq.slot, feed = (pool, pool.take()), self._window(seq)
             prompt = tuple(feed)
             if seq.picks:

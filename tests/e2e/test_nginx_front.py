@@ -44,21 +44,20 @@ class StubServer(ThreadingHTTPServer):
     daemon_threads = True
 
 
-@pytest.fixture(scope="module")
-def stub():
+def started_stub() -> StubServer:
     server = StubServer(("127.0.0.1", _free_port()), Stub)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    return server
 
 
-@pytest.fixture(scope="module")
-def front(stub, tmp_path_factory):
-    """nginx with the stub and one address where nothing listens (a host that died)."""
-    run_dir = tmp_path_factory.mktemp("nginx-front")
-    port, dead = _free_port(), f"127.0.0.1:{_free_port()}"
-    conf = run_dir / "nginx.conf"
-    conf.write_text(serve.render_nginx_conf([stub, dead], "127.0.0.1", port, run_dir, Limits()))
+def address(server: StubServer) -> str:
+    return f"127.0.0.1:{server.server_address[1]}"
+
+
+def started_nginx(upstreams: list[str], run_dir) -> tuple[subprocess.Popen, int]:
+    """nginx with `make serve`'s config in front of `upstreams`, once it answers; (its process, its port)."""
+    port, conf = _free_port(), run_dir / "nginx.conf"
+    conf.write_text(serve.render_nginx_conf(upstreams, "127.0.0.1", port, run_dir, Limits()))
     proc = subprocess.Popen([nginx_or_skip(), "-p", str(run_dir), "-c", str(conf), "-e", "stderr"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
@@ -67,6 +66,21 @@ def front(stub, tmp_path_factory):
             break
         except OSError:
             threading.Event().wait(0.05)
+    return proc, port
+
+
+@pytest.fixture(scope="module")
+def stub():
+    server = started_stub()
+    yield address(server)
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def front(stub, tmp_path_factory):
+    """nginx with the stub and one address where nothing listens (a host that died)."""
+    dead = f"127.0.0.1:{_free_port()}"
+    proc, port = started_nginx([stub, dead], tmp_path_factory.mktemp("nginx-front"))
     yield {"port": port, "stub": stub, "dead": dead}
     proc.terminate()
     proc.wait(timeout=10)
@@ -135,20 +149,9 @@ def route_of(headers: dict) -> str | None:
 @pytest.fixture(scope="module")
 def two_stubs(tmp_path_factory):
     """nginx in front of two live stubs, as `make serve` with two app processes."""
-    servers = [StubServer(("127.0.0.1", _free_port()), Stub) for _ in range(2)]
-    for server in servers:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    stubs = [f"127.0.0.1:{server.server_address[1]}" for server in servers]
-    run_dir, port = tmp_path_factory.mktemp("nginx-two"), _free_port()
-    (run_dir / "nginx.conf").write_text(serve.render_nginx_conf(stubs, "127.0.0.1", port, run_dir, Limits()))
-    proc = subprocess.Popen([nginx_or_skip(), "-p", str(run_dir), "-c", str(run_dir / "nginx.conf"), "-e", "stderr"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            request(port, "GET", "/healthz")
-            break
-        except OSError:
-            threading.Event().wait(0.05)
+    servers = [started_stub() for _ in range(2)]
+    stubs = [address(server) for server in servers]
+    proc, port = started_nginx(stubs, tmp_path_factory.mktemp("nginx-two"))
     yield {"port": port, "stubs": stubs}
     proc.terminate()
     proc.wait(timeout=10)
@@ -174,7 +177,8 @@ def test_a_class_arriving_splits_evenly_and_each_browser_stays_where_it_landed(t
             assert "Set-Cookie" not in headers  # its route is kept, not replaced
 
 
-@pytest.mark.parametrize("cookie", ["ff" + "0" * 30, "not-a-route", "01" + "g" * 30, "02" + "a" * 30])
+@pytest.mark.parametrize("cookie", ["ff" + "0" * 30, "not-a-route", "01" + "g" * 30, "02" + "a" * 30,
+                                    "00" + "0" * 31, "00" + "a" * 4000])
 def test_a_route_naming_no_process_gets_a_fresh_one(two_stubs, cookie):
     status, headers, _ = request(two_stubs["port"], "GET", "/", headers={"Cookie": f"llmx_route={cookie}"})
     route = route_of(headers)
